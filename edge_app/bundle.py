@@ -1,0 +1,153 @@
+"""The bundle format: the one contract between the workstation and the board.
+
+A bundle is a folder holding `model.onnx`, `tokenizer.json`, `manifest.json` and optional
+extras (`eval_samples.jsonl`). The manifest lists every other file with its sha256 and
+size, so a board can prove it runs exactly what the workstation validated. `export/` writes
+bundles with `write_manifest` and the runtime reads them with `Bundle.load`: one definition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BundleError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+EVAL_SAMPLES_FILE = "eval_samples.jsonl"
+REQUIRED_KEYS = ("format_version", "name", "labels", "max_length", "problem_type", "files")
+PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_entries(folder: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of every file in the bundle but the manifest itself, by relative path."""
+    entries = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if rel != MANIFEST:
+            entries[rel] = {"sha256": sha256_file(path), "size": path.stat().st_size}
+    return entries
+
+
+def write_manifest(folder: str | os.PathLike[str], fields: dict[str, Any]) -> Path:
+    """Write manifest.json for the files now in `folder`; returns its path.
+
+    Written to a temporary name and renamed so a reader never sees half a manifest.
+    """
+    folder = Path(folder)
+    manifest = {"format_version": FORMAT_VERSION, **fields, "files": file_entries(folder)}
+    missing = [k for k in REQUIRED_KEYS if k not in manifest]
+    if missing:
+        raise ValueError(f"manifest fields missing: {missing}")
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / MANIFEST)
+    return folder / MANIFEST
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle on disk whose manifest was read (and, unless asked not to, verified)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    sha256: str  # of manifest.json, which pins every other file: the bundle's identity
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], verify: bool = True) -> "Bundle":
+        folder = Path(path)
+        if not folder.is_dir():
+            raise BundleError(
+                f"bundle folder {folder} does not exist; build one with `edge-app build-default --out {folder}` "
+                "or `edge-app export`"
+            )
+        manifest_path = folder / MANIFEST
+        try:
+            raw = manifest_path.read_bytes()
+            manifest = json.loads(raw)
+        except FileNotFoundError:
+            raise BundleError(f"bundle {folder} has no {MANIFEST}; it is not a bundle, re-export it") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BundleError(f"{manifest_path} is not valid JSON ({exc}); re-export or re-copy the bundle") from None
+        _check_manifest(manifest, manifest_path)
+        bundle = cls(folder.resolve(), manifest, hashlib.sha256(raw).hexdigest())
+        if verify:
+            bundle.verify()
+        return bundle
+
+    def verify(self) -> None:
+        """Raise BundleError naming the first file that is missing, resized or altered."""
+        for rel, entry in self.manifest["files"].items():
+            path = self.path / rel
+            if not path.is_file():
+                raise BundleError(f"bundle {self.path}: file {rel} is missing; re-copy the bundle")
+            if path.stat().st_size != entry["size"] or sha256_file(path) != entry["sha256"]:
+                raise BundleError(
+                    f"bundle {self.path}: file {rel} does not match its sha256 in {MANIFEST} "
+                    "(altered or truncated); re-copy the bundle"
+                )
+        for required in (MODEL_FILE, TOKENIZER_FILE):
+            if required not in self.manifest["files"]:
+                raise BundleError(f"bundle {self.path}: manifest lists no {required}; re-export the bundle")
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest["labels"])
+
+    @property
+    def max_length(self) -> int:
+        return int(self.manifest["max_length"])
+
+    @property
+    def multi_label(self) -> bool:
+        return self.manifest["problem_type"] == "multi_label_classification"
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def tokenizer_path(self) -> Path:
+        return self.path / TOKENIZER_FILE
+
+    def eval_samples(self) -> list[dict[str, Any]]:
+        """The bundle's own labelled samples (text, label, expected) for self-tests; [] if none."""
+        path = self.path / EVAL_SAMPLES_FILE
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _check_manifest(manifest: Any, where: Path) -> None:
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{where} is not a JSON object; re-export the bundle")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(
+            f"{where} has format version {version!r}, this edge-app reads version {FORMAT_VERSION}; "
+            "re-export the bundle with a matching edge-app"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in manifest]
+    if missing:
+        raise BundleError(f"{where} lacks {', '.join(missing)}; re-export the bundle")
+    if manifest["problem_type"] not in PROBLEM_TYPES:
+        raise BundleError(f"{where}: unknown problem_type {manifest['problem_type']!r}; re-export the bundle")

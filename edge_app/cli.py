@@ -1,0 +1,60 @@
+"""`edge-app`: argument parsing and wiring, no logic of its own.
+
+Each subcommand lives in the module that owns its concept, which exposes
+`add_<name>_arguments(parser)` and `run_<name>(args) -> int`; those modules import only the standard library at the top, so
+`edge-app classify` pays only for what it uses. Errors a user can act on (EdgeAppError)
+become one line on stderr and the error's exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import EdgeAppError
+
+# subcommand -> (module, one-line help)
+COMMANDS = {
+    "classify": ("edge_app.commands", "classify texts with a bundle and print JSON lines"),
+    "verify": ("edge_app.commands", "check a bundle's files against its manifest"),
+    "export": ("edge_app.commands", "export a Hugging Face classifier to a quantized bundle (export extra)"),
+    "build-default": ("edge_app.commands", "build the default appliance-intent bundle offline (export extra)"),
+    "serve": ("edge_app.mqtt.service", "classify MQTT messages and publish the results"),
+    "broker": ("edge_app.broker", "run a small local MQTT broker on loopback (broker extra)"),
+    "demo": ("edge_app.demo", "build the default bundle, start a broker and the service, show results"),
+    "bench": ("edge_app.bench", "benchmark a bundle: latency, throughput, memory, accuracy, MQTT"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-app", description="Offline text classification on small boards.")
+    parser.add_argument("--version", action="version", version=f"edge-app {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        attr = name.replace("-", "_")
+        getattr(module, f"add_{attr}_arguments")(command)
+        command.set_defaults(_run=getattr(module, f"run_{attr}"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING  # serve raises it from its config
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args._run(args) or 0)
+    except EdgeAppError as exc:
+        print(f"edge-app {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""The one config object: defaults <- TOML file <- environment (EDGE_APP_...) <- CLI flags.
+
+This is the only module that reads environment variables, so every setting has exactly one
+name in each layer: TOML key `mqtt.broker` is env `EDGE_APP_MQTT_BROKER` is flag `--broker`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+ENV_PREFIX = "EDGE_APP_"
+SECRET_KEYS = {"password"}
+
+
+@dataclass
+class MqttConfig:
+    """How the service talks to the broker. Defaults favour never losing a message."""
+
+    broker: str = "mqtt://localhost:1883"
+    username: str = ""
+    password: str = ""  # from EDGE_APP_MQTT_PASSWORD or password_file, never a flag
+    password_file: str = ""
+    client_id: str = ""  # default: edge-app-<device_id>; fixed so the broker keeps our session
+    prefix: str = ""  # default: edge-app/<device_id>
+    inputs: list[str] = field(default_factory=list)  # default: [<prefix>/classify]
+    result_topic: str = ""  # default <prefix>/result; "{input}/result" derives from the input topic
+    qos: int = 1
+    keepalive: int = 30
+    session_expiry: int = 86400
+    protocol: str = "auto"  # auto | 5 | 3.1.1
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    tls_insecure: bool = False
+    shared_group: str = ""
+    ha_discovery: bool = False
+    metrics_interval: float = 30.0
+    max_payload: int = 65536
+    top_k: int = 3
+
+
+@dataclass
+class BatchingConfig:
+    """Micro-batching: texts that arrive within max_wait_ms share one model call."""
+
+    max_batch: int = 32
+    max_wait_ms: float = 5.0
+    queue_size: int = 1024
+
+
+@dataclass
+class OutboxConfig:
+    """Results waiting for the broker survive restarts in SQLite; the bound is in messages."""
+
+    max_messages: int = 100_000
+
+
+@dataclass
+class OtaConfig:
+    """Over-the-air model updates through <prefix>/cmd/model; off unless enabled."""
+
+    enabled: bool = False
+    bundles_dir: str = ""  # where fetched bundles are unpacked; default <state_dir>/bundles
+
+
+@dataclass
+class Config:
+    bundle: str = ""
+    device: str = "auto"  # auto | cpu | cuda | tensorrt
+    threads: int = 0  # 0: number of physical cores
+    device_id: str = ""  # default: hostname
+    state_dir: str = "./.edge-app-state"
+    log_level: str = "info"
+    verify_bundle: bool = True
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    batching: BatchingConfig = field(default_factory=BatchingConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    ota: OtaConfig = field(default_factory=OtaConfig)
+
+    # Derived values live here so every consumer computes them the same way.
+    @property
+    def resolved_device_id(self) -> str:
+        return self.device_id or socket.gethostname().split(".")[0] or "edge"
+
+    @property
+    def prefix(self) -> str:
+        return (self.mqtt.prefix or f"edge-app/{self.resolved_device_id}").rstrip("/")
+
+    @property
+    def client_id(self) -> str:
+        return self.mqtt.client_id or f"edge-app-{self.resolved_device_id}"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective config as a dict with secrets replaced, for --print-config and logs."""
+        data = dataclasses.asdict(self)
+        for section in data.values():
+            if isinstance(section, dict):
+                for key in SECRET_KEYS & section.keys():
+                    if section[key]:
+                        section[key] = "***"
+        return data
+
+
+SECTIONS = {f.name for f in fields(Config) if dataclasses.is_dataclass(f.default_factory)}  # type: ignore[arg-type]
+
+
+def _coerce(value: Any, current: Any, name: str) -> Any:
+    """Turn a TOML or env value into the type of the default, with an error naming the key."""
+    try:
+        if isinstance(current, bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(value)
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, list):
+            if isinstance(value, str):
+                return [part.strip() for part in value.split(",") if part.strip()]
+            return [str(v) for v in value]
+        return str(value)
+    except (TypeError, ValueError):
+        kind = type(current).__name__
+        raise ConfigError(f"config key {name!r} has value {value!r}, expected a {kind}; fix it") from None
+
+
+def _apply(target: Any, values: Mapping[str, Any], where: str, path: str = "") -> None:
+    known = {f.name for f in fields(target)}
+    for key, value in values.items():
+        name = f"{path}{key}"
+        if key not in known:
+            raise ConfigError(f"unknown config key {name!r} in {where}; known keys: {', '.join(sorted(known))}")
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"config key {name!r} in {where} must be a table [{name}]")
+            _apply(current, value, where, f"{name}.")
+        elif value is not None:
+            setattr(target, key, _coerce(value, current, name))
+
+
+def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
+    """EDGE_APP_MQTT_BROKER -> {"mqtt": {"broker": ...}}; EDGE_APP_BUNDLE -> {"bundle": ...}."""
+    out: dict[str, Any] = {}
+    top = {f.name for f in fields(Config)} - SECTIONS
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX) or var == f"{ENV_PREFIX}CONFIG":
+            continue
+        key = var[len(ENV_PREFIX):].lower()
+        section = next((s for s in SECTIONS if key.startswith(s + "_")), None)
+        if section:
+            out.setdefault(section, {})[key[len(section) + 1:]] = value
+        elif key in top:
+            out[key] = value
+    return out
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the effective config. `overrides` are CLI values in the TOML shape (None = unset)."""
+    environ = os.environ if environ is None else environ
+    cfg = Config()
+    path = path or environ.get(f"{ENV_PREFIX}CONFIG")
+    if path:
+        file = Path(path)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {file} does not exist; create it or drop --config") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML ({exc}); fix the line it names") from None
+        _apply(cfg, data, str(file))
+    _apply(cfg, _env_values(environ), "the environment (EDGE_APP_*)")
+    if overrides:
+        _apply(cfg, {k: v for k, v in overrides.items() if v is not None}, "the command line")
+    _read_password_file(cfg)
+    _validate(cfg)
+    return cfg
+
+
+def _read_password_file(cfg: Config) -> None:
+    if cfg.mqtt.password or not cfg.mqtt.password_file:
+        return
+    try:
+        cfg.mqtt.password = Path(cfg.mqtt.password_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the MQTT password file {cfg.mqtt.password_file} ({exc.strerror}); "
+            "check mqtt.password_file and its permissions"
+        ) from None
+
+
+def _validate(cfg: Config) -> None:
+    if cfg.device not in {"auto", "cpu", "cuda", "tensorrt"}:
+        raise ConfigError(f"device {cfg.device!r} is not one of auto, cpu, cuda, tensorrt")
+    if cfg.mqtt.qos not in (0, 1, 2):
+        raise ConfigError(f"mqtt.qos is {cfg.mqtt.qos}; use 0, 1 or 2")
+    if cfg.mqtt.protocol not in {"auto", "5", "3.1.1"}:
+        raise ConfigError(f"mqtt.protocol is {cfg.mqtt.protocol!r}; use auto, 5 or 3.1.1")
+    if cfg.batching.max_batch < 1 or cfg.batching.queue_size < 1:
+        raise ConfigError("batching.max_batch and batching.queue_size must be at least 1")
+    if cfg.mqtt.max_payload < 1:
+        raise ConfigError("mqtt.max_payload must be at least 1 byte")

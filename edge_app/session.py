@@ -1,0 +1,73 @@
+"""The onnxruntime session: providers and options, decided once, in one place."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .errors import BundleError, ProviderError
+
+log = logging.getLogger(__name__)
+
+# What each --device name means, and the order `auto` tries them in.
+PROVIDERS = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+AUTO_ORDER = ("tensorrt", "cuda", "cpu")
+
+
+def physical_cores() -> int:
+    """Physical cores, not hyper-threads: a second thread per core only adds contention here."""
+    cores: set[str] = set()
+    base = Path("/sys/devices/system/cpu")
+    for topo in base.glob("cpu[0-9]*/topology"):
+        try:
+            package = (topo / "physical_package_id").read_text().strip()
+            core = (topo / "core_id").read_text().strip()
+        except OSError:
+            continue
+        cores.add(f"{package}:{core}")
+    return len(cores) or os.cpu_count() or 1
+
+
+def choose_providers(device: str, available: list[str]) -> list[str]:
+    """Provider list for onnxruntime: the chosen one first, CPU always last as fallback for ops."""
+    if device == "auto":
+        device = next(d for d in AUTO_ORDER if PROVIDERS[d] in available)
+    if device not in PROVIDERS:
+        raise ProviderError(f"unknown device {device!r}; use one of auto, {', '.join(PROVIDERS)}")
+    wanted = PROVIDERS[device]
+    if wanted not in available:
+        names = ", ".join(available)
+        raise ProviderError(
+            f"device {device!r} needs {wanted}, which this onnxruntime does not offer (available: {names}); "
+            "install onnxruntime-gpu for cuda/tensorrt, or use --device cpu"
+        )
+    return [wanted] if wanted == PROVIDERS["cpu"] else [wanted, PROVIDERS["cpu"]]
+
+
+def create_session(model_path: Path, device: str = "auto", threads: int | None = None):
+    """An InferenceSession tuned for a small board; returns (session, provider actually used)."""
+    import onnxruntime as ort
+
+    providers = choose_providers(device, ort.get_available_providers())
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.intra_op_num_threads = threads or physical_cores()
+    opts.inter_op_num_threads = 1
+    # Spinning keeps idle threads busy-waiting for the next batch: fast in a benchmark, but a
+    # service that waits for MQTT messages would burn a core doing nothing.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise BundleError(f"onnxruntime cannot load {model_path} ({exc}); re-export the bundle") from None
+    used = session.get_providers()[0]
+    log.info("onnxruntime %s on %s with %d threads", ort.__version__, used, opts.intra_op_num_threads)
+    return session, used

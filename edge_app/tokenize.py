@@ -1,0 +1,51 @@
+"""Tokenization: the bundle's tokenizer.json, truncated at the manifest's max length.
+
+Padding goes to the longest text in the batch, not to max length: a 10-token command in a
+batch of short commands costs 10 positions, not 128.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from .errors import BundleError
+
+
+@dataclass
+class Encoded:
+    """Model inputs for one batch plus what the caller should know about each text."""
+
+    arrays: dict[str, np.ndarray]
+    lengths: list[int]  # real tokens per text, after truncation
+    truncated: list[bool]
+
+
+class TextEncoder:
+    def __init__(self, path: Path, max_length: int):
+        try:
+            self.tokenizer = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+            raise BundleError(f"cannot read tokenizer {path} ({exc}); re-export the bundle") from None
+        self.max_length = max_length
+        self.tokenizer.enable_truncation(max_length=max_length)
+        pad = self.tokenizer.padding or {}
+        pad_id = pad.get("pad_id", self.tokenizer.token_to_id("[PAD]") or 0)
+        pad_token = pad.get("pad_token", "[PAD]")
+        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)  # to the longest in batch
+
+    def encode(self, texts: list[str], input_names: list[str]) -> Encoded:
+        encodings = self.tokenizer.encode_batch(texts)
+        arrays = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        return Encoded(
+            arrays={name: arrays[name] for name in input_names},
+            lengths=[sum(e.attention_mask) for e in encodings],
+            truncated=[bool(e.overflowing) for e in encodings],
+        )

@@ -1,0 +1,272 @@
+"""`edge-app export`: a Hugging Face sequence classifier in, a verified bundle out.
+
+Steps: Optimum ONNX export -> optional ORTOptimizer graph optimisation -> ORTQuantizer dynamic
+int8 -> validation of fp32 and int8 through the device runtime -> bundle with manifest.
+The same path serves a local checkpoint folder and a Hub model id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_app import __version__
+from edge_app.bundle import EVAL_SAMPLES_FILE, MODEL_FILE, TOKENIZER_FILE, Bundle, write_manifest
+from edge_app.errors import ExportError
+
+from .data import DEFAULT_TEST, Example, check_labels, load_examples
+from .evaluate import agreement, evaluate
+from .progress import Steps
+
+log = logging.getLogger(__name__)
+QUANTIZE_CHOICES = ("arm64", "avx2", "avx512", "avx512_vnni", "none")
+OPTIMIZE_CHOICES = ("O1", "O2", "O3", "none")
+EVAL_SAMPLES_IN_BUNDLE = 64
+
+
+@dataclass
+class ExportOptions:
+    model: str
+    out: Path
+    optimize: str = "O1"
+    quantize: str = "arm64"
+    eval_file: Path | None = None
+    min_agreement: float = 0.98
+    force: bool = False
+    max_length: int = 128
+    fp32_out: Path | None = None
+    name: str | None = None
+    source: str | None = None  # what the manifest records as the origin; default: model
+    quiet: bool = False
+
+
+def _looks_local(model: str) -> bool:
+    return model.startswith(("/", ".", "~")) or model.count("/") > 1 or Path(model).exists()
+
+
+def check_model(model: str) -> Any:
+    """The model's config, or one clear ExportError for a missing folder or a non-classifier."""
+    from transformers import AutoConfig
+
+    if _looks_local(model):
+        folder = Path(model).expanduser()
+        if not folder.is_dir():
+            raise ExportError(f"model folder {folder} does not exist; pass a checkpoint folder or a Hub model id")
+        if not (folder / "config.json").is_file():
+            raise ExportError(f"{folder} has no config.json; it is not a Hugging Face checkpoint folder")
+    try:
+        config = AutoConfig.from_pretrained(model)
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"cannot load model {model!r} ({str(exc).splitlines()[0]}); check the id or folder") from None
+    archs = config.architectures or []
+    if not any(a.endswith("ForSequenceClassification") for a in archs):
+        raise ExportError(
+            f"{model} is a {', '.join(archs) or 'model of unknown architecture'}, not a sequence classifier; "
+            "fine-tune it for text classification first (or run `edge-app build-default`)"
+        )
+    return config
+
+
+def _labels(config: Any) -> list[str]:
+    return [str(config.id2label[i]) for i in range(config.num_labels)]
+
+
+def _optimize(onnx_dir: Path, level: str, work: Path) -> Path:
+    from optimum.onnxruntime import ORTOptimizer
+    from optimum.onnxruntime.configuration import AutoOptimizationConfig
+
+    out = work / "optimized"
+    ORTOptimizer.from_pretrained(onnx_dir).optimize(AutoOptimizationConfig.with_optimization_level(level), out)
+    return out
+
+
+def _quantize(onnx_dir: Path, target: str, work: Path) -> tuple[Path, dict[str, Any]]:
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    onnx_files = sorted(onnx_dir.glob("*.onnx"))
+    quantizer = ORTQuantizer.from_pretrained(onnx_dir, file_name=onnx_files[0].name)
+    qconfig = getattr(AutoQuantizationConfig, target)(is_static=False, per_channel=False)
+    out = work / "quantized"
+    quantizer.quantize(save_dir=out, quantization_config=qconfig)
+    settings = {
+        "method": "dynamic",
+        "target": target,
+        "weights": qconfig.weights_dtype.name,
+        "per_channel": qconfig.per_channel,
+        "operators": list(qconfig.operators_to_quantize),
+    }
+    return out, settings
+
+
+def _stage(src_dir: Path, dest: Path, tokenizer_json: Path, fields: dict[str, Any]) -> Path:
+    """Lay out a (candidate) bundle: the single .onnx of src_dir as model.onnx, plus tokenizer."""
+    dest.mkdir(parents=True, exist_ok=True)
+    (onnx_file,) = [p for p in src_dir.glob("*.onnx")]
+    shutil.copyfile(onnx_file, dest / MODEL_FILE)
+    shutil.copyfile(tokenizer_json, dest / TOKENIZER_FILE)
+    write_manifest(dest, fields)
+    return dest
+
+
+def _opset(model_path: Path) -> int:
+    import onnx
+
+    proto = onnx.load(str(model_path), load_external_data=False)
+    return max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"edge-app": __version__}
+    for pkg in ("optimum", "optimum-onnx", "transformers", "torch", "onnx", "onnxruntime"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _eval_set(opts: ExportOptions, labels: list[str]) -> tuple[list[Example], str, bool]:
+    """Examples to validate on, their source, and whether their labels are the model's own."""
+    if opts.eval_file:
+        examples = load_examples(opts.eval_file)
+        check_labels(examples, labels, opts.eval_file)
+        return examples, Path(opts.eval_file).name, True
+    examples = load_examples(DEFAULT_TEST)
+    labelled = {e.label for e in examples} <= set(labels)
+    return examples, f"default:{DEFAULT_TEST.name}", labelled
+
+
+def export_model(opts: ExportOptions) -> Bundle:
+    """Run every step and return the written, verified bundle; raise ExportError on refusal."""
+    if opts.quantize not in QUANTIZE_CHOICES or opts.optimize not in OPTIMIZE_CHOICES:
+        raise ExportError(f"use --quantize {'|'.join(QUANTIZE_CHOICES)} and --optimize {'|'.join(OPTIMIZE_CHOICES)}")
+    steps = Steps(5, quiet=opts.quiet)
+    config = check_model(opts.model)
+    labels = _labels(config)
+    examples, eval_source, labelled = _eval_set(opts, labels)
+    with tempfile.TemporaryDirectory(prefix="edge-app-export-") as tmp:
+        work = Path(tmp)
+        with steps.step(f"Exporting {opts.model} to ONNX (Optimum, text-classification)"):
+            onnx_dir, tokenizer_json, max_length = _export_onnx(opts, work)
+        fp32_dir = onnx_dir
+        if opts.optimize != "none":
+            with steps.step(f"Optimising the graph ({opts.optimize}, ORTOptimizer)"):
+                fp32_dir = _optimize(onnx_dir, opts.optimize, work)
+        else:
+            steps.skip("Graph optimisation skipped (--optimize none)")
+        base = _base_fields(opts, config, labels, max_length)
+        fp32_bundle = _stage(fp32_dir, work / "bundle-fp32", tokenizer_json, {**base, "quantization": None})
+        served, quant = fp32_bundle, None
+        if opts.quantize != "none":
+            with steps.step(f"Quantizing to int8 for {opts.quantize} (ORTQuantizer, dynamic)"):
+                q_dir, quant = _quantize(fp32_dir, opts.quantize, work)
+                served = _stage(q_dir, work / "bundle-int8", tokenizer_json, {**base, "quantization": quant})
+        else:
+            steps.skip("Quantization skipped (--quantize none)")
+        with steps.step(f"Validating fp32 and int8 on {len(examples)} examples ({eval_source})"):
+            figures, fp32_preds, served_preds = _validate(fp32_bundle, served, examples, labelled, quant is not None, steps)
+        _refuse_if_disagreeing(figures, opts)
+        with steps.step(f"Writing bundle to {opts.out}"):
+            fields = {**base, "quantization": quant, "eval": {"source": eval_source, **figures}}
+            bundle = _write_bundle(served, opts.out, fields, examples, served_preds)
+            if opts.fp32_out:
+                fp32_fields = {**base, "quantization": None, "eval": {"source": eval_source, **figures}}
+                _write_bundle(fp32_bundle, opts.fp32_out, fp32_fields, examples, fp32_preds)
+    return bundle
+
+
+def _export_onnx(opts: ExportOptions, work: Path) -> tuple[Path, Path, int]:
+    from optimum.onnxruntime import ORTModelForSequenceClassification
+    from transformers import AutoTokenizer
+
+    onnx_dir = work / "onnx"
+    try:
+        model = ORTModelForSequenceClassification.from_pretrained(opts.model, export=True)
+        tokenizer = AutoTokenizer.from_pretrained(opts.model)
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"Optimum could not export {opts.model} ({str(exc).splitlines()[0]})") from None
+    if not tokenizer.is_fast:
+        raise ExportError(f"{opts.model} has no fast tokenizer (tokenizer.json); the board needs one")
+    model.save_pretrained(onnx_dir)
+    tok_dir = work / "tokenizer"
+    tokenizer.save_pretrained(tok_dir)
+    limits = [opts.max_length, getattr(model.config, "max_position_embeddings", opts.max_length)]
+    if tokenizer.model_max_length and tokenizer.model_max_length < 100_000:
+        limits.append(tokenizer.model_max_length)
+    return onnx_dir, tok_dir / TOKENIZER_FILE, min(limits)
+
+
+def _base_fields(opts: ExportOptions, config: Any, labels: list[str], max_length: int) -> dict[str, Any]:
+    multi = getattr(config, "problem_type", None) == "multi_label_classification"
+    return {
+        "name": opts.name or Path(str(opts.model).rstrip("/")).name,
+        "source": opts.source or str(opts.model),
+        "task": "text-classification",
+        "problem_type": "multi_label_classification" if multi else "single_label_classification",
+        "labels": labels,
+        "max_length": max_length,
+        "optimization": None if opts.optimize == "none" else opts.optimize,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "exporter": _versions(),
+    }
+
+
+def _validate(fp32: Path, served: Path, examples: list[Example], labelled: bool, quantized: bool, steps: Steps):
+    fp = evaluate(fp32, examples)
+    q = evaluate(served, examples) if quantized else fp
+    figures: dict[str, Any] = {
+        "examples": len(examples),
+        "accuracy_fp32": round(fp.accuracy, 4) if labelled else None,
+        "accuracy_int8": round(q.accuracy, 4) if labelled and quantized else None,
+        "agreement": round(agreement(fp.predictions, q.predictions), 4) if quantized else None,
+    }
+    figures["size_fp32"] = (fp32 / MODEL_FILE).stat().st_size
+    figures["size_int8"] = (served / MODEL_FILE).stat().st_size if quantized else None
+    figures["opset"] = _opset(served / MODEL_FILE)
+    steps.info(", ".join(f"{k}={v}" for k, v in figures.items() if v is not None))
+    return figures, fp.predictions, q.predictions
+
+
+def _refuse_if_disagreeing(figures: dict[str, Any], opts: ExportOptions) -> None:
+    agree = figures["agreement"]
+    if agree is None or agree >= opts.min_agreement:
+        return
+    message = (
+        f"the int8 model agrees with fp32 on only {agree:.1%} of {figures['examples']} examples "
+        f"(--min-agreement {opts.min_agreement:.0%}); try another --quantize target or --optimize level, "
+        "or pass --force to write it anyway"
+    )
+    if not opts.force:
+        raise ExportError(message)
+    log.warning("forced: %s", message)
+
+
+def _write_bundle(stage: Path, out: Path, fields: dict[str, Any], examples: list[Example], preds) -> Bundle:
+    """Write the bundle beside `out`, then swap it in, so `out` is never half a bundle and
+    never keeps files of an older export. The eval samples carry the predictions validated
+    here, for a board's self-test before it switches to this bundle."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    for name in (MODEL_FILE, TOKENIZER_FILE):
+        shutil.copyfile(stage / name, new / name)
+    with open(new / EVAL_SAMPLES_FILE, "w", encoding="utf-8") as handle:
+        for text_label, expected in zip(examples[:EVAL_SAMPLES_IN_BUNDLE], preds):
+            row = {"text": text_label.text, "label": text_label.label, "expected": expected}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_manifest(new, {**fields, "opset": fields["eval"]["opset"]})
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{time.time_ns()}")
+        out.rename(old)
+        shutil.rmtree(old)
+    new.rename(out)
+    return Bundle.load(out)
