@@ -12,6 +12,11 @@ class EdgeAppError(Exception):
 
     exit_code = 2
 
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
 
 class ConfigError(EdgeAppError):
     """A config file, environment variable or flag has a value we cannot use."""
@@ -38,6 +43,9 @@ class ExportError(EdgeAppError):
 
 
 class BrokerError(EdgeAppError):
-    """The MQTT broker cannot be used: unreachable, bad credentials, TLS or not authorised."""
+    """The MQTT broker cannot be used: unreachable, bad credentials, TLS or not authorised.
+
+    Each cause has its own exit code (see mqtt.connection) so a supervisor can tell them apart.
+    """
 
     exit_code = 6
