@@ -207,9 +207,12 @@ class Service:
                  classifier.bundle.name, classifier.bundle.sha256[:12])
 
     def reload(self) -> None:
-        """SIGHUP: load the configured bundle again (e.g. a new `current` link) and switch to it."""
+        """SIGHUP: load the configured bundle again (e.g. a new `current` link) and switch to it.
+
+        This also drops an over-the-air choice: the operator's bundle wins."""
         from ..classifier import Classifier
         from ..errors import EdgeAppError
+        from .ota import ACTIVE_BUNDLE_FILE
 
         try:
             new = Classifier.load(self.cfg.bundle, self.cfg.device, self.cfg.threads or None, self.cfg.verify_bundle,
@@ -217,6 +220,7 @@ class Service:
         except EdgeAppError as exc:
             log.error("reload refused, keeping the running model: %s", exc)
             return
+        (Path(self.cfg.state_dir) / ACTIVE_BUNDLE_FILE).unlink(missing_ok=True)
         self.swap_model(new)
 
     def _on_model_command(self, msg) -> None:
@@ -305,6 +309,9 @@ def run_serve(args: argparse.Namespace) -> int:
     from .connection import detect_protocol
 
     service.protocol = detect_protocol(cfg, service.address)  # fail fast with a clear message before loading the model
-    service.classifier = Classifier.load(cfg.bundle, cfg.device, cfg.threads or None, cfg.verify_bundle,
+    from .ota import active_bundle
+
+    bundle = active_bundle(cfg) or cfg.bundle  # a model switched to over the air survives a restart
+    service.classifier = Classifier.load(bundle, cfg.device, cfg.threads or None, cfg.verify_bundle,
                                          batch_size=cfg.batching.max_batch)
     return service.run()
