@@ -129,7 +129,7 @@ class Collector:
     """A paho client that subscribes, records every message, and publishes for the tests."""
 
     def __init__(self, broker_url: str, topics: list[str], client_id: str | None = None, persistent: bool = False,
-                 v5: bool = True):
+                 v5: bool = True, username: str | None = None, password: str | None = None):
         port = int(broker_url.rsplit(":", 1)[1])
         self.messages: dict[str, list] = defaultdict(list)
         self.lock = threading.Lock()
@@ -137,6 +137,8 @@ class Collector:
                                   protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
                                   clean_session=None if v5 else not persistent)
         self.client.max_inflight_messages_set(100)
+        if username:
+            self.client.username_pw_set(username, password)
         self.client.reconnect_delay_set(0.2, 1)
         self.topics = topics
         self.client.on_message = self._on_message

@@ -91,17 +91,23 @@ def connect_properties(cfg: Config, protocol: int):
 
 
 def _refusal(address: BrokerAddress, reason: str, code: int) -> BrokerError:
-    """Map a CONNACK refusal (v5 reason code or 3.1.1 return code) to a clear error."""
-    user = f" user {address.username!r}" if address.username else " anonymous clients"
+    """Map a CONNACK refusal (v5 reason code or 3.1.1 return code) to a clear error.
+
+    Mosquitto answers a wrong password with "not authorised" (135/5), so with a user name set
+    both causes get one message that names both fixes."""
+    fix = "check mqtt.username and EDGE_APP_MQTT_PASSWORD or mqtt.password_file"
     if code in (134, 4):
+        return BrokerError(f"broker {address.url} rejected user {address.username!r}: bad user name or password; "
+                           f"{fix}", exit_code=EXIT_AUTH)
+    if code in (135, 5) and address.username:
         return BrokerError(
-            f"broker {address.url} rejected{user}: bad user name or password; check mqtt.username and "
-            "EDGE_APP_MQTT_PASSWORD or mqtt.password_file", exit_code=EXIT_AUTH,
+            f"broker {address.url} refused user {address.username!r}: bad user name or password, or not authorised; "
+            f"{fix}, and the broker's password file/ACL", exit_code=EXIT_AUTH,
         )
     if code in (135, 5):
         return BrokerError(
-            f"broker {address.url} refused{user}: not authorised; give this user access in the broker's "
-            "password file/ACL, or set mqtt.username", exit_code=EXIT_NOT_AUTHORISED,
+            f"broker {address.url} refused anonymous clients: not authorised; set a user name "
+            "(mqtt://user@host or mqtt.username) and EDGE_APP_MQTT_PASSWORD", exit_code=EXIT_NOT_AUTHORISED,
         )
     return BrokerError(f"broker {address.url} refused the connection: {reason}", exit_code=EXIT_REFUSED)
 
