@@ -145,3 +145,28 @@ def test_print_config_masks_the_password(tmp_path):
     assert shown["mqtt"]["password"] == "***" and "hunter2" not in proc.stdout
     assert shown["mqtt"]["qos"] == 0 and shown["derived"]["prefix"] == "edge-app/kitchen"
     assert shown["derived"]["inputs"] == ["edge-app/kitchen/classify"]
+
+
+@pytest.fixture
+def amqtt_broker():
+    port = free_port()
+    proc = subprocess.Popen([*EDGE_APP, "broker", "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    assert "listening on" in proc.stdout.readline()
+    yield f"mqtt://127.0.0.1:{port}"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(10)
+
+
+def test_falls_back_to_mqtt_311_and_says_what_is_off(default_bundle, amqtt_broker, tmp_path):
+    serve = Serve(default_bundle, amqtt_broker, tmp_path / "state", "old").start()
+    bus = Collector(amqtt_broker, ["edge-app/old/#"], v5=False)
+    try:
+        assert bus.wait_status("edge-app/old", "online"), serve.output()
+        bus.publish("edge-app/old/classify", json.dumps({"id": 1, "text": "start the robot vacuum"}))
+        assert bus.wait_for(lambda: bus.payloads("edge-app/old/result"), 30), serve.output()
+        assert bus.json("edge-app/old/result")[0]["label"] == "vacuum_start"
+    finally:
+        bus.close()
+        assert serve.stop(signal.SIGTERM) == 0
+    log = serve.output()
+    assert "speaks MQTT 3.1.1 only" in log and "response topic" in log and "shared subscriptions" in log

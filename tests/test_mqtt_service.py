@@ -196,3 +196,19 @@ def test_shared_group_splits_a_stream_without_loss(default_bundle, mosquitto, tm
         bus.close()
         a.stop()
         b.stop()
+
+
+def test_outbox_bound_pauses_input_loudly_and_loses_nothing(default_bundle, mosquitto, tmp_path):
+    serve = Serve(default_bundle, mosquitto.url, tmp_path / "state", "tiny", env={"EDGE_APP_OUTBOX_MAX_MESSAGES": "1"})
+    serve.start()
+    bus = Collector(mosquitto.url, ["edge-app/tiny/#"])
+    try:
+        assert bus.wait_status("edge-app/tiny", "online"), serve.output()
+        for i in range(300):
+            bus.publish("edge-app/tiny/classify", json.dumps({"id": i, "text": "how long until the dryer finishes"}))
+        assert bus.wait_for(lambda: set(result_ids(bus, "edge-app/tiny/result")) >= set(range(300)), 60)
+        assert bus.wait_for(lambda: any(m["outbox_full_waits"] > 0 for m in bus.json("edge-app/tiny/metrics")), 5)
+    finally:
+        bus.close()
+        serve.stop()
+    assert "pausing input until the broker takes them" in serve.output()

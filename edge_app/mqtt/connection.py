@@ -129,7 +129,8 @@ def probe(cfg: Config, address: BrokerAddress, protocol: int, timeout: float = 1
 
     client.on_connect, client.on_disconnect = on_connect, on_disconnect
     try:
-        client.connect(address.host, address.port, keepalive=cfg.mqtt.keepalive, clean_start=True)
+        client.connect(address.host, address.port, keepalive=cfg.mqtt.keepalive,
+                       clean_start=True if protocol == mqtt.MQTTv5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY)
     except ssl.SSLCertVerificationError as exc:
         raise BrokerError(
             f"TLS certificate of broker {address.url} is not trusted ({exc.verify_message}); set mqtt.ca_file to "

@@ -83,7 +83,8 @@ class Service:
         self.client.on_publish = lambda _c, _u, mid, _rc, _p: self.publisher.on_publish(mid)
         self.client.max_inflight_messages_set(100)
         self.client.connect(self.address.host, self.address.port, keepalive=self.cfg.mqtt.keepalive,
-                            clean_start=False,  # 5: keep the session (3.1.1 set clean_session=False)
+                            # keep the session: v5 here, 3.1.1 through clean_session=False in make_client
+                            clean_start=False if self.v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
                             properties=connect_properties(self.cfg, protocol))
         self.client.loop_start()
         threading.Thread(target=self._metrics_loop, name="metrics", daemon=True).start()
