@@ -212,3 +212,20 @@ def test_outbox_bound_pauses_input_loudly_and_loses_nothing(default_bundle, mosq
         bus.close()
         serve.stop()
     assert "pausing input until the broker takes them" in serve.output()
+
+
+def test_wildcard_inputs_derived_result_topics_and_ha_discovery(default_bundle, mosquitto, tmp_path):
+    serve = Serve(default_bundle, mosquitto.url, tmp_path / "state", "ha", "--input", "home/+/say",
+                  "--result-topic", "{input}/result", "--ha-discovery").start()
+    bus = Collector(mosquitto.url, ["home/#", "edge-app/ha/status", "homeassistant/#"])
+    try:
+        assert bus.wait_status("edge-app/ha", "online"), serve.output()
+        bus.publish("home/kitchen/say", "preheat the oven to 180 degrees")
+        assert bus.wait_for(lambda: bus.payloads("home/kitchen/say/result"), 10)
+        assert bus.json("home/kitchen/say/result")[0]["label"] == "oven_preheat"
+        config = bus.json("homeassistant/sensor/edge_app_ha/label/config")[0]
+        assert config["availability_topic"] == "edge-app/ha/status" and config["payload_available"] == "online"
+        assert config["value_template"] == "{{ value_json.label }}"
+    finally:
+        bus.close()
+        serve.stop()
