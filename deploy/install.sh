@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# Install edge-app as a systemd service on a board: Raspberry Pi OS Bookworm (arm64) or a
+# Jetson with JetPack 6 (Ubuntu 22.04). Run it from a checkout (or an unpacked sdist) on the
+# board:   sudo deploy/install.sh
+#
+# What it puts where (and what --uninstall takes away again):
+#   user  edge-app                         system user the service runs as
+#   /opt/edge-app/venv                     the runtime: `pip install SOURCE`, no extras, never torch
+#   /etc/edge-app/config.toml              written only when absent; your edits are never overwritten
+#   /var/lib/edge-app/state                the outbox (results not yet acknowledged by the broker)
+#   /var/lib/edge-app/bundles/             model bundles; `current` links to the one served
+#   /etc/systemd/system/edge-app.service   from deploy/edge-app.service; enabled, not started
+#
+# Running it again changes nothing that is already in place ("unchanged"), except that pip
+# installs SOURCE again (that is how you upgrade: pull, re-run, `systemctl restart edge-app`).
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROG=$(basename "$0")
+
+usage() {
+    cat <<EOF
+Usage: sudo $PROG [options]
+
+Install (or with --uninstall remove) the edge-app service on this board.
+
+Options:
+  --source PATH    what to pip install into the venv (default: the repository around this
+                   script, $(cd "$SCRIPT_DIR/.." && pwd))
+  --python EXE     the Python that creates the venv; needs 3.11 or newer (default: python3)
+  --no-pip         do not create the venv or pip install (tests, or a venv you manage yourself)
+  --no-systemctl   do not create the user, chown, or call systemctl; print what would be done
+  --root DIR       prefix every path written with DIR (tests, image builds); needs --no-systemctl
+  --uninstall      remove the unit, /opt/edge-app and /etc/edge-app (config included);
+                   keep /var/lib/edge-app (bundles, unsent results) and the user
+  --purge          with --uninstall: also remove /var/lib/edge-app and the edge-app user
+  -h, --help       show this help
+EOF
+}
+
+die() {
+    printf '%s: error: %s\n' "$PROG" "$*" >&2
+    exit 1
+}
+say() { printf '%s\n' "$*"; }
+# item STATUS PATH-OR-THING: one line per item, so a re-run reads as a column of "unchanged".
+item() { printf '  %-10s %s\n' "$1" "$2"; }
+
+ROOT=""
+SOURCE=""
+PYTHON=python3
+DO_PIP=1
+DO_SYSTEM=1
+MODE=install
+PURGE=0
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root)
+            [ $# -ge 2 ] || die "--root needs a directory"
+            ROOT=$2
+            shift 2
+            ;;
+        --root=*) ROOT=${1#--root=}; shift ;;
+        --source)
+            [ $# -ge 2 ] || die "--source needs a path"
+            SOURCE=$2
+            shift 2
+            ;;
+        --source=*) SOURCE=${1#--source=}; shift ;;
+        --python)
+            [ $# -ge 2 ] || die "--python needs an executable"
+            PYTHON=$2
+            shift 2
+            ;;
+        --python=*) PYTHON=${1#--python=}; shift ;;
+        --no-pip) DO_PIP=0; shift ;;
+        --no-systemctl) DO_SYSTEM=0; shift ;;
+        --uninstall) MODE=uninstall; shift ;;
+        --purge) PURGE=1; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown option: $1" ;;
+    esac
+done
+
+[ "$PURGE" = 1 ] && [ "$MODE" != uninstall ] && die "--purge only goes with --uninstall"
+
+if [ -n "$ROOT" ]; then
+    [ "$DO_SYSTEM" = 0 ] || die "--root needs --no-systemctl: the user and systemd belong to the running system"
+    mkdir -p "$ROOT"
+    ROOT=$(cd "$ROOT" && pwd)
+    [ "$ROOT" != / ] || ROOT=""
+fi
+if [ "$DO_SYSTEM" = 1 ] && [ "$(id -u)" -ne 0 ]; then
+    die "run as root (sudo $0), or pass --no-systemctl --root DIR to try it out"
+fi
+
+APP_USER=edge-app
+OPT_DIR=$ROOT/opt/edge-app
+VENV=$OPT_DIR/venv
+ETC_DIR=$ROOT/etc/edge-app
+CONFIG=$ETC_DIR/config.toml
+VAR_DIR=$ROOT/var/lib/edge-app
+STATE_DIR=$VAR_DIR/state
+BUNDLES_DIR=$VAR_DIR/bundles
+UNIT_DIR=$ROOT/etc/systemd/system
+UNIT=$UNIT_DIR/edge-app.service
+UNIT_SRC=$SCRIPT_DIR/edge-app.service
+CONFIG_SRC=$SCRIPT_DIR/config.toml
+
+# run CMD...: run a command that changes the real system, or print it under --no-systemctl.
+run() {
+    if [ "$DO_SYSTEM" = 1 ]; then
+        "$@"
+    else
+        item skipped "(--no-systemctl) $*"
+    fi
+}
+
+systemd_running() { [ -d /run/systemd/system ]; }
+
+# ---------------------------------------------------------------------------- uninstall
+if [ "$MODE" = uninstall ]; then
+    say "edge-app: uninstalling"
+    if [ "$DO_SYSTEM" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -e "$UNIT" ]; then
+        if systemd_running; then
+            systemctl disable --now edge-app || true
+        else
+            systemctl disable edge-app || true
+        fi
+    elif [ "$DO_SYSTEM" = 0 ]; then
+        run systemctl disable --now edge-app
+    fi
+    for path in "$UNIT" "$OPT_DIR" "$ETC_DIR"; do
+        if [ -e "$path" ] || [ -L "$path" ]; then
+            rm -rf -- "$path"
+            item removed "$path"
+        else
+            item absent "$path"
+        fi
+    done
+    if [ "$DO_SYSTEM" = 0 ]; then
+        run systemctl daemon-reload
+    elif systemd_running; then
+        systemctl daemon-reload
+    fi
+    if [ "$PURGE" = 1 ]; then
+        if [ -e "$VAR_DIR" ]; then
+            rm -rf -- "$VAR_DIR"
+            item removed "$VAR_DIR"
+        else
+            item absent "$VAR_DIR"
+        fi
+        if [ "$DO_SYSTEM" = 0 ]; then
+            run userdel "$APP_USER"
+        elif id -u "$APP_USER" >/dev/null 2>&1; then
+            userdel "$APP_USER"
+            item removed "user $APP_USER"
+        fi
+    else
+        item kept "$VAR_DIR (bundles and unsent results; --purge removes it)"
+    fi
+    exit 0
+fi
+
+# ------------------------------------------------------------------------------ install
+[ -f "$UNIT_SRC" ] || die "$UNIT_SRC is missing; run the script from the repository's deploy/ folder"
+[ -f "$CONFIG_SRC" ] || die "$CONFIG_SRC is missing; run the script from the repository's deploy/ folder"
+
+JETSON=0
+if [ -e "$ROOT/etc/nv_tegra_release" ] || grep -qa Jetson "$ROOT/proc/device-tree/model" 2>/dev/null; then
+    JETSON=1
+fi
+
+say "edge-app: installing${ROOT:+ under $ROOT}"
+
+# The user. --system gives no password, no login shell, no home and a uid below 1000.
+if [ "$DO_SYSTEM" = 0 ]; then
+    run useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$APP_USER"
+elif id -u "$APP_USER" >/dev/null 2>&1; then
+    item unchanged "user $APP_USER"
+else
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$APP_USER"
+    item created "user $APP_USER"
+fi
+if [ "$JETSON" = 1 ]; then
+    # On a Jetson the GPU device nodes (/dev/nvhost-*, /dev/nvmap) belong to group video (and render).
+    for group in video render; do
+        if [ "$DO_SYSTEM" = 0 ]; then
+            run usermod -aG "$group" "$APP_USER"
+        elif getent group "$group" >/dev/null; then
+            if id -nG "$APP_USER" | tr ' ' '\n' | grep -qx "$group"; then
+                item unchanged "user $APP_USER in group $group"
+            else
+                usermod -aG "$group" "$APP_USER"
+                item changed "user $APP_USER added to group $group"
+            fi
+        fi
+    done
+fi
+
+# make_dir DIR MODE [OWNER]: create if missing; chmod/chown only when different (no mtime change).
+make_dir() {
+    local dir=$1 mode=$2 owner=${3:-}
+    if [ -d "$dir" ]; then
+        item unchanged "$dir/"
+    else
+        mkdir -p -- "$dir"
+        item created "$dir/"
+    fi
+    if [ "$(stat -c %a "$dir")" != "${mode#0}" ]; then
+        chmod "$mode" "$dir"
+    fi
+    if [ -n "$owner" ] && [ "$DO_SYSTEM" = 1 ] && [ "$(stat -c %U:%G "$dir")" != "$owner" ]; then
+        chown "$owner" "$dir"
+    fi
+}
+
+make_dir "$ETC_DIR" 0755
+make_dir "$VAR_DIR" 0750 "$APP_USER:$APP_USER"
+make_dir "$STATE_DIR" 0750 "$APP_USER:$APP_USER"
+make_dir "$BUNDLES_DIR" 0755 "$APP_USER:$APP_USER"
+
+# The config: only when absent. Written under a temporary name and renamed, so a crash never
+# leaves half a config behind that a re-run would then keep.
+if [ -e "$CONFIG" ]; then
+    item unchanged "$CONFIG (exists; never overwritten)"
+else
+    tmp=$(mktemp "$CONFIG.XXXXXX")
+    cat -- "$CONFIG_SRC" >"$tmp"
+    chmod 0644 "$tmp"
+    mv -f -- "$tmp" "$CONFIG"
+    item created "$CONFIG"
+fi
+
+# The venv with the runtime only.
+if [ "$DO_PIP" = 1 ]; then
+    if [ -z "$SOURCE" ]; then
+        SOURCE=$(cd "$SCRIPT_DIR/.." && pwd)
+    fi
+    if [ -x "$VENV/bin/python" ]; then
+        item unchanged "$VENV/"
+    else
+        command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found; install python3 (3.11 or newer)"
+        if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+            msg="$("$PYTHON" --version 2>&1) is too old: edge-app needs Python 3.11 or newer."
+            if [ "$JETSON" = 1 ]; then
+                msg="$msg JetPack 6 ships 3.10: sudo apt-get install python3.11 python3.11-venv (Ubuntu"
+                msg="$msg 22.04 universe) and re-run with --python python3.11; the onnxruntime-gpu wheel"
+                msg="$msg must then be a cp311 build too."
+            fi
+            die "$msg"
+        fi
+        "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null ||
+            die "the venv module is missing: sudo apt-get install python3-venv"
+        mkdir -p -- "$OPT_DIR"
+        "$PYTHON" -m venv "$VENV"
+        item created "$VENV/"
+    fi
+    pip_args=(--disable-pip-version-check --no-input install)
+    if "$VENV/bin/python" -m pip show --quiet onnxruntime-gpu >/dev/null 2>&1; then
+        # onnxruntime-gpu provides the `onnxruntime` module but not the `onnxruntime`
+        # distribution the package depends on: resolving dependencies would put the CPU
+        # wheel back over the GPU one.
+        say "  onnxruntime-gpu is installed in the venv: installing edge-app with --no-deps to keep it"
+        pip_args+=(--no-deps)
+    fi
+    say "  pip install $SOURCE"
+    "$VENV/bin/python" -m pip "${pip_args[@]}" "$SOURCE"
+    item installed "$("$VENV/bin/edge-app" --version 2>/dev/null || echo "edge-app into $VENV")"
+else
+    item skipped "(--no-pip) venv $VENV"
+fi
+
+# The unit: rewritten only when its content differs.
+UNIT_CHANGED=0
+if [ -f "$UNIT" ] && cmp -s -- "$UNIT_SRC" "$UNIT"; then
+    item unchanged "$UNIT"
+else
+    mkdir -p -- "$UNIT_DIR"
+    tmp=$(mktemp "$UNIT.XXXXXX")
+    cat -- "$UNIT_SRC" >"$tmp"
+    chmod 0644 "$tmp"
+    if [ -e "$UNIT" ]; then
+        mv -f -- "$tmp" "$UNIT"
+        item updated "$UNIT"
+    else
+        mv -f -- "$tmp" "$UNIT"
+        item created "$UNIT"
+    fi
+    UNIT_CHANGED=1
+fi
+if [ "$DO_SYSTEM" = 0 ]; then
+    [ "$UNIT_CHANGED" = 0 ] || run systemctl daemon-reload
+    run systemctl enable edge-app
+else
+    if [ "$UNIT_CHANGED" = 1 ] && systemd_running; then
+        systemctl daemon-reload
+    fi
+    if systemctl is-enabled --quiet edge-app 2>/dev/null; then
+        item unchanged "systemctl enable edge-app"
+    else
+        systemctl enable --quiet edge-app
+        item enabled "edge-app.service (starts at boot)"
+    fi
+fi
+
+# What is left for the user.
+say ""
+if [ -L "$BUNDLES_DIR/current" ] || [ -e "$BUNDLES_DIR/current" ]; then
+    say "Serving bundle: $BUNDLES_DIR/current -> $(readlink "$BUNDLES_DIR/current" || echo '?')"
+else
+    say "No bundle yet: $BUNDLES_DIR/current does not exist. From the workstation, push one:"
+    say "    deploy/push.sh user@this-board BUNDLE_DIR"
+    say "  It copies the bundle to $BUNDLES_DIR/<sha>-<time>, runs \`edge-app verify\` on it, links"
+    say "  current to it and reloads the service. Build bundles on the workstation (edge-app export"
+    say "  or edge-app build-default, the export extra); the board never needs torch."
+fi
+
+if [ "$JETSON" = 1 ]; then
+    l4t=$(sed -n 's/^# R\([0-9]*\) (release), REVISION: \([0-9.]*\).*/\1.\2/p' "$ROOT/etc/nv_tegra_release" 2>/dev/null || true)
+    index="https://pypi.jetson-ai-lab.io/jp6/cu126"
+    case "$l4t" in
+        36.4*) jetpack="JetPack 6.1/6.2, CUDA 12.6" ;;
+        36.*) jetpack="JetPack 6.0, CUDA 12.2"; index="https://pypi.jetson-ai-lab.io/jp6/cu122" ;;
+        35.*) jetpack="JetPack 5: not supported (Ubuntu 20.04, Python 3.8)" ;;
+        "") jetpack="version unknown: no /etc/nv_tegra_release" ;;
+        *) jetpack="L4T R$l4t" ;;
+    esac
+    cat <<EOF
+
+Jetson detected (L4T ${l4t:-?}, $jetpack). The onnxruntime wheel from PyPI is CPU-only. For
+the GPU, install NVIDIA's onnxruntime-gpu build for your JetPack and Python into the venv:
+  1. find the wheel in the Jetson Zoo (https://elinux.org/Jetson_Zoo#ONNX_Runtime) or on the
+     Jetson AI Lab pip index for your JetPack ($index)
+  2. sudo $VENV/bin/pip uninstall -y onnxruntime      (both wheels provide the onnxruntime module)
+     sudo $VENV/bin/pip install onnxruntime-gpu --extra-index-url $index
+     (or: sudo $VENV/bin/pip install WHEEL_URL_FROM_THE_JETSON_ZOO)
+  3. set device = "cuda" (or "tensorrt") in $CONFIG
+  4. MemoryMax=768M in the unit is tight for CUDA/TensorRT: sudo systemctl edit edge-app,
+     add [Service] MemoryMax=2G; then sudo systemctl restart edge-app
+Re-running this script keeps onnxruntime-gpu (it installs edge-app with --no-deps then).
+EOF
+fi
+
+say ""
+if [ "$DO_SYSTEM" = 1 ] && systemd_running && systemctl is-active --quiet edge-app; then
+    say "edge-app is running; to load new code or a changed config: sudo systemctl restart edge-app"
+else
+    say "Next: edit $CONFIG (mqtt.broker, credentials), then: sudo systemctl start edge-app"
+    say "      logs: journalctl -u edge-app -f"
+fi
