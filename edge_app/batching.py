@@ -52,9 +52,13 @@ class MicroBatcher(Generic[T]):
         return self.queue.qsize()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Process everything already queued, then end the worker thread."""
-        self._stopped = True
-        self.queue.put(_STOP)
+        """Process everything already queued, then end the worker thread. Safe to call twice
+        (a shutdown path and a signal handler may both call it) or before start()."""
+        already, self._stopped = self._stopped, True
+        if not self._thread.is_alive():
+            return
+        if not already:
+            self.queue.put(_STOP)
         self._thread.join(timeout)
 
     def _collect(self) -> tuple[list[T], bool]:

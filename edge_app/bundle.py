@@ -151,3 +151,23 @@ def _check_manifest(manifest: Any, where: Path) -> None:
         raise BundleError(f"{where} lacks {', '.join(missing)}; re-export the bundle")
     if manifest["problem_type"] not in PROBLEM_TYPES:
         raise BundleError(f"{where}: unknown problem_type {manifest['problem_type']!r}; re-export the bundle")
+    # A hand-edited or half-written manifest must end in this one line, not a traceback later.
+    labels, max_length, files = manifest["labels"], manifest["max_length"], manifest["files"]
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise BundleError(f"{where}: labels must be a non-empty list of strings; re-export the bundle")
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise BundleError(f"{where}: max_length must be a positive integer; re-export the bundle")
+    if not isinstance(files, dict) or not all(_is_file_entry(e) for e in files.values()):
+        raise BundleError(f"{where}: files must map each file to its sha256 and size; re-export the bundle")
+    outside = [rel for rel in files if Path(rel).is_absolute() or ".." in Path(rel).parts]
+    if outside:
+        raise BundleError(f"{where} lists {outside[0]}, outside the bundle folder; re-export the bundle")
+
+
+def _is_file_entry(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("sha256"), str)
+        and isinstance(entry.get("size"), int)
+        and not isinstance(entry.get("size"), bool)
+    )

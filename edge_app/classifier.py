@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .bundle import Bundle
+from .errors import BundleError
 from .session import create_session
 from .tokenize import TextEncoder
 
@@ -73,8 +74,18 @@ class Classifier:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.encoder = TextEncoder(bundle.tokenizer_path, bundle.max_length)
         self.labels = bundle.labels
+        self._check_label_count()
         self.batch_size = batch_size
         log.info("loaded model %s (%s) with %d labels", bundle.name, bundle.sha256[:12], len(self.labels))
+
+    def _check_label_count(self) -> None:
+        """A manifest whose labels do not match the model's outputs would mislabel every text."""
+        width = self.session.get_outputs()[0].shape[-1]
+        if isinstance(width, int) and width != len(self.labels):
+            raise BundleError(
+                f"bundle {self.bundle.path}: the model has {width} outputs but the manifest lists "
+                f"{len(self.labels)} labels; re-export the bundle"
+            )
 
     @classmethod
     def load(

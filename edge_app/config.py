@@ -124,13 +124,20 @@ def _coerce(value: Any, current: Any, name: str) -> Any:
             if text in {"0", "false", "no", "off", ""}:
                 return False
             raise ValueError(value)
+        # A TOML `true` is an int to Python and 1.5 would silently become 1: refuse both.
+        if isinstance(value, bool) or (isinstance(value, (list, dict)) and not isinstance(current, list)):
+            raise TypeError(value)
         if isinstance(current, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
             return int(value)
         if isinstance(current, float):
             return float(value)
         if isinstance(current, list):
             if isinstance(value, str):
                 return [part.strip() for part in value.split(",") if part.strip()]
+            if not isinstance(value, list) or any(isinstance(v, (list, dict, bool)) for v in value):
+                raise TypeError(value)
             return [str(v) for v in value]
         return str(value)
     except (TypeError, ValueError):

