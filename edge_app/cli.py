@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `edge-app classify ... | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 141
 
 
 if __name__ == "__main__":
