@@ -1,0 +1,217 @@
+"""The bench's outputs: a plain-text table for people, JSON for machines, a PNG when
+matplotlib is installed. Formatting only; every number arrives already measured.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from .engines import ENGINE_TITLES
+
+MIB = 1024 * 1024
+Row = tuple[str, Callable[[dict[str, Any]], Any], str]
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, str):
+        return value
+    return format(value, spec)
+
+
+def header_lines(results: dict[str, Any]) -> list[str]:
+    hw, rt, bundle, inputs, plan = (results[k] for k in ("hardware", "runtime", "bundle", "inputs", "plan"))
+    clock = f"{hw['clock_mhz']:.0f} MHz" if hw.get("clock_mhz") else "clock unknown"
+    board = hw.get("board_model") or "none (no /proc/device-tree/model)"
+    providers = sorted({e.get("provider", "") for n, e in results["engines"].items() if n in ("int8", "fp32")} - {""})
+    return [
+        f"edge-app bench: {bundle['name']} (bundle sha256 {bundle['sha256'][:16]}, model.onnx {bundle['model_bytes'] / MIB:.1f} MiB)",
+        f"cpu:      {hw['cpu_model']} ({hw['machine']}), {hw['cores_physical']} physical / {hw['cores_logical']} logical "
+        f"cores, {clock}, int8 SIMD: {', '.join(hw['flags']) or 'none found'}",
+        f"board:    {board}",
+        f"runtime:  onnxruntime {rt['onnxruntime']} ({', '.join(providers) or 'provider n/a'}), python {hw['python']}, "
+        f"kernel {hw['kernel']}, {plan['threads']} threads per engine",
+        f"inputs:   short command {inputs['short_tokens']} tokens, long text {inputs['long_tokens']} tokens, "
+        f"{len(inputs['batch'])} batch texts (mean {inputs['batch_mean_tokens']:.1f} tokens); warm-up {plan['warmup']}, "
+        f"{plan['iterations_short']}/{plan['iterations_long']} batch-1 calls, {plan['repeats']} repeats"
+        f"{', ' + str(plan['rounds']) + ' interleaved rounds' if plan.get('rounds', 1) > 1 else ''} (medians)",
+        _noise_line(results.get("noise") or {}),
+    ]
+
+
+def _noise_line(noise: dict[str, Any]) -> str:
+    """Other work on the machine during the run: the reader's cue to distrust a number."""
+    other, steal = noise.get("other_percent"), noise.get("steal_percent")
+    if other is None:
+        return "noise:    unknown (no /proc/stat)"
+    verdict = "quiet" if other < 5 and (steal or 0) < 5 else "NOT quiet: numbers are pessimistic, rerun when idle"
+    start = (noise.get("load_average_start") or [None])[0]
+    return (f"noise:    other processes used {other:.1f} % of the CPU during the run, hypervisor steal {steal:.1f} %, "
+            f"load average {start if start is not None else 'n/a'} at start: {verdict}")
+
+
+def _metric_rows(results: dict[str, Any]) -> list[Row]:
+    inputs = results["inputs"]
+    s, l = inputs["short_tokens"], inputs["long_tokens"]
+    rows: list[Row] = [
+        (f"batch 1, short ({s} tok): p50 ms", lambda e: e["latency_short"]["p50_ms"], ".2f"),
+        ("    p95 ms", lambda e: e["latency_short"]["p95_ms"], ".2f"),
+        ("    p99 ms", lambda e: e["latency_short"]["p99_ms"], ".2f"),
+        ("    texts/s", lambda e: e["latency_short"]["texts_per_s"], ".0f"),
+        (f"batch 1, long ({l} tok): p50 ms", lambda e: e["latency_long"]["p50_ms"], ".2f"),
+        ("    p95 ms", lambda e: e["latency_long"]["p95_ms"], ".2f"),
+        ("    p99 ms", lambda e: e["latency_long"]["p99_ms"], ".2f"),
+    ]
+    for batch in results["plan"]["batch_sizes"]:
+        rows.append((f"batch {batch}: texts/s", lambda e, b=str(batch): e["throughput"][b]["texts_per_s"], ".0f"))
+    rows += [
+        ("start to first prediction s", lambda e: e["first_prediction_s"], ".2f"),
+        ("peak RSS MiB", lambda e: e["peak_rss_bytes"] / MIB, ".0f"),
+        ("model size on disk MiB", lambda e: e["size_bytes"] / MIB, ".1f"),
+    ]
+    for name, data in inputs["eval_sets"].items():
+        title = "bundle eval set" if name == "bundle" else "test split"
+        rows.append((
+            f"accuracy, {title} (n={data.get('examples') or len(data['labels'])}) %",
+            lambda e, n=name: None if e["accuracy"][n]["accuracy"] is None else 100 * e["accuracy"][n]["accuracy"],
+            ".2f",
+        ))
+    rows += [
+        ("tokenization share, batch 1 %", lambda e: 100 * e["latency_short"]["tokenize_share"], ".1f"),
+        (f"tokenization share, batch {max(results['plan']['batch_sizes'])} %",
+         lambda e: 100 * e["throughput"][str(max(results["plan"]["batch_sizes"]))]["tokenize_share"], ".1f"),
+    ]
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]], left: tuple[int, ...] = (0,)) -> list[str]:
+    """Columns padded to their widest cell; numbers right-aligned, the `left` columns not."""
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    line = lambda cells: "  ".join(
+        c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+    ).rstrip()
+    return [line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
+
+
+def engine_table(results: dict[str, Any]) -> list[str]:
+    names = list(results["engines"])
+    ok = {n: e for n, e in results["engines"].items() if "error" not in e}
+    rows = [[title] + [_fmt(get(ok[n]), spec) if n in ok else "error" for n in names] for title, get, spec in _metric_rows(results)]
+    lines = _table(["metric"] + names, rows)
+    for name in names:
+        engine = results["engines"][name]
+        detail = engine.get("error") or engine.get("note") or engine.get("provider", "")
+        lines.append(f"  {name}: {ENGINE_TITLES.get(name, name)}; {detail}")
+    return lines
+
+
+def _measured(goal: dict[str, Any]) -> str:
+    value = goal["measured"]
+    if value is None:
+        return "n/a"
+    return {"x": f"{value:.2f}x", "pt": f"{value:+.2f} pt", "%": f"{value:.0f} %", "ms": f"{value:.2f} ms"}.get(
+        goal["unit"], f"{value:g}"
+    )
+
+
+def goal_table(goals: list[dict[str, Any]]) -> list[str]:
+    rows = [[g["goal"], g["target"], _measured(g), g["status"] + (f" ({g['missing']})" if g["missing"] else "")] for g in goals]
+    return _table(["goal", "target", "measured", "result"], rows, left=(0, 3))
+
+
+def peak_lines(peak: dict[str, Any] | None) -> list[str]:
+    if not peak or peak.get("percent_of_peak") is None:
+        return ["int8 peak: n/a (no clock speed, no int8 weights found, or no batch-32 int8 run)"]
+    return [
+        f"int8 peak: batch-32 int8 {peak['achieved_ops_per_s'] / 1e9:.1f} GOPS = {peak['percent_of_peak']:.1f} % of "
+        f"{peak['peak_ops_per_s'] / 1e9:.0f} GOPS ({peak['cores']} cores x {peak['clock_mhz']:.0f} MHz x "
+        f"{2 * peak['int8_macs_per_cycle_per_core']} int8 ops/cycle); at the peak: {peak['peak_texts_per_s']:.0f} texts/s",
+        f"  ops/text = 2 x {peak['int8_matmul_weights'] / 1e6:.2f} M int8 matmul weights x {peak['mean_padded_tokens']:.1f} "
+        f"padded tokens = {peak['ops_per_text'] / 1e6:.0f} M (attention score products not counted)",
+        f"  assumption: {peak['assumption']}",
+    ]
+
+
+def mqtt_lines(mqtt: dict[str, Any] | None) -> list[str]:
+    if not mqtt:
+        return ["MQTT: not run (add --mqtt mqtt://HOST:PORT)"]
+    if "error" in mqtt:
+        return [f"MQTT: failed: {mqtt['error']}"]
+    rt = mqtt["round_trip"]
+    lines = [
+        f"MQTT end to end via {mqtt['broker']} (edge-app serve --max-batch {mqtt['max_batch']}"
+        f"{'' if mqtt.get('max_wait_ms') is None else ' --max-wait-ms ' + format(mqtt['max_wait_ms'], 'g')}, "
+        f"{mqtt['threads']} threads)",
+        f"  round trip at {rt['rate']:g}/s, QoS 1: p50 {_fmt(rt.get('p50_ms'), '.2f')} ms, p99 {_fmt(rt.get('p99_ms'), '.2f')} ms"
+        f" ({rt['received']}/{rt['sent']} received, lost {rt['lost']}, duplicates {rt['duplicates']})",
+    ]
+    if rt.get("service_latency"):
+        lines.append(f"    of which inside the service (its latency_ms, arrival to prediction): "
+                     f"p50 {rt['service_latency']['p50_ms']:.2f} ms, p99 {rt['service_latency']['p99_ms']:.2f} ms")
+    for qos in (1, 0):
+        run = mqtt[f"qos{qos}"]
+        steps = "; ".join(
+            f"{'max' if s['offered_rate'] is None else format(s['offered_rate'], 'g') + '/s'} -> "
+            f"{_fmt(s['results_per_s'], '.0f')}/s (lost {s['lost']}, dup {s['duplicates']}, "
+            f"longest gap {s.get('longest_gap_s', 0) * 1000:.0f} ms)"
+            for s in run["steps"]
+        )
+        lines.append(
+            f"  QoS {qos}: highest zero-loss {_fmt(run['max_results_per_s'], '.0f')} results/s; "
+            f"lost {run['lost']}, duplicates {run['duplicates']}; offered: {steps}"
+        )
+    codes = ", ".join(f"QoS {q}: {c}" for q, c in mqtt.get("serve_exit_code", {}).items())
+    lines.append(f"  serve exit codes after SIGTERM: {codes}")
+    noise = mqtt.get("noise") or {}
+    if noise.get("other_percent") is not None:
+        lines.append(f"  other processes (a local broker included) used {noise['other_percent']:.1f} % of the CPU "
+                     f"meanwhile, hypervisor steal {noise['steal_percent']:.1f} %")
+    return lines
+
+
+def render(results: dict[str, Any]) -> str:
+    blocks = [
+        header_lines(results), engine_table(results), goal_table(results["goals"]),
+        peak_lines(results.get("peak")), mqtt_lines(results.get("mqtt")),
+    ]
+    return "\n\n".join("\n".join(block) for block in blocks) + "\n"
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_plot(results: dict[str, Any], path: Path) -> str | None:
+    """Bar charts of batch-1 p50 and batch-32 texts/s per engine; a note instead when
+    matplotlib is missing (it is the `bench` extra, not a runtime dependency)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return f"--plot: matplotlib is not installed, no {path} written; pip install edge-app[bench]"
+    engines = {n: e for n, e in results["engines"].items() if "error" not in e}
+    names = list(engines)
+    biggest = str(max(results["plan"]["batch_sizes"]))
+    panels = [
+        ("batch 1, short command: p50 latency (ms, lower is better)", [engines[n]["latency_short"]["p50_ms"] for n in names]),
+        ("batch 1, 128 tokens: p50 latency (ms)", [engines[n]["latency_long"]["p50_ms"] for n in names]),
+        (f"batch {biggest}: throughput (texts/s, higher is better)", [engines[n]["throughput"][biggest]["texts_per_s"] for n in names]),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    colors = ["#2b8a3e", "#1971c2", "#e8590c", "#862e9c", "#868e96"]
+    for ax, (title, values) in zip(axes, panels):
+        bars = ax.bar(names, values, color=colors[: len(names)])
+        ax.bar_label(bars, labels=[f"{v:.0f}" if v >= 100 else f"{v:.3g}" for v in values])
+        ax.set_title(title, fontsize=9)
+        ax.margins(y=0.15)
+    hw = results["hardware"]
+    fig.suptitle(f"{results['bundle']['name']} on {hw['cpu_model']}, {results['plan']['threads']} threads", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None

@@ -1,0 +1,135 @@
+"""One engine, one process: `python -m edge_app.bench.worker SPEC.json OUT.json`.
+
+Running each engine in a fresh process keeps peak RSS and start-up time honest (no engine
+inherits another's imports or memory) and is how a user would run it. The parent passes the
+wall-clock time at which it spawned us, so "start to first prediction" includes interpreter
+start and imports. Progress goes to stderr; the result goes to OUT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from typing import Any, Callable
+
+from .stats import latency_summary, median
+
+
+def _progress(name: str, message: str) -> None:
+    print(f"  [{name}] {message}", file=sys.stderr, flush=True)
+
+
+def _timed_calls(call: Callable[[], Any], iterations: int, repeats: int) -> tuple[list[float], list[float]]:
+    """Per-call seconds, and calls/s for each of `repeats` equal slices of the iterations."""
+    samples: list[float] = []
+    rates: list[float] = []
+    per_repeat = max(1, iterations // repeats)
+    for _ in range(repeats):
+        start_repeat = time.perf_counter()
+        for _ in range(per_repeat):
+            start = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - start)
+        rates.append(per_repeat / (time.perf_counter() - start_repeat))
+    return samples, rates
+
+
+def _latency(engine, name: str, text: str, plan: dict[str, Any], iterations: int) -> dict[str, Any]:
+    for _ in range(plan["warmup"]):
+        engine.predict([text])
+    engine.timer.seconds = 0.0
+    start = time.perf_counter()
+    samples, rates = _timed_calls(lambda: engine.predict([text]), iterations, plan["repeats"])
+    elapsed = time.perf_counter() - start
+    out = latency_summary(samples)
+    out["texts_per_s"] = median(rates)
+    out["tokenize_share"] = engine.timer.seconds / elapsed
+    _progress(name, f"batch 1, {out['samples']} calls: p50 {out['p50_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms")
+    return out
+
+
+def _throughput(engine, name: str, texts: list[str], batch: int, plan: dict[str, Any]) -> dict[str, Any]:
+    chunks = [texts[i : i + batch] for i in range(0, len(texts), batch)]
+    engine.predict(chunks[0])  # warm-up: first call at a new shape allocates
+    engine.predict(chunks[-1])
+    rates: list[float] = []
+    engine.timer.seconds = 0.0
+    total = 0.0
+    for _ in range(plan["repeats"]):
+        start = time.perf_counter()
+        for chunk in chunks:
+            engine.predict(chunk)
+        elapsed = time.perf_counter() - start
+        total += elapsed
+        rates.append(len(texts) / elapsed)
+    out = {"texts_per_s": median(rates), "repeats": rates, "texts": len(texts), "tokenize_share": engine.timer.seconds / total}
+    _progress(name, f"batch {batch}, {len(texts)} texts x {plan['repeats']}: {out['texts_per_s']:.0f} texts/s")
+    return out
+
+
+def _accuracy(engine, sets: dict[str, Any], batch: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for set_name, data in sets.items():
+        texts, labels = data["texts"], data["labels"]
+        predicted: list[str] = []
+        for i in range(0, len(texts), batch):
+            predicted.extend(engine.predict(texts[i : i + batch]))
+        correct = sum(p == y for p, y in zip(predicted, labels))
+        out[set_name] = {
+            "accuracy": correct / len(labels) if engine.accuracy_valid else None,
+            "examples": len(labels),
+            "predictions": predicted,
+        }
+    return out
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """The whole measurement plan for one engine; timings in seconds unless named _ms."""
+    from .engines import build_engine
+
+    name, plan, inputs = spec["engine"], spec["plan"], spec["inputs"]
+    _progress(name, "loading")
+    engine = build_engine(spec)
+    loaded = time.time()
+    engine.predict([inputs["short"]])
+    first = time.time()
+    _progress(name, f"first prediction {first - spec['spawned_at']:.2f} s after process start")
+    result: dict[str, Any] = {
+        "engine": name,
+        "provider": engine.provider,
+        "note": engine.note,
+        "size_bytes": engine.size_bytes,
+        "load_s": loaded - spec["spawned_at"],
+        "first_prediction_s": first - spec["spawned_at"],
+        "latency_short": _latency(engine, name, inputs["short"], plan, plan["iterations_short"]),
+        "latency_long": _latency(engine, name, inputs["long"], plan, plan["iterations_long"]),
+        "throughput": {str(b): _throughput(engine, name, inputs["batch"], b, plan) for b in plan["batch_sizes"]},
+        "accuracy": _accuracy(engine, inputs["eval_sets"], max(plan["batch_sizes"])),
+    }
+    result["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    return result
+
+
+def main(argv: list[str]) -> int:
+    spec_path, out_path = argv
+    with open(spec_path, encoding="utf-8") as handle:
+        spec = json.load(handle)
+    try:
+        result = run(spec)
+    except RuntimeError as exc:  # an engine that cannot run here: a missing extra, a bad folder
+        result = {"engine": spec["engine"], "error": str(exc)}
+    except Exception as exc:  # EdgeAppError and friends: report the one line, not a traceback
+        from ..errors import EdgeAppError
+
+        if not isinstance(exc, EdgeAppError):
+            raise
+        result = {"engine": spec["engine"], "error": str(exc)}
+    with open(out_path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
