@@ -68,9 +68,11 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
 class Classifier:
     """A loaded bundle, ready to classify. Thread-compatible: one caller at a time."""
 
-    def __init__(self, bundle: Bundle, device: str = "auto", threads: int | None = None, batch_size: int = 32):
+    def __init__(
+        self, bundle: Bundle, device: str = "auto", threads: int | None = None, batch_size: int = 32, spin: bool = False
+    ):
         self.bundle = bundle
-        self.session, self.provider = create_session(bundle.model_path, device, threads)
+        self.session, self.provider = create_session(bundle.model_path, device, threads, spin)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.encoder = TextEncoder(bundle.tokenizer_path, bundle.max_length)
         self.labels = bundle.labels
@@ -95,9 +97,10 @@ class Classifier:
         threads: int | None = None,
         verify: bool = True,
         batch_size: int = 32,
+        spin: bool = False,
     ) -> "Classifier":
         """Load and (unless verify=False) sha256-check a bundle, then build its session."""
-        return cls(Bundle.load(bundle_dir, verify=verify), device, threads, batch_size)
+        return cls(Bundle.load(bundle_dir, verify=verify), device, threads, batch_size, spin)
 
     @property
     def model_info(self) -> dict[str, str]:

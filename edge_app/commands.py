@@ -23,12 +23,14 @@ def add_classify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: physical cores)")
     p.add_argument("--no-verify", action="store_true", help="skip the sha256 check of the bundle (faster start)")
+    p.add_argument("--spin", action="store_true", help="onnxruntime threads busy-wait between runs: faster, costs CPU")
 
 
 def run_classify(args: argparse.Namespace) -> int:
     from .classifier import Classifier
 
-    clf = Classifier.load(args.bundle, device=args.device, threads=args.threads, verify=not args.no_verify)
+    clf = Classifier.load(args.bundle, device=args.device, threads=args.threads, verify=not args.no_verify,
+                          spin=args.spin)
     texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
     failed = 0
     for text in texts:

@@ -49,7 +49,7 @@ def choose_providers(device: str, available: list[str]) -> list[str]:
     return [wanted] if wanted == PROVIDERS["cpu"] else [wanted, PROVIDERS["cpu"]]
 
 
-def create_session(model_path: Path, device: str = "auto", threads: int | None = None):
+def create_session(model_path: Path, device: str = "auto", threads: int | None = None, spin: bool = False):
     """An InferenceSession tuned for a small board; returns (session, provider actually used)."""
     import onnxruntime as ort
 
@@ -59,10 +59,13 @@ def create_session(model_path: Path, device: str = "auto", threads: int | None =
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.intra_op_num_threads = threads or physical_cores()
     opts.inter_op_num_threads = 1
-    # Spinning keeps idle threads busy-waiting for the next batch: fast in a benchmark, but a
-    # service that waits for MQTT messages would burn a core doing nothing.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    # Spinning makes worker threads busy-wait after every run before they park. Measured here:
+    # about 36 ms of CPU in the 3 s after one call, so a steady trickle of MQTT messages keeps a
+    # board's core (and its temperature) up for nothing. Off by default; `spin` buys ~1 ms of
+    # batch-1 latency for throughput-bound uses (docs/benchmarks.md).
+    flag = "1" if spin else "0"
+    opts.add_session_config_entry("session.intra_op.allow_spinning", flag)
+    opts.add_session_config_entry("session.inter_op.allow_spinning", flag)
     opts.log_severity_level = 3
     try:
         session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)

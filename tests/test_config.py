@@ -44,7 +44,7 @@ def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
     assert cfg.bundle == "/env"
     assert cfg.mqtt.keepalive == 45  # TOML beats the default
     assert cfg.batching.max_batch == 8
-    assert cfg.batching.max_wait_ms == 5.0  # untouched default
+    assert cfg.batching.max_wait_ms == 0.0  # untouched default
     assert cfg.device_id == "kitchen"
     assert cfg.prefix == "edge-app/kitchen"
     assert cfg.client_id == "edge-app-kitchen"

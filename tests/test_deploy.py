@@ -53,7 +53,7 @@ EXPECTED_CONFIG = {
         "shared_group": "",
         "metrics_interval": 30,
     },
-    "batching": {"max_batch": 32, "max_wait_ms": 5},
+    "batching": {"max_batch": 32, "max_wait_ms": 0},
     "outbox": {"max_messages": 100000},
     "ota": {"enabled": False},
 }

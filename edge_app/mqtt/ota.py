@@ -92,7 +92,7 @@ def self_test(classifier) -> dict[str, Any]:
 
 def install(service, location: str, sha256: str) -> dict[str, Any]:
     """Fetch, verify, load, self-test and switch. Raises UpdateRefused; the old model keeps running."""
-    from ..classifier import Classifier
+    from .service import load_classifier
 
     cfg = service.cfg
     root = bundles_dir(cfg)
@@ -107,8 +107,7 @@ def install(service, location: str, sha256: str) -> dict[str, Any]:
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
-        classifier = Classifier.load(final, cfg.device, cfg.threads or None, verify=False,
-                                     batch_size=cfg.batching.max_batch)
+        classifier = load_classifier(cfg, str(final), verify=False)  # verified above, before the rename
         report = self_test(classifier)
     except (BundleError, EdgeAppError) as exc:
         raise UpdateRefused(str(exc)) from None

@@ -211,13 +211,11 @@ class Service:
         """SIGHUP: load the configured bundle again (e.g. a new `current` link) and switch to it.
 
         This also drops an over-the-air choice: the operator's bundle wins."""
-        from ..classifier import Classifier
         from ..errors import EdgeAppError
         from .ota import ACTIVE_BUNDLE_FILE
 
         try:
-            new = Classifier.load(self.cfg.bundle, self.cfg.device, self.cfg.threads or None, self.cfg.verify_bundle,
-                                  batch_size=self.cfg.batching.max_batch)
+            new = load_classifier(self.cfg, self.cfg.bundle)
         except EdgeAppError as exc:
             log.error("reload refused, keeping the running model: %s", exc)
             return
@@ -242,6 +240,14 @@ class Service:
                 "protocol": "5" if self.v5 else "3.1.1",
             })
             self.client.publish(self.topics.metrics, json.dumps(snapshot), qos=0)
+
+
+def load_classifier(cfg, bundle: str, verify: bool | None = None):
+    """The one place the service builds a Classifier from its config (start, reload, OTA)."""
+    from ..classifier import Classifier
+
+    return Classifier.load(bundle, cfg.device, cfg.threads or None, cfg.verify_bundle if verify is None else verify,
+                           batch_size=cfg.batching.max_batch, spin=cfg.spin)
 
 
 # ---- CLI ------------------------------------------------------------------------------------
@@ -269,6 +275,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ota", action="store_true", default=None, help="accept model updates on <prefix>/cmd/model")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "tensorrt"], help="execution provider")
     p.add_argument("--threads", type=int, help="onnxruntime threads (default: physical cores)")
+    p.add_argument("--spin", action="store_true", default=None, help="onnxruntime threads busy-wait: faster, costs CPU")
     p.add_argument("--no-verify", action="store_true", help="skip the bundle's sha256 check at start")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.add_argument("--print-config", action="store_true", help="print the effective config (secrets masked) and exit")
@@ -283,7 +290,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
     return {
         "bundle": args.bundle, "device_id": args.device_id, "state_dir": args.state_dir, "device": args.device,
-        "threads": args.threads, "log_level": args.log_level, "verify_bundle": False if args.no_verify else None,
+        "threads": args.threads, "spin": args.spin, "log_level": args.log_level, "verify_bundle": False if args.no_verify else None,
         "mqtt": mqtt,
         "batching": {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms, "queue_size": args.queue_size},
         "ota": {"enabled": args.ota},
@@ -291,7 +298,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ..classifier import Classifier
     from ..config import load_config
     from ..errors import ConfigError
     from .topics import Topics
@@ -313,6 +319,5 @@ def run_serve(args: argparse.Namespace) -> int:
     from .ota import active_bundle
 
     bundle = active_bundle(cfg) or cfg.bundle  # a model switched to over the air survives a restart
-    service.classifier = Classifier.load(bundle, cfg.device, cfg.threads or None, cfg.verify_bundle,
-                                         batch_size=cfg.batching.max_batch)
+    service.classifier = load_classifier(cfg, bundle)
     return service.run()
