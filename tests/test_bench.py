@@ -176,9 +176,11 @@ def test_torch_and_optimum_baselines(default_bundle, tmp_path):
 def test_mqtt_end_to_end_loses_nothing(default_bundle, mosquitto, tmp_path):  # noqa: F811
     out = tmp_path / "bench.json"
     proc = bench("--bundle", str(default_bundle), "--quick", "--no-optimum", "--mqtt", mosquitto.url,
-                 "--mqtt-rates", "200,max", "--json", str(out))
+                 "--mqtt-rates", "200,max", "--spin", "--json", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    mqtt = json.loads(out.read_text())["mqtt"]
+    data = json.loads(out.read_text())
+    mqtt = data["mqtt"]
+    assert mqtt["spin"] and "spinning on" in data["engines"]["int8"]["note"]  # --spin reaches engine and service
     rt = mqtt["round_trip"]
     assert rt["lost"] == 0 and rt["duplicates"] == 0 and 0 < rt["p50_ms"] <= rt["p99_ms"]
     assert 0 < rt["service_latency"]["p50_ms"] < rt["p50_ms"] + 1  # the service's share of the round trip

@@ -40,6 +40,8 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, help="write every number to this JSON file")
     p.add_argument("--plot", type=Path, help="write bar charts to this PNG (needs matplotlib: the bench extra)")
     p.add_argument("--threads", type=int, help="threads per engine (default: physical cores)")
+    p.add_argument("--spin", action="store_true",
+                   help="build the product's sessions with onnxruntime spinning on (Classifier spin, serve --spin)")
     p.add_argument("--eval", type=Path, help="CSV/JSONL of text,label for accuracy (default: the shipped test split)")
     p.add_argument("--rounds", type=int, default=1,
                    help="run every engine this many times, interleaved, and report medians (a noisy machine: 3)")
@@ -63,7 +65,7 @@ def _plan(args: argparse.Namespace, threads: int) -> dict[str, Any]:
         "warmup": pick("warmup"),
         "iterations_short": args.iterations if args.iterations is not None else base["iterations_short"],
         "iterations_long": args.long_iterations if args.long_iterations is not None else base["iterations_long"],
-        "repeats": pick("repeats"), "batch_texts": pick("batch_texts"), "rounds": args.rounds,
+        "repeats": pick("repeats"), "batch_texts": pick("batch_texts"), "rounds": args.rounds, "spin": args.spin,
     }
     if min(plan["iterations_short"], plan["iterations_long"], plan["repeats"], plan["batch_texts"], plan["rounds"]) < 1:
         raise ConfigError("--iterations, --long-iterations, --repeats, --batch-texts and --rounds must be at least 1")
@@ -72,7 +74,7 @@ def _plan(args: argparse.Namespace, threads: int) -> dict[str, Any]:
     except ValueError:
         raise ConfigError(f"--mqtt-rates takes numbers and 'max' separated by commas, not {args.mqtt_rates!r}") from None
     plan["mqtt"] = {"count": pick("mqtt_count"), "rates": rates, "rtt_rate": 20.0, "rtt_count": pick("rtt_count"),
-                    "max_batch": max(BATCH_SIZES), "max_wait_ms": args.max_wait_ms}
+                    "max_batch": max(BATCH_SIZES), "max_wait_ms": args.max_wait_ms, "spin": args.spin}
     return plan
 
 
@@ -180,7 +182,7 @@ def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: 
             where = f"round {r + 1}/{plan['rounds']}, " if plan["rounds"] > 1 else ""
             progress(f"{where}engine {n}/{len(names)}: {name} (load average {load[0] if load else 'n/a'})")
             bundle_dir = compare.path if name == "fp32" and compare else bundle.path
-            spec = {"engine": name, "bundle_dir": str(bundle_dir), "threads": plan["threads"],
+            spec = {"engine": name, "bundle_dir": str(bundle_dir), "threads": plan["threads"], "spin": plan["spin"],
                     "torch_model": args.torch_model, "plan": plan, "inputs": inputs}
             rounds[name].append({**run_engine(spec), "load_average_before": load[0] if load else None})
     for name, runs in rounds.items():

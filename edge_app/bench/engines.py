@@ -45,16 +45,17 @@ class TokenizeTimer:
 class BundleEngine:
     """edge-app's Classifier, exactly as `classify` and `serve` use it."""
 
-    def __init__(self, bundle_dir: str, threads: int):
+    def __init__(self, bundle_dir: str, threads: int, spin: bool = False):
         from ..classifier import Classifier
 
-        self.classifier = Classifier.load(bundle_dir, device="cpu", threads=threads)
+        extra = {"spin": True} if spin else {}  # the session's own default otherwise
+        self.classifier = Classifier.load(bundle_dir, device="cpu", threads=threads, **extra)
         self.timer = TokenizeTimer(self.classifier.encoder.encode)
         self.classifier.encoder.encode = self.timer  # type: ignore[method-assign]
         self.provider = self.classifier.provider
         self.size_bytes = self.classifier.bundle.model_path.stat().st_size
         self.accuracy_valid = True
-        self.note = ""
+        self.note = "onnxruntime spinning on" if spin else ""
 
     def predict(self, texts: list[str]) -> list[str]:
         return [p.label for p in self.classifier.classify(texts)]
@@ -173,7 +174,7 @@ def build_engine(spec: dict[str, Any]):
     name = spec["engine"]
     threads = int(spec["threads"])
     if name in ("int8", "fp32"):
-        return BundleEngine(spec["bundle_dir"], threads)
+        return BundleEngine(spec["bundle_dir"], threads, bool(spec.get("spin")))
     manifest = json.loads((Path(spec["bundle_dir"]) / "manifest.json").read_text(encoding="utf-8"))
     labels, max_length = list(manifest["labels"]), int(manifest["max_length"])
     try:

@@ -151,7 +151,7 @@ class ServeProcess:
     """`edge-app serve` in a subprocess with its own device id, state dir and log file."""
 
     def __init__(self, bundle_dir: str, broker_url: str, threads: int, qos: int, max_batch: int,
-                 max_wait_ms: float | None = None):
+                 max_wait_ms: float | None = None, spin: bool = False):
         self.tmp = tempfile.TemporaryDirectory(prefix="edge-app-bench-serve-")
         self.device_id = f"bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.prefix = f"edge-app-bench/{self.device_id}"
@@ -161,7 +161,7 @@ class ServeProcess:
             "--device-id", self.device_id, "--prefix", self.prefix, "--state-dir", str(Path(self.tmp.name) / "state"),
             "--qos", str(qos), "--max-batch", str(max_batch), "--threads", str(threads),
             "--metrics-interval", "3600",
-        ] + ([] if max_wait_ms is None else ["--max-wait-ms", f"{max_wait_ms:g}"])
+        ] + ([] if max_wait_ms is None else ["--max-wait-ms", f"{max_wait_ms:g}"]) + (["--spin"] if spin else [])
         self.process: subprocess.Popen | None = None
         self.exit_code: int | None = None
 
@@ -314,9 +314,10 @@ def run_mqtt(
     """Both QoS levels, each against a fresh service started with that QoS."""
     address = parse_broker(broker_url)
     out: dict[str, Any] = {"broker": broker_url, "max_batch": plan["max_batch"], "max_wait_ms": plan.get("max_wait_ms"),
-                           "threads": threads}
+                           "spin": bool(plan.get("spin")), "threads": threads}
     for qos in (1, 0):
-        service = ServeProcess(bundle_dir, broker_url, threads, qos, plan["max_batch"], plan.get("max_wait_ms"))
+        service = ServeProcess(bundle_dir, broker_url, threads, qos, plan["max_batch"], plan.get("max_wait_ms"),
+                               bool(plan.get("spin")))
         collector = ResultCollector(address, service.prefix)
         try:
             progress(f"starting `edge-app serve` (QoS {qos}, device id {service.device_id})")

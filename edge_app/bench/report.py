@@ -33,7 +33,8 @@ def header_lines(results: dict[str, Any]) -> list[str]:
         f"cores, {clock}, int8 SIMD: {', '.join(hw['flags']) or 'none found'}",
         f"board:    {board}",
         f"runtime:  onnxruntime {rt['onnxruntime']} ({', '.join(providers) or 'provider n/a'}), python {hw['python']}, "
-        f"kernel {hw['kernel']}, {plan['threads']} threads per engine",
+        f"kernel {hw['kernel']}, {plan['threads']} threads per engine, "
+        f"product sessions with spinning {'on (--spin)' if plan.get('spin') else 'off (default)'}",
         f"inputs:   short command {inputs['short_tokens']} tokens, long text {inputs['long_tokens']} tokens, "
         f"{len(inputs['batch'])} batch texts (mean {inputs['batch_mean_tokens']:.1f} tokens); warm-up {plan['warmup']}, "
         f"{plan['iterations_short']}/{plan['iterations_long']} batch-1 calls, {plan['repeats']} repeats"
@@ -103,7 +104,7 @@ def engine_table(results: dict[str, Any]) -> list[str]:
     lines = _table(["metric"] + names, rows)
     for name in names:
         engine = results["engines"][name]
-        detail = engine.get("error") or engine.get("note") or engine.get("provider", "")
+        detail = engine.get("error") or "; ".join(filter(None, [engine.get("provider", ""), engine.get("note", "")]))
         lines.append(f"  {name}: {ENGINE_TITLES.get(name, name)}; {detail}")
     return lines
 
@@ -143,7 +144,8 @@ def mqtt_lines(mqtt: dict[str, Any] | None) -> list[str]:
     rt = mqtt["round_trip"]
     lines = [
         f"MQTT end to end via {mqtt['broker']} (edge-app serve --max-batch {mqtt['max_batch']}"
-        f"{'' if mqtt.get('max_wait_ms') is None else ' --max-wait-ms ' + format(mqtt['max_wait_ms'], 'g')}, "
+        f"{'' if mqtt.get('max_wait_ms') is None else ' --max-wait-ms ' + format(mqtt['max_wait_ms'], 'g')}"
+        f"{' --spin' if mqtt.get('spin') else ''}, "
         f"{mqtt['threads']} threads)",
         f"  round trip at {rt['rate']:g}/s, QoS 1: p50 {_fmt(rt.get('p50_ms'), '.2f')} ms, p99 {_fmt(rt.get('p99_ms'), '.2f')} ms"
         f" ({rt['received']}/{rt['sent']} received, lost {rt['lost']}, duplicates {rt['duplicates']})",
