@@ -96,6 +96,8 @@ def run_export(args: argparse.Namespace) -> int:
 def add_build_default_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="bundle folder to write")
     p.add_argument("--fp32-out", type=Path, default=None, help="also write the fp32 bundle here")
+    p.add_argument("--checkpoint-out", type=Path, default=None,
+                   help="keep the fine-tuned PyTorch checkpoint here (for bench --baseline torch --torch-model)")
     p.add_argument("--quantize", default="arm64", choices=["arm64", "avx2", "avx512", "avx512_vnni"])
 
 
@@ -103,7 +105,8 @@ def run_build_default(args: argparse.Namespace) -> int:
     _require_export_extra()
     from export.default_model import build_default
 
-    _print_summary(build_default(args.out, fp32_out=args.fp32_out, quantize=args.quantize))
+    _print_summary(build_default(args.out, fp32_out=args.fp32_out, quantize=args.quantize,
+                                 checkpoint_out=args.checkpoint_out))
     return 0
 
 

@@ -86,15 +86,14 @@ def fine_tune(out: Path, epochs: int = EPOCHS, seed: int = SEED, quiet: bool = F
 
 
 def build_default(
-    out: Path, fp32_out: Path | None = None, quantize: str = "arm64", epochs: int = EPOCHS, quiet: bool = False
+    out: Path, fp32_out: Path | None = None, quantize: str = "arm64", epochs: int = EPOCHS, quiet: bool = False,
+    checkpoint_out: Path | None = None,
 ) -> Bundle:
-    """Fine-tune, then export through the one export path; the checkpoint is not kept."""
-    import torch
-
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    """Fine-tune, then export through the one export path. The PyTorch checkpoint is kept only
+    when `checkpoint_out` is given (e.g. for `edge-app bench --baseline torch --torch-model`)."""
     steps = Steps(1, quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="edge-app-default-") as tmp:
-        checkpoint = Path(tmp) / DEFAULT_NAME
+        checkpoint = Path(checkpoint_out) if checkpoint_out else Path(tmp) / DEFAULT_NAME
         with steps.step(f"Fine-tuning all-MiniLM-L6-v2 on {DEFAULT_TRAIN.parent.name} ({epochs} epochs, seed {SEED})"):
             fine_tune(checkpoint, epochs=epochs, quiet=quiet)
         options = ExportOptions(

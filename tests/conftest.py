@@ -35,7 +35,7 @@ def _built_default(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
 
     root = tmp_path_factory.mktemp("default-bundle")
     out, fp32_out = root / "default", root / "default-fp32"
-    build_default(out, fp32_out=fp32_out, quiet=True)
+    build_default(out, fp32_out=fp32_out, quiet=True, checkpoint_out=root / "checkpoint")
     return out, fp32_out
 
 
@@ -55,3 +55,11 @@ def default_bundle_fp32(request: pytest.FixtureRequest) -> Path:
 def bundle_copy(default_bundle: Path, tmp_path: Path) -> Path:
     """A fresh, writable copy of the default bundle for one test to alter."""
     return Path(shutil.copytree(default_bundle, tmp_path / "bundle"))
+
+
+@pytest.fixture(scope="session")
+def default_checkpoint(request: pytest.FixtureRequest) -> Path:
+    """The fine-tuned PyTorch checkpoint behind the default bundle (only from a real build)."""
+    if _prebuilt(BUNDLE_ENV):
+        pytest.skip(f"{BUNDLE_ENV} is set: the prebuilt bundle has no checkpoint from this run")
+    return request.getfixturevalue("_built_default")[0].parent / "checkpoint"

@@ -198,3 +198,16 @@ def test_rounds_merge_to_medians_and_keep_every_repeat():
     runs = [{"engine": "int8", "lat": {"p50_ms": v, "repeats": [v]}, "note": ""} for v in (3.0, 9.0, 4.0)]
     assert median_merge(runs) == {"engine": "int8", "lat": {"p50_ms": 4.0, "repeats": [3.0, 9.0, 4.0]}, "note": ""}
     assert percentile([1, 2, 3, 4], 50) == 2.5 and percentile([5], 99) == 5
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_EXPORT_EXTRA, reason="the torch engine needs the export extra")
+def test_torch_baseline_with_the_kept_checkpoint_reports_accuracy(default_bundle, default_checkpoint, tmp_path):
+    """build-default --checkpoint-out keeps what the bundle was exported from, so PyTorch's accuracy counts."""
+    out = tmp_path / "bench.json"
+    proc = bench("--bundle", str(default_bundle), "--quick", "--no-optimum", "--baseline", "torch",
+                 "--torch-model", str(default_checkpoint), "--iterations", "8", "--long-iterations", "2",
+                 "--batch-texts", "32", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    torch_engine = json.loads(out.read_text())["engines"]["torch"]
+    assert torch_engine["accuracy"]["test"]["accuracy"] > 0.9
