@@ -40,7 +40,7 @@ class BrokerAddress:
     def parse(cls, url: str, username: str = "") -> "BrokerAddress":
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise BrokerError(f"broker URL {url!r} must start with mqtt:// or mqtts://", )
+            raise BrokerError(f"broker URL {url!r} must start with mqtt:// or mqtts://")
         tls = parts.scheme in ("mqtts", "ssl")
         if not parts.hostname:
             raise BrokerError(f"broker URL {url!r} has no host; use mqtt://host[:port]")

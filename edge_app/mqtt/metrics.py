@@ -25,7 +25,7 @@ class Metrics:
     def __init__(self, window: int = 2048):
         self.started = time.monotonic()
         self._lock = threading.Lock()
-        self.counters = {"messages_in": 0, "results_out": 0, "errors": 0, "outbox_full_waits": 0}
+        self.counters = {"messages_in": 0, "results_out": 0, "errors": 0}
         self._latencies: deque[float] = deque(maxlen=window)
         self._last_time = self.started
         self._last_results = 0

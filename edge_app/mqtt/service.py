@@ -231,10 +231,10 @@ class Service:
     def _metrics_loop(self) -> None:
         while not self.stop_event.wait(self.cfg.mqtt.metrics_interval):
             self.publisher.reap()
-            self.metrics.counters["outbox_full_waits"] = self.publisher.full_waits
             snapshot = self.metrics.snapshot({
                 "queue_depth": self.batcher.depth,
                 "outbox_depth": len(self.outbox),
+                "outbox_full_waits": self.publisher.full_waits,
                 "model": self.model_info,
                 "provider": self.classifier.provider,
                 "protocol": "5" if self.v5 else "3.1.1",
