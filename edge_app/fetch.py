@@ -62,6 +62,7 @@ def fetch(location: str, dest: Path, root: Path, limits: Limits) -> None:
     `dest` must lie inside `root`'s file system; a download is kept beside it (in dest's parent)
     while it is unpacked, and the caller removes that parent on any failure.
     """
+    dest.mkdir(parents=True, exist_ok=True)
     if "://" in location:
         archive = dest.parent / DOWNLOAD_NAME
         download(location, archive, root, limits)

@@ -154,3 +154,63 @@ def test_free_space_is_checked_before_writing(root, tmp_path):
         extract(archive, root / "out", root, huge)
     assert not (root / "out").exists()
     assert os.listdir(root) == []
+
+
+# ---- downloads from a real local server -------------------------------------------------------
+@pytest.fixture
+def tls(tmp_path: Path):
+    from http_helpers import make_tls
+
+    return make_tls(tmp_path / "tls")
+
+
+@pytest.fixture
+def servers(tmp_path: Path, tls):
+    from http_helpers import BundleServer
+
+    files = tmp_path / "served"
+    files.mkdir()
+    tar_with(files / "b.tar.gz", file_member("bundle/manifest.json", b"{}"), file_member("bundle/model.onnx", b"m"))
+    plain, secure = BundleServer(files), BundleServer(files, tls=(tls[1], tls[2]))
+    yield plain, secure
+    plain.close()
+    secure.close()
+
+
+def https_limits(tls, max_bytes: int = 1 << 20, seconds: float = 10) -> Limits:
+    return Limits(max_bytes=max_bytes, deadline=time.monotonic() + seconds, ca_file=str(tls[0]))
+
+
+def test_https_download_with_the_configured_ca(root, servers, tls):
+    _, secure = servers
+    fetch(f"{secure.url}/files/b.tar.gz", root / "in" / "bundle", root, https_limits(tls))
+    assert sorted(p.name for p in (root / "in/bundle").iterdir()) == ["manifest.json", "model.onnx"]
+    assert not (root / "in/download").exists()
+    with pytest.raises(FetchRefused, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        fetch(f"{secure.url}/files/b.tar.gz", root / "other" / "bundle", root, limits())  # system CAs only
+
+
+def test_redirect_to_a_weaker_scheme_is_refused(root, servers, tls):
+    plain, secure = servers
+    for allow_http in (False, True):
+        lim = Limits(max_bytes=1 << 20, deadline=time.monotonic() + 10, allow_http=allow_http, ca_file=str(tls[0]))
+        with pytest.raises(FetchRefused, match="weaker scheme"):
+            fetch(f"{secure.url}/redirect?to={plain.url}/files/b.tar.gz", root / "x" / "bundle", root, lim)
+
+
+def test_a_flood_is_cut_at_the_byte_limit(root, servers, tmp_path):
+    plain, _ = servers
+    with pytest.raises(FetchRefused, match="more than the limit of 300000 bytes"):
+        fetch(f"{plain.url}/flood", tmp_path / "stage" / "bundle", root, limits(max_bytes=300_000, allow_http=True))
+    time.sleep(0.5)
+    sent = plain.flood_sent
+    time.sleep(0.5)
+    assert plain.flood_sent == sent, "the client kept reading after the limit"
+
+
+def test_a_trickle_is_cut_at_the_deadline(root, servers, tmp_path):
+    plain, _ = servers
+    start = time.monotonic()
+    with pytest.raises(FetchRefused, match="deadline"):
+        fetch(f"{plain.url}/trickle", tmp_path / "stage" / "bundle", root, limits(seconds=1.5, allow_http=True))
+    assert 1.4 < time.monotonic() - start < 5
