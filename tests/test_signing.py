@@ -195,3 +195,10 @@ def test_cli_keygen_sign_verify(tmp_path):
     (folder / "model.onnx").write_bytes(b"swapped")
     tampered = run("verify", folder, "--trusted-keys", tmp_path / "keys")
     assert tampered.returncode == 3 and "model.onnx" in tampered.stderr
+
+
+def test_export_with_a_missing_sign_key_fails_before_exporting(tmp_path):
+    done = run("export", "--model", tmp_path / "no-checkpoint", "--out", tmp_path / "out",
+               "--sign-key", tmp_path / "missing.key")
+    assert done.returncode == 2 and "cannot read the signing key" in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
