@@ -214,3 +214,16 @@ def test_a_trickle_is_cut_at_the_deadline(root, servers, tmp_path):
     with pytest.raises(FetchRefused, match="deadline"):
         fetch(f"{plain.url}/trickle", tmp_path / "stage" / "bundle", root, limits(seconds=1.5, allow_http=True))
     assert 1.4 < time.monotonic() - start < 5
+
+
+def test_unpacking_needs_no_extraction_filter(root, tmp_path, monkeypatch):
+    """Python < 3.11.4 (and 3.10) has no `filter="data"`: unpacking must not lean on it or on extractall."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    monkeypatch.setattr(tarfile.TarFile, "extractall", lambda *a, **k: pytest.fail("extractall was used"))
+    monkeypatch.setattr(tarfile.TarFile, "extract", lambda *a, **k: pytest.fail("extract was used"))
+    archive = tar_with(tmp_path / "b.tar.gz", file_member("bundle/manifest.json", b"{}"), file_member("bundle/model.onnx"))
+    extract(archive, root / "out", root, limits())
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["manifest.json", "model.onnx"]
+    evil = tar_with(tmp_path / "evil.tar.gz", link_member("model.onnx", "/etc/passwd"))
+    with pytest.raises(FetchRefused, match="link"):
+        extract(evil, root / "evil", root, limits())

@@ -240,14 +240,26 @@ def test_https_update_busy_retained_restart_and_rollback(board, default_bundle, 
         assert bus.wait_for(lambda: "after-back" in result_ids(bus, f"{P}/result"), 30)
         assert bus.json(f"{P}/result")[-1]["model"]["sha256"] == v1.sha256
 
-        # Rolling back checks the kept bundle again: altered on disk, it is refused.
-        installed = [p for p in bundles.iterdir() if p.name.startswith("ota-")]
-        assert len(installed) == 1 and leftovers(bundles) == []  # v2, kept for rollback; v1 lives outside
-        model = installed[0] / "model.onnx"
+        # A newer bundle: the one kept for rollback is now v1, so v2's folder and any staging leftovers go.
+        (bundles / ".incoming-leftover").mkdir()
+        v3 = Bundle.load(signed_copy(default_bundle, tmp_path / "v3", keys, V1 + 2), verify=False)
+        archive(v3.path, served / "v3.tar.gz")
+        up3 = command(bus, {"id": "up3", "location": f"{secure.url}/files/v3.tar.gz"})
+        assert up3["status"] == "switched" and up3["previous"]["sha256"] == v1.sha256, up3
+        assert [p.name for p in bundles.iterdir()] == [f"ota-{V1 + 2}-{v3.sha256[:12]}"]
+
+        # Going down needs "allow_downgrade" (and a signature, as always).
+        down = command(bus, {"id": "down", "location": f"{secure.url}/files/v2.tar.gz"})
+        assert down["status"] == "refused" and "not newer" in down["reason"], down
+        down = command(bus, {"id": "down-ok", "location": f"{secure.url}/files/v2.tar.gz", "allow_downgrade": True})
+        assert down["status"] == "switched" and down["model"]["sha256"] == v2.sha256, down
+
+        # Rolling back checks the kept bundle (v3) again: altered on disk, it is refused.
+        model = bundles / f"ota-{V1 + 2}-{v3.sha256[:12]}" / "model.onnx"
         model.write_bytes(model.read_bytes()[:-1] + b"\0")
         again = command(bus, {"id": "back-again", "action": "rollback"})
         assert again["status"] == "refused" and "model.onnx" in again["reason"], again
-        assert again["model"]["sha256"] == v1.sha256
+        assert again["model"]["sha256"] == v2.sha256
     finally:
         secure.close()
         plain.close()
