@@ -21,6 +21,7 @@ import logging
 import lzma
 import os
 import shutil
+import socket
 import ssl
 import tarfile
 import time
@@ -144,11 +145,67 @@ def check_url(url: str, allow_http: bool) -> None:
     raise FetchRefused(f"{url}: scheme {scheme!r} is not supported; give an https URL or a path in the bundles folder")
 
 
+def _deadline_opener(limits: Limits) -> urllib.request.OpenerDirector:
+    """An opener whose every socket read (TLS handshake, status line, headers, body) ends by the deadline.
+
+    A per-read timeout alone lets a server that sends a byte now and then hold the download
+    forever; here each read's timeout is what is left of the whole download's time.
+    """
+
+    def arm(sock: socket.socket) -> None:
+        left = limits.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the download's deadline has passed")
+        sock.settimeout(min(left, READ_TIMEOUT_S))
+
+    class DeadlineSocket(socket.socket):
+        def recv_into(self, *args, **kwargs):  # what http.client's buffered reader calls
+            arm(self)
+            return super().recv_into(*args, **kwargs)
+
+    class DeadlineSSLSocket(ssl.SSLSocket):
+        def recv_into(self, *args, **kwargs):
+            arm(self)
+            return super().recv_into(*args, **kwargs)
+
+        def do_handshake(self, *args, **kwargs):
+            arm(self)
+            return super().do_handshake(*args, **kwargs)
+
+    def create_connection(address, timeout=None, source_address=None, *args, **kwargs):
+        plain = socket.create_connection(address, timeout, source_address, *args, **kwargs)
+        sock = DeadlineSocket(plain.family, plain.type, plain.proto, fileno=plain.detach())
+        sock.settimeout(timeout)
+        return sock
+
+    class HTTPConnection(http.client.HTTPConnection):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._create_connection = create_connection
+
+    class HTTPSConnection(http.client.HTTPSConnection):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._create_connection = create_connection
+
+    context = ssl.create_default_context(cafile=limits.ca_file or None)
+    context.sslsocket_class = DeadlineSSLSocket
+
+    class HTTPHandler(urllib.request.HTTPHandler):
+        def http_open(self, req):  # noqa: ANN001 (urllib's signature)
+            return self.do_open(HTTPConnection, req)
+
+    class HTTPSHandler(urllib.request.HTTPSHandler):
+        def https_open(self, req):  # noqa: ANN001
+            return self.do_open(HTTPSConnection, req, context=context)
+
+    return urllib.request.build_opener(HTTPHandler(), HTTPSHandler(context=context), _RedirectGuard(limits.allow_http))
+
+
 def download(url: str, target: Path, root: Path, limits: Limits) -> None:
     """Download `url` to `target`: at most max_bytes, finished by the deadline, else refuse (the caller removes target)."""
     check_url(url, limits.allow_http)
-    context = ssl.create_default_context(cafile=limits.ca_file or None)
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _RedirectGuard(limits.allow_http))
+    opener = _deadline_opener(limits)
     request = urllib.request.Request(url, headers={"User-Agent": "edge-app-ota"})
     try:
         with opener.open(request, timeout=max(0.1, min(READ_TIMEOUT_S, _left(limits)))) as response:

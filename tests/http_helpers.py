@@ -54,7 +54,8 @@ def make_tls(folder: Path) -> tuple[Path, Path, Path]:
 
 
 class BundleServer:
-    """Serves: /files/NAME from a folder; /flood (endless bytes, no length); /trickle (a byte every 0.1 s);
+    """Serves: /files/NAME from a folder; /flood (endless bytes, no length); /trickle (a byte of body every 0.1 s),
+    /trickle-headers (a byte of a header every 0.1 s);
     /redirect?to=URL (302). Counts what it sent on /flood, to show the client stopped reading."""
 
     def __init__(self, files: Path, tls: tuple[Path, Path] | None = None):
@@ -100,6 +101,12 @@ class BundleServer:
             h.send_response(200)
             h.send_header("Content-Length", "100000")
             h.end_headers()
+            while True:
+                h.wfile.write(b"x")
+                h.wfile.flush()
+                time.sleep(0.1)
+        elif h.path == "/trickle-headers":
+            h.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
             while True:
                 h.wfile.write(b"x")
                 h.wfile.flush()

@@ -208,12 +208,16 @@ def test_a_flood_is_cut_at_the_byte_limit(root, servers, tmp_path):
     assert plain.flood_sent == sent, "the client kept reading after the limit"
 
 
-def test_a_trickle_is_cut_at_the_deadline(root, servers, tmp_path):
-    plain, _ = servers
+@pytest.mark.parametrize("path", ["/trickle", "/trickle-headers"])
+@pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
+def test_a_trickle_is_cut_at_the_deadline(root, servers, tls, tmp_path, path, secure):
+    """Body or headers, a byte every 0.1 s: each read is quick, the whole download still ends at the deadline."""
+    server = servers[1] if secure else servers[0]
+    lim = Limits(max_bytes=1 << 20, deadline=time.monotonic() + 1.5, allow_http=True, ca_file=str(tls[0]))
     start = time.monotonic()
     with pytest.raises(FetchRefused, match="deadline"):
-        fetch(f"{plain.url}/trickle", tmp_path / "stage" / "bundle", root, limits(seconds=1.5, allow_http=True))
-    assert 1.4 < time.monotonic() - start < 5
+        fetch(f"{server.url}{path}", tmp_path / "stage" / "bundle", root, lim)
+    assert 1.4 < time.monotonic() - start < 3
 
 
 def test_unpacking_needs_no_extraction_filter(root, tmp_path, monkeypatch):
