@@ -73,7 +73,7 @@ class OtaConfig:
     bundles_dir: str = ""  # where fetched bundles are unpacked; default <state_dir>/bundles
     allow_http: bool = False  # https only unless set (the signature still protects the content)
     ca_file: str = ""  # CA certificates for https downloads; default: the system's
-    max_bytes: int = 0  # most bytes fetched or unpacked per update; 0: 4 x the running bundle
+    max_bytes: int = 0  # most bytes fetched or unpacked per update; 0: 5 x the running bundle
     fetch_timeout: float = 300.0  # seconds for a whole download, however slowly the server sends
 
 

@@ -44,7 +44,7 @@ PREVIOUS_BUNDLE_FILE = "previous-bundle"  # in the state dir: what `rollback` sw
 INCOMING_PREFIX = ".incoming-"  # staging folders in the bundles dir; leftovers are deleted
 INSTALLED_PREFIX = "ota-"  # bundles this updater installed (and may delete); nothing else is touched
 MIN_SELF_TEST_AGREEMENT = 0.95  # int8 kernels differ slightly between CPUs; a wrong model scores far lower
-DEFAULT_SIZE_FACTOR = 4  # ota.max_bytes = 0: this many times the running bundle
+DEFAULT_SIZE_FACTOR = 5  # ota.max_bytes = 0: this many times the running bundle (int8 -> fp32 is ~4x)
 MAX_COMMAND_BYTES = 16384
 SHA256 = re.compile(r"[0-9a-f]{64}")
 USAGE = ('send {"location": PATH_IN_BUNDLES_DIR_OR_HTTPS_URL, "sha256": OPTIONAL_MANIFEST_SHA256, '
