@@ -13,7 +13,7 @@ PROG=$(basename "$0")
 PYTHON=${PYTHON:-python3}
 PY_VERSION=3.11
 # The runtime dependencies of pyproject.toml's [project] dependencies, without versions.
-PACKAGES=(onnxruntime tokenizers numpy paho-mqtt)
+PACKAGES=(onnxruntime tokenizers numpy paho-mqtt cryptography)
 KEEP=""
 
 usage() {

@@ -6,7 +6,10 @@
 # What it puts where (and what --uninstall takes away again):
 #   user  edge-app                         system user the service runs as
 #   /opt/edge-app/venv                     the runtime: `pip install SOURCE`, no extras, never torch
-#   /etc/edge-app/config.toml              written only when absent; your edits are never overwritten
+#   /etc/edge-app/config.toml              written only when absent; your edits are never overwritten;
+#                                          mode 0640 root:edge-app (it may hold the MQTT password)
+#   /etc/edge-app/trusted-keys/            with --trusted-key: public keys for signed bundles; trust.keys
+#                                          in the config then points here (docs/security.md)
 #   /var/lib/edge-app/state                the outbox (results not yet acknowledged by the broker)
 #   /var/lib/edge-app/bundles/             model bundles; `current` links to the one served
 #   /etc/systemd/system/edge-app.service   from deploy/edge-app.service; enabled, not started
@@ -30,6 +33,10 @@ Options:
   --python EXE     the Python that creates the venv; needs 3.11 or newer (default: python3)
   --no-pip         do not create the venv or pip install (tests, or a venv you manage yourself)
   --no-systemctl   do not create the user, chown, or call systemctl; print what would be done
+  --trusted-key FILE
+                   install the public key FILE (signing.pub from \`edge-app keygen\`) into
+                   /etc/edge-app/trusted-keys/ and set trust.keys there: the service then serves and
+                   installs over the air only bundles signed by a trusted key; repeatable (key rotation)
   --root DIR       prefix every path written with DIR (tests, image builds); needs --no-systemctl
   --uninstall      remove the unit, /opt/edge-app and /etc/edge-app (config included);
                    keep /var/lib/edge-app (bundles, unsent results) and the user
@@ -53,6 +60,7 @@ DO_PIP=1
 DO_SYSTEM=1
 MODE=install
 PURGE=0
+TRUSTED_KEYS=()
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -75,6 +83,12 @@ while [ $# -gt 0 ]; do
             ;;
         --python=*) PYTHON=${1#--python=}; shift ;;
         --no-pip) DO_PIP=0; shift ;;
+        --trusted-key)
+            [ $# -ge 2 ] || die "--trusted-key needs a public key file"
+            TRUSTED_KEYS+=("$2")
+            shift 2
+            ;;
+        --trusted-key=*) TRUSTED_KEYS+=("${1#--trusted-key=}"); shift ;;
         --no-systemctl) DO_SYSTEM=0; shift ;;
         --uninstall) MODE=uninstall; shift ;;
         --purge) PURGE=1; shift ;;
@@ -84,6 +98,14 @@ while [ $# -gt 0 ]; do
 done
 
 [ "$PURGE" = 1 ] && [ "$MODE" != uninstall ] && die "--purge only goes with --uninstall"
+for key in ${TRUSTED_KEYS[@]+"${TRUSTED_KEYS[@]}"}; do # checked before anything is changed
+    [ -f "$key" ] || die "--trusted-key $key: no such file"
+    if grep -q "PRIVATE KEY" -- "$key"; then
+        die "--trusted-key $key is a private key; install the public one (signing.pub), keep signing.key on the workstation"
+    fi
+    grep -Eq "^-----BEGIN PUBLIC KEY-----|^ssh-ed25519 " -- "$key" ||
+        die "--trusted-key $key is not a public key file (signing.pub from edge-app keygen)"
+done
 
 if [ -n "$ROOT" ]; then
     [ "$DO_SYSTEM" = 0 ] || die "--root needs --no-systemctl: the user and systemd belong to the running system"
@@ -100,6 +122,8 @@ OPT_DIR=$ROOT/opt/edge-app
 VENV=$OPT_DIR/venv
 ETC_DIR=$ROOT/etc/edge-app
 CONFIG=$ETC_DIR/config.toml
+KEYS_DIR=$ETC_DIR/trusted-keys
+BOARD_KEYS_DIR=/etc/edge-app/trusted-keys # what the config names: the path on the board, without --root
 VAR_DIR=$ROOT/var/lib/edge-app
 STATE_DIR=$VAR_DIR/state
 BUNDLES_DIR=$VAR_DIR/bundles
@@ -228,9 +252,60 @@ if [ -e "$CONFIG" ]; then
 else
     tmp=$(mktemp "$CONFIG.XXXXXX")
     cat -- "$CONFIG_SRC" >"$tmp"
-    chmod 0644 "$tmp"
+    chmod 0640 "$tmp"
     mv -f -- "$tmp" "$CONFIG"
     item created "$CONFIG"
+fi
+# It may hold the MQTT password: readable by root and the service's group only.
+if [ "$(stat -c %a "$CONFIG")" != 640 ]; then
+    chmod 0640 "$CONFIG"
+    item secured "$CONFIG (mode 0640)"
+fi
+if [ "$DO_SYSTEM" = 1 ] && [ "$(stat -c %U:%G "$CONFIG")" != "root:$APP_USER" ]; then
+    chown "root:$APP_USER" "$CONFIG"
+    item secured "$CONFIG (owner root:$APP_USER)"
+fi
+
+# Trusted public keys: root's files, readable by all (they are public), writable by no service.
+if [ ${#TRUSTED_KEYS[@]} -gt 0 ]; then
+    make_dir "$KEYS_DIR" 0755
+    for key in "${TRUSTED_KEYS[@]}"; do
+        # Named after its content: installing the same key twice is a no-op, two keys never collide.
+        dest="$KEYS_DIR/key-$(sha256sum <"$key" | cut -c1-16).pub"
+        if [ -f "$dest" ] && cmp -s -- "$key" "$dest"; then
+            item unchanged "$dest"
+        else
+            tmp=$(mktemp "$dest.XXXXXX")
+            cat -- "$key" >"$tmp"
+            chmod 0644 "$tmp"
+            mv -f -- "$tmp" "$dest"
+            item installed "$dest (from $key)"
+        fi
+    done
+    # trust.keys in the config: set it when unset; an operator's own value is kept (and named).
+    current=$(awk '/^[[:space:]]*\[/ { sec = $0; gsub(/[[:space:]]/, "", sec) }
+        sec == "[trust]" && /^[[:space:]]*keys[[:space:]]*=/ { sub(/^[^=]*=[[:space:]]*/, ""); sub(/[[:space:]]*#.*$/, ""); print; exit }' "$CONFIG")
+    if [ "$current" = "\"$BOARD_KEYS_DIR\"" ]; then
+        item unchanged "$CONFIG trust.keys"
+    elif [ -n "$current" ] && [ "$current" != '""' ]; then
+        item kept "$CONFIG trust.keys = $current (yours; the keys above are in $BOARD_KEYS_DIR)"
+    else
+        tmp=$(mktemp "$CONFIG.XXXXXX")
+        if [ -n "$current" ]; then # keys = "" in [trust]: fill it in
+            awk -v value="keys = \"$BOARD_KEYS_DIR\"" '/^[[:space:]]*\[/ { sec = $0; gsub(/[[:space:]]/, "", sec) }
+                sec == "[trust]" && /^[[:space:]]*keys[[:space:]]*=/ && !done { print value; done = 1; next } { print }' \
+                "$CONFIG" >"$tmp"
+        elif grep -Eq '^[[:space:]]*\[trust\][[:space:]]*(#.*)?$' "$CONFIG"; then # a [trust] table without keys
+            awk -v value="keys = \"$BOARD_KEYS_DIR\"" '{ print } /^[[:space:]]*\[trust\]/ && !done { print value; done = 1 }' \
+                "$CONFIG" >"$tmp"
+        else
+            { cat -- "$CONFIG"; printf '\n[trust]\nkeys = "%s"\n' "$BOARD_KEYS_DIR"; } >"$tmp"
+        fi
+        chmod 0640 "$tmp"
+        [ "$DO_SYSTEM" = 0 ] || chown "root:$APP_USER" "$tmp"
+        mv -f -- "$tmp" "$CONFIG"
+        item updated "$CONFIG trust.keys = \"$BOARD_KEYS_DIR\""
+    fi
 fi
 
 # The venv with the runtime only.

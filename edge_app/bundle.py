@@ -4,16 +4,26 @@ A bundle is a folder holding `model.onnx`, `tokenizer.json`, `manifest.json` and
 extras (`eval_samples.jsonl`). The manifest lists every other file with its sha256 and
 size, so a board can prove it runs exactly what the workstation validated. `export/` writes
 bundles with `write_manifest` and the runtime reads them with `Bundle.load`: one definition.
+
+A signed bundle also has `manifest.sig`: a detached Ed25519 signature over the exact bytes of
+`manifest.json`, which carries the bundle's `version` (an integer that only grows). Since the
+manifest pins every file by sha256, one signature covers the whole bundle. Proving integrity
+(sha256) says the files are what the manifest lists; proving origin (the signature, checked
+against keys the board trusts) says the manifest came from the workstation. The keys and the
+crypto live in `edge_app.signing`; what is signed and where it is stored is defined here.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import BundleError
 
@@ -22,6 +32,11 @@ MANIFEST = "manifest.json"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 EVAL_SAMPLES_FILE = "eval_samples.jsonl"
+SIGNATURE_FILE = "manifest.sig"
+SIGNATURE_FORMAT = 1
+SIGNATURE_ALGORITHM = "ed25519"
+# Prepended to the manifest before signing, so a signature made for a bundle means nothing anywhere else.
+SIGNED_CONTEXT = b"edge-app bundle manifest v1\n"
 REQUIRED_KEYS = ("format_version", "name", "labels", "max_length", "problem_type", "files")
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
 
@@ -39,7 +54,7 @@ def file_entries(folder: Path) -> dict[str, dict[str, Any]]:
     entries = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
-        if rel != MANIFEST:
+        if rel not in (MANIFEST, SIGNATURE_FILE):
             entries[rel] = {"sha256": sha256_file(path), "size": path.stat().st_size}
     return entries
 
@@ -54,10 +69,72 @@ def write_manifest(folder: str | os.PathLike[str], fields: dict[str, Any]) -> Pa
     missing = [k for k in REQUIRED_KEYS if k not in manifest]
     if missing:
         raise ValueError(f"manifest fields missing: {missing}")
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / MANIFEST)
-    return folder / MANIFEST
+    return _replace_file(folder / MANIFEST, _manifest_bytes(manifest))
+
+
+def _manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _replace_file(path: Path, data: bytes) -> Path:
+    """Write to a temporary name and rename, so a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+class Signer(Protocol):
+    """What signs a manifest: `edge_app.signing.SigningKey`."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+class Verifier(Protocol):
+    """What checks a signature: `edge_app.signing.TrustedKeys` (raises BundleError when it does not hold)."""
+
+    def verify(self, kid: str, signature: bytes, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    """Who signed a bundle and which version they gave it (verified or merely read: see the caller)."""
+
+    key_id: str
+    version: int
+
+
+def next_version(current: int | None = None) -> int:
+    """A version above `current` that also grows with time: the UTC time as YYYYMMDDHHMMSS."""
+    stamp = int(time.strftime("%Y%m%d%H%M%S", time.gmtime()))
+    return max(stamp, (current or 0) + 1)
+
+
+def sign_bundle(folder: str | os.PathLike[str], signer: Signer, version: int | None = None) -> "Bundle":
+    """Give the bundle in `folder` a version, sign its manifest, write manifest.sig; returns the signed bundle.
+
+    The files are verified first: a signature vouches for what the manifest lists, so it must
+    not be put on a bundle whose files no longer match it.
+    """
+    bundle = Bundle.load(folder, verify=True)
+    if version is None:
+        version = next_version(bundle.version)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise BundleError(f"version must be a positive integer, not {version!r}")
+    manifest = {**bundle.manifest, "version": version}
+    raw = _manifest_bytes(manifest)
+    signature = {
+        "format": SIGNATURE_FORMAT,
+        "algorithm": SIGNATURE_ALGORITHM,
+        "key_id": signer.key_id,
+        "signature": base64.b64encode(signer.sign(SIGNED_CONTEXT + raw)).decode("ascii"),
+    }
+    _replace_file(bundle.path / MANIFEST, raw)
+    _replace_file(bundle.path / SIGNATURE_FILE, (json.dumps(signature, indent=2) + "\n").encode("utf-8"))
+    return Bundle.load(bundle.path, verify=False)
 
 
 @dataclass(frozen=True)
@@ -108,6 +185,57 @@ class Bundle:
     @property
     def name(self) -> str:
         return str(self.manifest["name"])
+
+    @property
+    def version(self) -> int | None:
+        """The signer's version of this bundle (grows with every signing); None for an unsigned export."""
+        return self.manifest.get("version")
+
+    @property
+    def size(self) -> int:
+        """Bytes of all the files the manifest lists."""
+        return sum(entry["size"] for entry in self.manifest["files"].values())
+
+    def read_signature(self) -> tuple[str, bytes] | None:
+        """(key id, signature) from manifest.sig as written, unverified; None for an unsigned bundle."""
+        path = self.path / SIGNATURE_FILE
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BundleError(f"{path} is not valid JSON; re-sign the bundle with `edge-app sign`") from None
+        try:
+            if data["format"] != SIGNATURE_FORMAT or data["algorithm"] != SIGNATURE_ALGORITHM:
+                raise ValueError(f"format {data['format']!r}, algorithm {data['algorithm']!r}")
+            kid, signature = str(data["key_id"]), base64.b64decode(data["signature"], validate=True)
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise BundleError(
+                f"{path} is not an edge-app {SIGNATURE_ALGORITHM} signature (format {SIGNATURE_FORMAT}) ({exc}); "
+                "re-sign the bundle with `edge-app sign`"
+            ) from None
+        return kid, signature
+
+    def verify_signature(self, keys: Verifier) -> SignatureInfo:
+        """Raise BundleError unless manifest.sig is a trusted key's signature of this very manifest.
+
+        The manifest is read again and must be the one this Bundle was loaded from (same sha256),
+        so what was verified is what the caller holds.
+        """
+        raw = (self.path / MANIFEST).read_bytes()
+        if hashlib.sha256(raw).hexdigest() != self.sha256:
+            raise BundleError(f"bundle {self.path}: {MANIFEST} changed while it was being checked; try again")
+        found = self.read_signature()
+        if found is None:
+            raise BundleError(
+                f"bundle {self.path} is not signed (no {SIGNATURE_FILE}) and this board only accepts signed "
+                "bundles; sign it on the workstation: `edge-app sign BUNDLE --key KEY`"
+            )
+        kid, signature = found
+        keys.verify(kid, signature, SIGNED_CONTEXT + raw)
+        if self.version is None:
+            raise BundleError(f"bundle {self.path} is signed but has no version; re-sign it with `edge-app sign`")
+        return SignatureInfo(kid, self.version)
 
     @property
     def labels(self) -> list[str]:
@@ -162,6 +290,9 @@ def _check_manifest(manifest: Any, where: Path) -> None:
     outside = [rel for rel in files if Path(rel).is_absolute() or ".." in Path(rel).parts]
     if outside:
         raise BundleError(f"{where} lists {outside[0]}, outside the bundle folder; re-export the bundle")
+    version = manifest.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        raise BundleError(f"{where}: version must be a positive integer, not {version!r}; re-sign the bundle")
 
 
 def _is_file_entry(entry: Any) -> bool:

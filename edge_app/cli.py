@@ -20,7 +20,9 @@ from .errors import EdgeAppError
 # subcommand -> (module, one-line help)
 COMMANDS = {
     "classify": ("edge_app.commands", "classify texts with a bundle and print JSON lines"),
-    "verify": ("edge_app.commands", "check a bundle's files against its manifest"),
+    "verify": ("edge_app.commands", "check a bundle's files against its manifest, and its signature"),
+    "keygen": ("edge_app.commands", "make an Ed25519 key pair for signing bundles"),
+    "sign": ("edge_app.commands", "sign a bundle's manifest with a private key (and give it a new version)"),
     "export": ("edge_app.commands", "export a Hugging Face classifier to a quantized bundle (export extra)"),
     "build-default": ("edge_app.commands", "build the default appliance-intent bundle offline (export extra)"),
     "serve": ("edge_app.mqtt.service", "classify MQTT messages and publish the results"),

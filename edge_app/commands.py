@@ -1,4 +1,4 @@
-"""The bundle commands: classify, verify, and the export side's export and build-default.
+"""The bundle commands: classify, verify, keygen, sign, and the export side's export and build-default.
 
 Export commands import `export/` only when run, and name the extra to install when it is
 missing, so a board with the runtime alone still has a working `edge-app`.
@@ -46,14 +46,78 @@ def run_classify(args: argparse.Namespace) -> int:
 
 def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", help=DEFAULT_BUNDLE_HELP)
+    p.add_argument("--trusted-keys", metavar="FILE|DIR",
+                   help="public key file, or folder of *.pub files: the signature must be by one of them")
 
 
 def run_verify(args: argparse.Namespace) -> int:
     from .bundle import Bundle
 
     bundle = Bundle.load(args.bundle, verify=True)
-    print(f"ok: {bundle.path} ({bundle.name}, {len(bundle.manifest['files'])} files, sha256 {bundle.sha256[:16]})")
+    summary = f"ok: {bundle.path} ({bundle.name}, {len(bundle.manifest['files'])} files, sha256 {bundle.sha256[:16]})"
+    if args.trusted_keys:
+        from .signing import load_trusted_keys
+
+        signature = bundle.verify_signature(load_trusted_keys(args.trusted_keys))  # raises unless valid and trusted
+        print(summary)
+        print(f"signature: valid, key {signature.key_id} (trusted in {args.trusted_keys}), version {signature.version}")
+        return 0
+    print(summary)
+    found = bundle.read_signature()
+    if found is None:
+        print("signature: none (unsigned bundle; a board with trust.keys refuses it)")
+    else:
+        print(f"signature: by key {found[0]}, version {bundle.version}; not checked: pass --trusted-keys FILE|DIR")
     return 0
+
+
+def add_keygen_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, type=Path, help="folder for signing.key (mode 0600) and signing.pub")
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    from .signing import generate
+
+    private, public, kid = generate(args.out)
+    print(f"key {kid}: private {private} (mode 0600, keep it on the workstation), public {public}")
+    print(f"next: edge-app sign BUNDLE --key {private}; on the board: sudo deploy/install.sh --trusted-key {public}")
+    return 0
+
+
+def add_sign_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bundle", help=DEFAULT_BUNDLE_HELP)
+    p.add_argument("--key", required=True, help="private key from `edge-app keygen` (signing.key)")
+    p.add_argument("--version", type=int, default=None, dest="bundle_version",
+                   help="bundle version to sign (default: the UTC time as YYYYMMDDHHMMSS, above any earlier one)")
+
+
+def run_sign(args: argparse.Namespace) -> int:
+    from .bundle import sign_bundle
+    from .signing import load_signing_key
+
+    key = load_signing_key(args.key)
+    bundle = sign_bundle(args.bundle, key, args.bundle_version)
+    print(f"signed: {bundle.path} version {bundle.version} by key {key.key_id} "
+          f"(manifest sha256 {bundle.sha256[:16]})")
+    return 0
+
+
+def _signing_key(path: Path | None):
+    """The export commands' --sign-key, read before the long export so a wrong path fails at once."""
+    if path is None:
+        return None
+    from .signing import load_signing_key
+
+    return load_signing_key(path)
+
+
+def _sign_outputs(key, *folders: Path | None) -> None:
+    from .bundle import sign_bundle
+
+    for folder in folders:
+        if key is not None and folder is not None:
+            signed = sign_bundle(folder, key)
+            print(f"signed: {signed.path} version {signed.version} by key {key.key_id}")
 
 
 def _require_export_extra():
@@ -78,18 +142,21 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=int, default=128, help="longest input in tokens (default 128)")
     p.add_argument("--fp32-out", type=Path, default=None, help="also write the fp32 bundle here (for bench --compare)")
     p.add_argument("--name", default=None, help="model name recorded in the manifest")
+    p.add_argument("--sign-key", type=Path, default=None, help="sign the bundle(s) with this private key (keygen)")
 
 
 def run_export(args: argparse.Namespace) -> int:
     _require_export_extra()
     from export.pipeline import ExportOptions, export_model
 
+    key = _signing_key(args.sign_key)
     bundle = export_model(ExportOptions(
         model=args.model, out=args.out, optimize=args.optimize, quantize=args.quantize, eval_file=args.eval,
         min_agreement=args.min_agreement, force=args.force, max_length=args.max_length,
         fp32_out=args.fp32_out, name=args.name,
     ))
     _print_summary(bundle)
+    _sign_outputs(key, args.out, args.fp32_out)
     return 0
 
 
@@ -99,14 +166,17 @@ def add_build_default_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-out", type=Path, default=None,
                    help="keep the fine-tuned PyTorch checkpoint here (for bench --baseline torch --torch-model)")
     p.add_argument("--quantize", default="arm64", choices=["arm64", "avx2", "avx512", "avx512_vnni"])
+    p.add_argument("--sign-key", type=Path, default=None, help="sign the bundle(s) with this private key (keygen)")
 
 
 def run_build_default(args: argparse.Namespace) -> int:
     _require_export_extra()
     from export.default_model import build_default
 
+    key = _signing_key(args.sign_key)
     _print_summary(build_default(args.out, fp32_out=args.fp32_out, quantize=args.quantize,
                                  checkpoint_out=args.checkpoint_out))
+    _sign_outputs(key, args.out, args.fp32_out)
     return 0
 
 

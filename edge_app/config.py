@@ -69,8 +69,19 @@ class OutboxConfig:
 class OtaConfig:
     """Over-the-air model updates through <prefix>/cmd/model; off unless enabled."""
 
-    enabled: bool = False
+    enabled: bool = False  # needs trust.keys: only signed bundles are installed
     bundles_dir: str = ""  # where fetched bundles are unpacked; default <state_dir>/bundles
+    allow_http: bool = False  # https only unless set (the signature still protects the content)
+    ca_file: str = ""  # CA certificates for https downloads; default: the system's
+    max_bytes: int = 0  # most bytes fetched or unpacked per update; 0: 5 x the running bundle
+    fetch_timeout: float = 300.0  # seconds for a whole download, however slowly the server sends
+
+
+@dataclass
+class TrustConfig:
+    """Which signatures the board accepts; see docs/security.md."""
+
+    keys: str = ""  # a public key file or a folder of *.pub files; set: serve only signed bundles
 
 
 @dataclass
@@ -87,6 +98,7 @@ class Config:
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     ota: OtaConfig = field(default_factory=OtaConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
 
     # Derived values live here so every consumer computes them the same way.
     @property
@@ -228,3 +240,12 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("batching.max_batch and batching.queue_size must be at least 1")
     if cfg.mqtt.max_payload < 1:
         raise ConfigError("mqtt.max_payload must be at least 1 byte")
+    if cfg.ota.enabled and not cfg.trust.keys:
+        raise ConfigError(
+            "ota.enabled needs trust.keys: over the air the board installs only bundles signed by a key it "
+            "trusts. Make a key pair on the workstation with `edge-app keygen --out keys`, install keys/signing.pub "
+            "on the board (`sudo deploy/install.sh --trusted-key keys/signing.pub` sets trust.keys) and sign "
+            "bundles with `edge-app sign BUNDLE --key keys/signing.key`"
+        )
+    if cfg.ota.max_bytes < 0 or cfg.ota.fetch_timeout <= 0:
+        raise ConfigError("ota.max_bytes must be 0 (automatic) or more, ota.fetch_timeout more than 0 seconds")

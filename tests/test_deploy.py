@@ -56,6 +56,7 @@ EXPECTED_CONFIG = {
     "batching": {"max_batch": 32, "max_wait_ms": 0},
     "outbox": {"max_messages": 100000},
     "ota": {"enabled": False},
+    "trust": {"keys": ""},
 }
 
 
@@ -100,6 +101,7 @@ def test_install_writes_config_unit_and_dirs(tmp_path):
     assert (tmp_path / "var/lib/edge-app/bundles").is_dir()
     assert not (tmp_path / "var/lib/edge-app/bundles/current").exists()
     assert not (tmp_path / "opt/edge-app").exists()  # --no-pip
+    assert oct(config.stat().st_mode & 0o777) == "0o640"  # it may hold the MQTT password
     out = result.stdout
     assert "push.sh" in out  # the hint for the missing bundle
     assert "(--no-systemctl) useradd --system" in out
@@ -183,6 +185,62 @@ def test_jetson_hint(tmp_path, marker, content, expect):
     assert "pip install onnxruntime-gpu" in out
     assert 'device = "cuda"' in out and '"tensorrt"' in out
     assert "usermod -aG video edge-app" in out
+
+
+def make_key(folder: Path) -> Path:
+    signing = pytest.importorskip("edge_app.signing", reason="edge_app.signing not importable")
+    return signing.generate(folder)[1]
+
+
+def test_install_trusted_key_sets_trust_keys(tmp_path):
+    config_mod = pytest.importorskip("edge_app.config", reason="edge_app.config not importable")
+    public = make_key(tmp_path / "keys")
+    result = install(tmp_path / "root", "--trusted-key", public)
+    keys_dir = tmp_path / "root/etc/edge-app/trusted-keys"
+    (installed,) = keys_dir.iterdir()
+    assert installed.read_bytes() == public.read_bytes() and oct(installed.stat().st_mode & 0o777) == "0o644"
+    config = tmp_path / "root/etc/edge-app/config.toml"
+    assert tomllib.loads(config.read_text())["trust"] == {"keys": "/etc/edge-app/trusted-keys"}
+    assert oct(config.stat().st_mode & 0o777) == "0o640"
+    assert "updated" in result.stdout
+
+    before = snapshot(tmp_path / "root")
+    time.sleep(0.01)
+    again = install(tmp_path / "root", "--trusted-key", public)  # idempotent
+    assert snapshot(tmp_path / "root") == before, again.stdout
+
+    second = make_key(tmp_path / "rotation")  # rotation: a second key beside the first
+    install(tmp_path / "root", "--trusted-key", second)
+    assert len(list(keys_dir.iterdir())) == 2
+    signing = pytest.importorskip("edge_app.signing")
+    assert len(signing.load_trusted_keys(keys_dir).keys) == 2
+    cfg = config_mod.load_config(config, environ={})
+    assert cfg.trust.keys == "/etc/edge-app/trusted-keys"
+
+
+@pytest.mark.parametrize("existing", ["", '\n[trust]\n', '\n[trust]\nkeys = "/my/keys"\n'])
+def test_install_trusted_key_into_an_existing_config(tmp_path, existing):
+    public = make_key(tmp_path / "keys")
+    install(tmp_path)
+    config = tmp_path / "etc/edge-app/config.toml"
+    text = config.read_text().split("\n[trust]", 1)[0] + existing  # a config from before [trust], or the user's
+    config.write_text(text)
+    config.chmod(0o644)
+    result = install(tmp_path, "--trusted-key", public)
+    assert oct(config.stat().st_mode & 0o777) == "0o640"
+    keys = tomllib.loads(config.read_text())["trust"]["keys"]
+    if "/my/keys" in existing:
+        assert keys == "/my/keys" and "kept" in result.stdout  # the operator's own value wins
+    else:
+        assert keys == "/etc/edge-app/trusted-keys"
+    assert config.read_text().startswith(text.rstrip("\n"))  # nothing else changed
+
+
+def test_install_refuses_a_private_key(tmp_path):
+    make_key(tmp_path / "keys")
+    result = install(tmp_path / "root", "--trusted-key", tmp_path / "keys/signing.key", ok=False)
+    assert result.returncode != 0 and "private key" in result.stderr
+    assert not (tmp_path / "root/etc").exists()  # checked before anything was written
 
 
 def test_install_rejects_bad_usage(tmp_path):
@@ -457,30 +515,37 @@ for arg; do src=$last; last=$arg; done
 dest="$FAKE_REMOTE_HOME/${last#*:}"
 mkdir -p "$dest" && cp -R "${src%/}/." "$dest/"
 """
-VERIFY_SHIM = """#!/bin/sh
-# `edge-app verify DIR` through the package's own Bundle.load (the board runs the real CLI)
-[ "$1" = verify ] || exit 2
-exec "{python}" -c 'import sys; from edge_app.bundle import Bundle; Bundle.load(sys.argv[1], verify=True)' "$2"
+EDGE_APP_SHIM = """#!/bin/sh
+# the real edge-app CLI of this checkout (verify on "the board", sign on "the workstation")
+exec "{python}" -m edge_app.cli "$@"
 """
 
 
-def test_push_switches_current_and_refuses_a_broken_bundle(tmp_path):
-    bin_dir, home, bundles = tmp_path / "bin", tmp_path / "home", tmp_path / "board-bundles"
+def push_env(tmp_path: Path) -> dict[str, str]:
+    """ssh/scp/rsync shims that make "the board" a few local folders; the real edge-app CLI on both ends."""
+    bin_dir, home = tmp_path / "bin", tmp_path / "home"
     for d in (bin_dir, home):
         d.mkdir()
     for name, text in [("ssh", SSH_SHIM), ("scp", COPY_SHIM), ("rsync", COPY_SHIM),
-                       ("edge-app", VERIFY_SHIM.replace("{python}", sys.executable))]:
+                       ("edge-app", EDGE_APP_SHIM.replace("{python}", sys.executable))]:
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
-    env = {
+    return {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "FAKE_REMOTE_HOME": str(home),
-        "PUSH_REMOTE_BUNDLES": str(bundles),
+        "PUSH_REMOTE_BUNDLES": str(tmp_path / "board-bundles"),
         "PUSH_REMOTE_EDGE_APP": str(bin_dir / "edge-app"),
+        "PUSH_EDGE_APP": str(bin_dir / "edge-app"),
+        "PUSH_REMOTE_TRUSTED_KEYS": str(tmp_path / "board-keys"),  # absent: the board trusts no keys
         "PUSH_SERVICE_USER": me(),
         "PYTHONPATH": str(REPO),
     }
+
+
+def test_push_switches_current_and_refuses_a_broken_bundle(tmp_path):
+    env = push_env(tmp_path)
+    home, bundles = tmp_path / "home", tmp_path / "board-bundles"
 
     good = make_bundle(tmp_path / "good")
     result = sh("bash", PUSH, "me@board", good, env=env)
@@ -500,6 +565,29 @@ def test_push_switches_current_and_refuses_a_broken_bundle(tmp_path):
     assert os.readlink(bundles / "current") == target  # untouched
     assert sorted(p.name for p in bundles.iterdir()) == sorted(["current", target])  # copy removed
     assert not any(home.rglob("*"))
+
+
+def test_push_to_a_board_with_trusted_keys_needs_a_signed_bundle(tmp_path):
+    env = push_env(tmp_path)
+    bundles = tmp_path / "board-bundles"
+    public = make_key(tmp_path / "keys")
+    (tmp_path / "board-keys").mkdir()
+    (tmp_path / "board-keys" / "key-1.pub").write_bytes(public.read_bytes())
+
+    bundle = make_bundle(tmp_path / "bundle")
+    refused = sh("bash", PUSH, "me@board", bundle, env=env)
+    assert refused.returncode != 0
+    assert "not signed" in refused.stderr and "--sign-key" in refused.stderr
+    assert not bundles.exists() or not any(bundles.iterdir())
+
+    make_key(tmp_path / "other")
+    foreign = sh("bash", PUSH, "me@board", bundle, "--sign-key", tmp_path / "other/signing.key", env=env)
+    assert foreign.returncode != 0 and "not among the trusted keys" in foreign.stderr
+
+    pushed = sh("bash", PUSH, "me@board", bundle, "--sign-key", tmp_path / "keys/signing.key", env=env)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert "signature: valid" in pushed.stdout and "must be signed" in pushed.stdout
+    assert (bundles / "current" / "manifest.sig").is_file()
 
 
 # ------------------------------------------------------------------------------ docker
@@ -558,6 +646,6 @@ def test_arm64_wheels_exist_on_pypi(tmp_path):
     result = sh("bash", DEPLOY / "check_arm64_wheels.sh", "--keep", tmp_path, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     names = [p.name for p in tmp_path.glob("*.whl")]
-    for pkg in ("onnxruntime", "tokenizers", "numpy", "paho_mqtt"):
+    for pkg in ("onnxruntime", "tokenizers", "numpy", "paho_mqtt", "cryptography"):
         assert any(n.lower().startswith(pkg + "-") for n in names), (pkg, names)
     assert all(n.endswith("-none-any.whl") or "aarch64" in n for n in names)

@@ -1,40 +1,84 @@
-"""Over-the-air model updates through `<prefix>/cmd/model`.
+"""Over-the-air model updates through `<prefix>/cmd/model`, which anyone on the bus may try.
 
-A command names a bundle (a folder or archive on the board, or an http(s) URL of a .tar.gz)
-and the sha256 of its manifest. The service fetches it, verifies every file, loads it beside
-the running model, checks it against its own eval samples, and only then switches. Anything
-short of that leaves the running model in place. The outcome goes to `<prefix>/cmd/result`.
+A command names a bundle (a path inside the bundles folder, or an https URL of an archive):
+
+    {"id": "up-7", "location": "https://host/model.tar.gz", "sha256": "<optional manifest sha256>",
+     "allow_downgrade": false}
+    {"id": "back-1", "action": "rollback"}
+
+The updater fetches it within limits (edge_app.fetch), verifies every file and the signature
+against the board's trusted keys (`trust.keys`, required), refuses a version lower than the
+running one unless the command allows a downgrade, loads it beside the running model, checks
+it on its own eval samples, and only then switches. Anything short of that leaves the running
+model answering. It keeps the bundle it switched from for `rollback` and deletes older ones.
+One update at a time; a command that arrives meanwhile is answered `busy`; a retained command
+(replayed by the broker on every subscribe) is answered `ignored` and never run. Every
+command gets one answer on `<prefix>/cmd/result`.
+
+The service lends the updater a ModelHost; this module imports nothing from the service.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import shutil
-import tarfile
 import tempfile
-import urllib.request
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from ..bundle import MANIFEST, Bundle
-from ..errors import BundleError, EdgeAppError
+from ..bundle import MANIFEST, SIGNATURE_FILE, Bundle, SignatureInfo
+from ..config import Config
+from ..errors import ConfigError, EdgeAppError
+from ..fetch import Limits, fetch
+from ..signing import KEYGEN_HINT, TrustedKeys, load_trusted_keys
 
 log = logging.getLogger(__name__)
 ACTIVE_BUNDLE_FILE = "active-bundle"  # in the state dir: the OTA bundle to start with next time
+PREVIOUS_BUNDLE_FILE = "previous-bundle"  # in the state dir: what `rollback` switches to
+INCOMING_PREFIX = ".incoming-"  # staging folders in the bundles dir; leftovers are deleted
+INSTALLED_PREFIX = "ota-"  # bundles this updater installed (and may delete); nothing else is touched
 MIN_SELF_TEST_AGREEMENT = 0.95  # int8 kernels differ slightly between CPUs; a wrong model scores far lower
-FETCH_TIMEOUT_S = 60
+DEFAULT_SIZE_FACTOR = 5  # ota.max_bytes = 0: this many times the running bundle (int8 -> fp32 is ~4x)
+MAX_COMMAND_BYTES = 16384
+SHA256 = re.compile(r"[0-9a-f]{64}")
+USAGE = ('send {"location": PATH_IN_BUNDLES_DIR_OR_HTTPS_URL, "sha256": OPTIONAL_MANIFEST_SHA256, '
+         '"allow_downgrade": false, "id": ANY} or {"action": "rollback"}')
 
 
-class UpdateRefused(Exception):
-    pass
+class UpdateRefused(EdgeAppError):
+    """The command or the bundle failed a check; the running model stays."""
 
 
-def bundles_dir(cfg) -> Path:
+@dataclass
+class ModelHost:
+    """What the service lends the updater; ota.py imports nothing from the service."""
+
+    load: Callable[[str], Any]  # build (and verify per config) a classifier from a bundle folder
+    current: Callable[[], Any]  # the classifier serving now
+    swap: Callable[[Any], None]  # switch between two batches (atomic for the pipeline)
+    reply: Callable[[dict], None]  # publish a JSON object on <prefix>/cmd/result (durably)
+
+
+@dataclass(frozen=True)
+class Command:
+    id: Any
+    action: str  # "update" | "rollback"
+    location: str = ""
+    sha256: str = ""
+    allow_downgrade: bool = False
+
+
+def bundles_dir(cfg: Config) -> Path:
     return Path(cfg.ota.bundles_dir or Path(cfg.state_dir) / "bundles")
 
 
-def active_bundle(cfg) -> str | None:
+def active_bundle(cfg: Config) -> str | None:
     """The bundle an earlier OTA update switched to, if any, so a restart keeps it."""
     marker = Path(cfg.state_dir) / ACTIVE_BUNDLE_FILE
     if cfg.ota.enabled and marker.is_file():
@@ -44,41 +88,35 @@ def active_bundle(cfg) -> str | None:
     return None
 
 
-def _fetch(location: str, dest: Path) -> None:
-    """Place the bundle named by `location` into the empty folder `dest`."""
-    if location.startswith(("http://", "https://")):
-        with tempfile.NamedTemporaryFile(suffix=".tar.gz") as tmp:
-            try:
-                with urllib.request.urlopen(location, timeout=FETCH_TIMEOUT_S) as resp:
-                    shutil.copyfileobj(resp, tmp)
-            except OSError as exc:
-                raise UpdateRefused(f"cannot download {location} ({exc})") from None
-            tmp.flush()
-            _extract(Path(tmp.name), dest)
-        return
-    source = Path(location)
-    if source.is_dir():
-        shutil.copytree(source, dest, dirs_exist_ok=True)
-    elif source.is_file():
-        _extract(source, dest)
-    else:
-        raise UpdateRefused(f"bundle location {location} does not exist on this board")
-
-
-def _extract(archive: Path, dest: Path) -> None:
+def parse_command(payload: bytes) -> Command:
+    """The command in `payload`, or UpdateRefused saying what a command looks like."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise UpdateRefused(f"command is {len(payload)} bytes, more than {MAX_COMMAND_BYTES}; {USAGE}")
     try:
-        with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")  # refuses absolute paths, links out, devices
-    except (tarfile.TarError, OSError) as exc:
-        raise UpdateRefused(f"cannot unpack {archive.name} as a tar archive ({exc})") from None
-    inner = [p for p in dest.iterdir()]
-    if not (dest / MANIFEST).exists() and len(inner) == 1 and inner[0].is_dir():
-        for child in inner[0].iterdir():  # an archive of the bundle folder itself
-            child.rename(dest / child.name)
-        inner[0].rmdir()
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise UpdateRefused(f"command is not JSON; {USAGE}") from None
+    if not isinstance(data, dict):
+        raise UpdateRefused(f"command is not a JSON object; {USAGE}")
+    cmd_id, action = data.get("id"), data.get("action", "update")
+    if action == "rollback":
+        return Command(cmd_id, "rollback")
+    location, sha256, downgrade = data.get("location"), data.get("sha256", ""), data.get("allow_downgrade", False)
+    if action != "update" or not isinstance(location, str) or not location:
+        raise UpdateRefused(f"command needs a location, or action rollback; {USAGE}")
+    if not isinstance(sha256, str) or (sha256 and not SHA256.fullmatch(sha256.lower())):
+        raise UpdateRefused(f"sha256 must be the 64 hex digits of the bundle's manifest.json; {USAGE}")
+    if not isinstance(downgrade, bool):
+        raise UpdateRefused(f"allow_downgrade must be true or false; {USAGE}")
+    return Command(cmd_id, "update", location, sha256.lower(), downgrade)
 
 
-def self_test(classifier) -> dict[str, Any]:
+def model_info(classifier: Any) -> dict[str, Any]:
+    bundle = classifier.bundle
+    return {"name": bundle.name, "sha256": bundle.sha256, "version": bundle.version}
+
+
+def self_test(classifier: Any) -> dict[str, Any]:
     """Run the bundle on its own eval samples and compare with what the workstation predicted."""
     samples = [s for s in classifier.bundle.eval_samples() if "expected" in s]
     if not samples:
@@ -90,56 +128,190 @@ def self_test(classifier) -> dict[str, Any]:
     return {"samples": len(samples), "agreement": round(agree, 4)}
 
 
-def install(service, location: str, sha256: str) -> dict[str, Any]:
-    """Fetch, verify, load, self-test and switch. Raises UpdateRefused; the old model keeps running."""
-    from .service import load_classifier
-
-    cfg = service.cfg
-    root = bundles_dir(cfg)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root))
-    try:
-        _fetch(location, staging)
-        bundle = Bundle.load(staging, verify=True)
-        if bundle.sha256 != sha256.lower():
-            raise UpdateRefused(f"manifest sha256 is {bundle.sha256}, the command named {sha256}")
-        final = root / sha256.lower()[:16]
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-        classifier = load_classifier(cfg, str(final), verify=False)  # verified above, before the rename
-        report = self_test(classifier)
-    except (BundleError, EdgeAppError) as exc:
-        raise UpdateRefused(str(exc)) from None
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    previous = service.model_info
-    service.swap_model(classifier)
-    (Path(cfg.state_dir) / ACTIVE_BUNDLE_FILE).write_text(str(final), encoding="utf-8")
-    return {"model": service.model_info, "previous": previous, "self_test": report, "path": str(final)}
+def check_staged(folder: Path, keys: TrustedKeys) -> tuple[Bundle, SignatureInfo]:
+    """Verify a fetched bundle: every file, nothing unlisted, and a trusted signature."""
+    bundle = Bundle.load(folder, verify=True)
+    listed = set(bundle.manifest["files"]) | {MANIFEST, SIGNATURE_FILE}
+    extra = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()
+                   and p.relative_to(folder).as_posix() not in listed)
+    if extra:
+        raise UpdateRefused(f"bundle holds {extra[0]}, which its manifest does not list; re-export it")
+    return bundle, bundle.verify_signature(keys)
 
 
-def handle_model_command(service, payload: bytes) -> None:
-    """Entry point from the service (own thread): parse, install, answer on cmd/result."""
-    from .outbox import OutMessage
-    from .payloads import encode, now_iso
+def check_version(new: int, current: int | None, allow_downgrade: bool) -> None:
+    """Versions only grow: refuse one not above the running bundle's unless the command allows a downgrade."""
+    if current is not None and new <= current and not allow_downgrade:
+        raise UpdateRefused(
+            f"bundle version {new} is not newer than the running version {current}; "
+            'send "allow_downgrade": true to install an older signed bundle on purpose'
+        )
 
-    request_id = None
-    try:
+
+def now_iso() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+class ModelUpdater:
+    """Runs update and rollback commands, one at a time, on its own thread."""
+
+    def __init__(self, cfg: Config, host: ModelHost) -> None:
+        if not cfg.trust.keys:
+            raise ConfigError(f"over-the-air updates need trust.keys; {KEYGEN_HINT}")
+        self.cfg, self.host = cfg, host
+        self.root = bundles_dir(cfg)
+        self.state = Path(cfg.state_dir)
+        self._busy = threading.Lock()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._remove(p for p in self.root.iterdir() if p.name.startswith(INCOMING_PREFIX))  # a crash's leftovers
+
+    # ---- the entry point (bus thread) ------------------------------------------------------
+    def handle(self, payload: bytes, retained: bool) -> None:
+        """Called on the bus thread for each <prefix>/cmd/model message: returns at once, never raises."""
+        acquired = False
         try:
-            command = json.loads(payload)
-            request_id = command.get("id")
-            location, sha256 = str(command["location"]), str(command["sha256"])
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise UpdateRefused('command must be JSON {"location": PATH_OR_URL, "sha256": MANIFEST_SHA256}') from None
-        log.info("model update requested: %s", location)
-        reply: dict[str, Any] = {"ok": True, **install(service, location, sha256)}
-    except UpdateRefused as exc:
-        log.error("model update refused, keeping %s: %s", service.model_info["name"], exc)
-        reply = {"ok": False, "reason": str(exc), "model": service.model_info}
-    except Exception as exc:  # never let an update take the service down
-        log.exception("model update failed")
-        reply = {"ok": False, "reason": f"unexpected error: {exc}", "model": service.model_info}
-    reply.update({"id": request_id, "ts": now_iso()})
-    service.publisher.send([OutMessage(service.topics.cmd_result, encode(reply), 1)])
+            if retained:
+                log.warning("ignored a retained model command: commands must be published without the retain flag")
+                self._answer(_peek_id(payload), "ignored", "retained commands are ignored (the broker replays them "
+                             "on every reconnect); publish the command without the retain flag")
+                return
+            command = parse_command(payload)
+            if not self._busy.acquire(blocking=False):
+                self._answer(command.id, "busy", "another model update is running; send this command again when it "
+                             "has answered")
+                return
+            acquired = True
+            threading.Thread(target=self._run, args=(command,), name="ota", daemon=True).start()
+        except UpdateRefused as exc:
+            self._answer(_peek_id(payload), "refused", str(exc))
+        except Exception as exc:  # a boundary: report and carry on serving
+            log.exception("model command failed")
+            if acquired:  # the lock is ours and no thread will release it
+                self._busy.release()
+            self._answer(_peek_id(payload), "error", f"unexpected error: {exc}")
+
+    def _run(self, command: Command) -> None:
+        try:
+            log.info("model %s requested%s", command.action, f": {command.location}" if command.location else "")
+            result = self.rollback() if command.action == "rollback" else self.update(command)
+            self._answer(command.id, result.pop("status"), None, result)
+        except EdgeAppError as exc:  # UpdateRefused, BundleError, FetchRefused, ConfigError: all name the cause
+            self._answer(command.id, "refused", str(exc))
+        except Exception as exc:  # never let an update take the service down
+            log.exception("model update failed")
+            self._answer(command.id, "error", f"unexpected error: {exc}")
+        finally:
+            self._busy.release()
+
+    def _answer(self, cmd_id: Any, status: str, reason: str | None, extra: dict | None = None) -> None:
+        """Publish the one answer a command gets; a failure to answer is logged, never raised."""
+        try:
+            self._publish_answer(cmd_id, status, reason, extra)
+        except Exception:
+            log.exception("cannot answer model command %r (%s: %s)", cmd_id, status, reason)
+
+    def _publish_answer(self, cmd_id: Any, status: str, reason: str | None, extra: dict | None) -> None:
+        ok = status in ("switched", "rolled_back", "unchanged")
+        if status in ("refused", "error"):
+            log.error("model command %s: %s; keeping %s", status, reason, self._current_name())
+        elif status == "busy":
+            log.warning("model command answered busy: an update is running")
+        reply: dict[str, Any] = {"id": cmd_id, "ok": ok, "status": status}
+        if reason:
+            reply["reason"] = reason
+        reply.update(extra or {})
+        reply.setdefault("model", model_info(self.host.current()))
+        reply["ts"] = now_iso()
+        self.host.reply(reply)
+
+    def _current_name(self) -> str:
+        try:
+            return str(self.host.current().bundle.name)
+        except Exception:  # only for a log line
+            return "the running model"
+
+    # ---- update and rollback (own thread, under the lock) ----------------------------------
+    def update(self, command: Command) -> dict[str, Any]:
+        """Fetch, verify, load, self-test and switch; raises EdgeAppError and the old model keeps running."""
+        keys = load_trusted_keys(self.cfg.trust.keys)  # read each time: a key added or removed counts at once
+        current = self.host.current().bundle
+        limits = Limits(
+            max_bytes=self.cfg.ota.max_bytes or DEFAULT_SIZE_FACTOR * current.size,
+            deadline=time.monotonic() + self.cfg.ota.fetch_timeout,
+            allow_http=self.cfg.ota.allow_http,
+            ca_file=self.cfg.ota.ca_file,
+        )
+        staging = Path(tempfile.mkdtemp(prefix=INCOMING_PREFIX, dir=self.root))
+        try:
+            fetch(command.location, staging / "bundle", self.root, limits)
+            bundle, signature = check_staged(staging / "bundle", keys)
+            if command.sha256 and bundle.sha256 != command.sha256:
+                raise UpdateRefused(f"manifest sha256 is {bundle.sha256}, the command named {command.sha256}")
+            if bundle.sha256 == current.sha256:
+                return {"status": "unchanged", "path": str(current.path)}
+            check_version(signature.version, current.version, command.allow_downgrade)
+            final = self.root / f"{INSTALLED_PREFIX}{signature.version}-{bundle.sha256[:12]}"
+            self._remove([final])
+            (staging / "bundle").rename(final)
+        finally:
+            self._remove([staging])
+        try:
+            report = self._switch(final)
+        except BaseException:
+            if final != self._marker(PREVIOUS_BUNDLE_FILE):
+                self._remove([final])
+            raise
+        return {"status": "switched", **report, "signed_by": signature.key_id}
+
+    def rollback(self) -> dict[str, Any]:
+        """Switch back to the bundle kept from the last switch, checking its files and signature again."""
+        previous = self._marker(PREVIOUS_BUNDLE_FILE)
+        if previous is None or not (previous / MANIFEST).is_file():
+            raise UpdateRefused("there is no previous bundle to roll back to (none was kept, or it was removed)")
+        keys = load_trusted_keys(self.cfg.trust.keys)
+        _, signature = check_staged(previous, keys)
+        return {"status": "rolled_back", **self._switch(previous), "signed_by": signature.key_id}
+
+    def _switch(self, path: Path) -> dict[str, Any]:
+        classifier = self.host.load(str(path))  # verifies again, per config, before onnxruntime reads the model
+        report = self_test(classifier)
+        old = self.host.current()
+        self.host.swap(classifier)
+        self._write_marker(PREVIOUS_BUNDLE_FILE, old.bundle.path)
+        self._write_marker(ACTIVE_BUNDLE_FILE, path)
+        self._cleanup(keep={Path(path).resolve(), Path(old.bundle.path).resolve()})
+        return {"model": model_info(classifier), "previous": model_info(old), "self_test": report, "path": str(path)}
+
+    # ---- state on disk ---------------------------------------------------------------------
+    def _marker(self, name: str) -> Path | None:
+        marker = self.state / name
+        return Path(marker.read_text(encoding="utf-8").strip()) if marker.is_file() else None
+
+    def _write_marker(self, name: str, path: Path) -> None:
+        tmp = self.state / f".{name}.tmp"
+        tmp.write_text(str(path), encoding="utf-8")
+        os.replace(tmp, self.state / name)  # a crash leaves the old marker or the new one, never half
+
+    def _cleanup(self, keep: set[Path]) -> None:
+        """Delete bundles this updater installed, except the running and the previous one, and staging leftovers."""
+        self._remove(p for p in self.root.iterdir() if p.name.startswith(INCOMING_PREFIX)
+                     or (p.name.startswith(INSTALLED_PREFIX) and p.resolve() not in keep))
+
+    @staticmethod
+    def _remove(paths) -> None:
+        for path in paths:
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+            elif path.exists():
+                shutil.rmtree(path, ignore_errors=True)
+                log.info("removed %s", path)
+
+
+def _peek_id(payload: bytes) -> Any:
+    """The command's id for an answer, when the payload is JSON enough to have one."""
+    try:
+        data = json.loads(payload)
+        return data.get("id") if isinstance(data, dict) else None
+    except (ValueError, UnicodeDecodeError):
+        return None

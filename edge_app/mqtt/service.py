@@ -82,6 +82,7 @@ class Service:
         self.client.on_message = self._on_message
         self.client.on_publish = lambda _c, _u, mid, _rc, _p: self.publisher.on_publish(mid)
         self.client.max_inflight_messages_set(100)
+        self.updater = self._model_updater() if self.cfg.ota.enabled else None
         self.client.connect(self.address.host, self.address.port, keepalive=self.cfg.mqtt.keepalive,
                             # keep the session: v5 here, 3.1.1 through clean_session=False in make_client
                             clean_start=False if self.v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
@@ -126,7 +127,13 @@ class Service:
         for topic in self.topics.subscriptions(shared=True):
             client.subscribe(topic, qos=qos)
         if self.cfg.ota.enabled:
-            client.subscribe(self.topics.cmd_model, qos=1)
+            from paho.mqtt.subscribeoptions import SubscribeOptions
+
+            # v5: keep the retain flag as published, so a retained command is always seen as one (and ignored)
+            if self.v5:
+                client.subscribe(self.topics.cmd_model, qos=0, options=SubscribeOptions(qos=1, retainAsPublished=True))
+            else:
+                client.subscribe(self.topics.cmd_model, qos=1)
         client.publish(self.topics.status, "online", qos=1, retain=True)
         if self.cfg.mqtt.ha_discovery:
             from .discovery import discovery_messages
@@ -223,10 +230,22 @@ class Service:
         self.swap_model(new)
 
     def _on_model_command(self, msg) -> None:
-        from .ota import handle_model_command
-
         self.client.ack(msg.mid, msg.qos)
-        threading.Thread(target=handle_model_command, args=(self, msg.payload), daemon=True).start()
+        self.updater.handle(msg.payload, bool(msg.retain))  # returns at once; the answer goes to cmd/result
+
+    def _model_updater(self):
+        """The adapter between the service and edge_app.mqtt.ota: what the updater may do to the service."""
+        from .ota import ModelHost, ModelUpdater
+        from .outbox import OutMessage
+        from .payloads import encode
+
+        host = ModelHost(
+            load=lambda path: load_classifier(self.cfg, path),
+            current=lambda: self.classifier,
+            swap=self.swap_model,
+            reply=lambda body: self.publisher.send([OutMessage(self.topics.cmd_result, encode(body), 1)]),
+        )
+        return ModelUpdater(self.cfg, host)
 
     def _metrics_loop(self) -> None:
         while not self.stop_event.wait(self.cfg.mqtt.metrics_interval):
@@ -245,8 +264,12 @@ class Service:
 def load_classifier(cfg, bundle: str, verify: bool | None = None):
     """The one place the service builds a Classifier from its config (start, reload, OTA)."""
     from ..classifier import Classifier
+    from ..signing import check_trusted
 
-    return Classifier.load(bundle, cfg.device, cfg.threads or None, cfg.verify_bundle if verify is None else verify,
+    # trust.keys set: refuse an unsigned or foreign bundle before onnxruntime reads it (this hashes every file)
+    trusted = check_trusted(cfg, bundle) is not None
+    verify = (cfg.verify_bundle if verify is None else verify) and not trusted
+    return Classifier.load(bundle, cfg.device, cfg.threads or None, verify,
                            batch_size=cfg.batching.max_batch, spin=cfg.spin)
 
 
