@@ -86,7 +86,10 @@ def connect_properties(cfg: Config, protocol: int):
 
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = cfg.mqtt.session_expiry
-    props.ReceiveMaximum = max(1, min(65535, cfg.batching.queue_size))  # the broker's own flow control
+    # The broker's own flow control: at most this many unacknowledged QoS 1/2 inputs in our hands.
+    props.ReceiveMaximum = max(1, min(65535, cfg.batching.queue_size))
+    # The broker drops (never sends us) anything bigger: a 200 MB publish is not buffered here.
+    props.MaximumPacketSize = cfg.mqtt.max_packet_size
     return props
 
 

@@ -13,12 +13,16 @@ import logging
 import shutil
 import tarfile
 import tempfile
+import threading
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..bundle import MANIFEST, Bundle
+from ..config import Config
 from ..errors import BundleError, EdgeAppError
+from .payloads import now_iso
 
 log = logging.getLogger(__name__)
 ACTIVE_BUNDLE_FILE = "active-bundle"  # in the state dir: the OTA bundle to start with next time
@@ -28,6 +32,59 @@ FETCH_TIMEOUT_S = 60
 
 class UpdateRefused(Exception):
     pass
+
+
+@dataclass
+class ModelHost:
+    """What the service lends the updater; ota.py imports nothing from the service."""
+
+    load: Callable[[str], Any]  # build (and verify per config) a classifier from a bundle folder
+    current: Callable[[], Any]  # the classifier serving now
+    swap: Callable[[Any], None]  # switch between two batches (atomic for the pipeline)
+    reply: Callable[[dict], None]  # publish a JSON object on <prefix>/cmd/result (durably)
+
+
+def model_info(classifier: Any) -> dict[str, str]:
+    return {"name": classifier.bundle.name, "sha256": classifier.bundle.sha256}
+
+
+class ModelUpdater:
+    """The `<prefix>/cmd/model` handler: one update at a time, each on its own thread."""
+
+    def __init__(self, cfg: Config, host: ModelHost) -> None:
+        self.cfg = cfg
+        self.host = host
+        self._busy = threading.Lock()
+
+    def handle(self, payload: bytes, retained: bool) -> None:
+        """Called on the bus (network) thread: returns at once, never raises."""
+        try:
+            if retained:
+                self._refuse(payload, "retained model commands are ignored; publish the command without retain")
+            elif not self._busy.acquire(blocking=False):
+                self._refuse(payload, "another model update is running; send this one when it has answered")
+            else:
+                threading.Thread(target=self._run, args=(payload,), name="ota", daemon=True).start()
+        except Exception:  # the contract: never raise into the bus
+            log.exception("could not start a model update")
+
+    def _refuse(self, payload: bytes, reason: str) -> None:
+        self.host.reply({"ok": False, "reason": reason, "id": _request_id(payload),
+                         "model": model_info(self.host.current()), "ts": now_iso()})
+
+    def _run(self, payload: bytes) -> None:
+        try:
+            handle_model_command(self.cfg, self.host, payload)
+        finally:
+            self._busy.release()
+
+
+def _request_id(payload: bytes) -> Any:
+    try:
+        command = json.loads(payload)
+        return command.get("id") if isinstance(command, dict) and isinstance(command.get("id"), (str, int)) else None
+    except (ValueError, RecursionError):
+        return None
 
 
 def bundles_dir(cfg) -> Path:
@@ -90,11 +147,8 @@ def self_test(classifier) -> dict[str, Any]:
     return {"samples": len(samples), "agreement": round(agree, 4)}
 
 
-def install(service, location: str, sha256: str) -> dict[str, Any]:
+def install(cfg: Config, host: ModelHost, location: str, sha256: str) -> dict[str, Any]:
     """Fetch, verify, load, self-test and switch. Raises UpdateRefused; the old model keeps running."""
-    from .service import load_classifier
-
-    cfg = service.cfg
     root = bundles_dir(cfg)
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root))
@@ -107,24 +161,21 @@ def install(service, location: str, sha256: str) -> dict[str, Any]:
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
-        classifier = load_classifier(cfg, str(final), verify=False)  # verified above, before the rename
+        classifier = host.load(str(final))
         report = self_test(classifier)
     except (BundleError, EdgeAppError) as exc:
         raise UpdateRefused(str(exc)) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    previous = service.model_info
-    service.swap_model(classifier)
+    previous = model_info(host.current())
+    host.swap(classifier)
     (Path(cfg.state_dir) / ACTIVE_BUNDLE_FILE).write_text(str(final), encoding="utf-8")
-    return {"model": service.model_info, "previous": previous, "self_test": report, "path": str(final)}
+    return {"model": model_info(classifier), "previous": previous, "self_test": report, "path": str(final)}
 
 
-def handle_model_command(service, payload: bytes) -> None:
-    """Entry point from the service (own thread): parse, install, answer on cmd/result."""
-    from .outbox import OutMessage
-    from .payloads import encode, now_iso
-
+def handle_model_command(cfg: Config, host: ModelHost, payload: bytes) -> None:
+    """The update itself (own thread): parse, install, answer on cmd/result."""
     request_id = None
     try:
         try:
@@ -134,12 +185,12 @@ def handle_model_command(service, payload: bytes) -> None:
         except (ValueError, KeyError, TypeError, AttributeError):
             raise UpdateRefused('command must be JSON {"location": PATH_OR_URL, "sha256": MANIFEST_SHA256}') from None
         log.info("model update requested: %s", location)
-        reply: dict[str, Any] = {"ok": True, **install(service, location, sha256)}
+        reply: dict[str, Any] = {"ok": True, **install(cfg, host, location, sha256)}
     except UpdateRefused as exc:
-        log.error("model update refused, keeping %s: %s", service.model_info["name"], exc)
-        reply = {"ok": False, "reason": str(exc), "model": service.model_info}
+        log.error("model update refused, keeping %s: %s", model_info(host.current())["name"], exc)
+        reply = {"ok": False, "reason": str(exc), "model": model_info(host.current())}
     except Exception as exc:  # never let an update take the service down
         log.exception("model update failed")
-        reply = {"ok": False, "reason": f"unexpected error: {exc}", "model": service.model_info}
+        reply = {"ok": False, "reason": f"unexpected error: {exc}", "model": model_info(host.current())}
     reply.update({"id": request_id, "ts": now_iso()})
-    service.publisher.send([OutMessage(service.topics.cmd_result, encode(reply), 1)])
+    host.reply(reply)
