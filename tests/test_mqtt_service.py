@@ -31,7 +31,6 @@ def test_round_trip_text_json_batch_and_v5_request_response(service):
     bus.publish(f"{p}/classify", "turn on the lights in the kitchen")
     bus.publish(f"{p}/classify", json.dumps({"id": "a1", "text": "preheat the oven to 200", "room": "kitchen"}))
     bus.publish(f"{p}/classify", json.dumps({"items": [{"id": "b1", "text": "dock the vacuum"}, "tell me a joke"]}))
-    bus.client.subscribe(f"{p}/replies/me", qos=1)
     bus.publish(f"{p}/classify", json.dumps({"id": "r1", "text": "switch off the air con"}),
                 ResponseTopic=f"{p}/replies/me", CorrelationData=b"corr-42")
     assert bus.wait_for(lambda: len(bus.payloads(f"{p}/result")) >= 3 and bus.payloads(f"{p}/replies/me"))

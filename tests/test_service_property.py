@@ -3,8 +3,8 @@ message exactly once: each good command with its result, each bad one with an er
 
 Every message is an MQTT 5 request with its own Correlation Data, so each answer is matched to
 the message it answers. Hypothesis draws batches of payloads (random bytes, deep and odd JSON,
-invalid Unicode, huge batches, oversize texts and payloads) mixed with good commands. Roughly
-2,000 messages per run keep it well under a minute; set EDGE_APP_PROPERTY_EXAMPLES for a longer
+invalid Unicode, huge batches, oversize texts and payloads) mixed with good commands. About
+3,000 messages per run keep it well under a minute; set EDGE_APP_PROPERTY_EXAMPLES for a longer
 run (docs/reliability.md reports one).
 """
 
@@ -25,7 +25,7 @@ from edge_app.mqtt.payloads import Limits, PayloadError, parse
 
 pytestmark = pytest.mark.slow
 PREFIX = "edge-app/prop"
-EXAMPLES = int(os.environ.get("EDGE_APP_PROPERTY_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("EDGE_APP_PROPERTY_EXAMPLES", "16"))
 TEXTS = ["turn on the lights", "preheat the oven", "is the dryer done", "dock the vacuum", "tv volume up"]
 
 good = st.builds(lambda text, extra: json.dumps({"text": text, **extra}).encode(), st.sampled_from(TEXTS),
