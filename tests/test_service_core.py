@@ -239,8 +239,10 @@ class FakeBus:
         self.out: list[OutMessage] = []
         self.acked: list[int] = []
 
-    def publish(self, messages):
+    def publish(self, messages, stored_hook=None):
         self.out.extend(messages)
+        if stored_hook:
+            stored_hook()
 
     def ack(self, message):
         self.acked.append(message.mid)

@@ -87,3 +87,31 @@ def test_v5_requests_get_errors_on_their_response_topic(service):
     errors = bus.messages[f"{p}/error"]
     assert sorted(e.properties.CorrelationData for e in errors) == [b"c-b", b"c-c"]
     assert {json.loads(e.payload)["kind"] for e in errors} == {"bad_response_topic"}
+
+
+def test_a_result_the_broker_refuses_is_reported_not_counted_as_delivered(default_bundle, tmp_path):
+    """mosquitto's ACL refuses <prefix>/result: MQTT 5 PUBACK 0x87. Old code deleted the row as delivered."""
+    from mqtt_helpers import Mosquitto
+
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    acl = folder / "acl"
+    acl.write_text("".join(f"topic readwrite edge-app/acl/{t}\n" for t in ("classify", "status", "error", "metrics"))
+                   + "topic read edge-app/acl/#\n")
+    broker = Mosquitto(folder, extra=f"allow_anonymous true\nacl_file {acl}\n").start()
+    serve = Serve(default_bundle, broker.url, tmp_path / "state", "acl").start()
+    bus = Collector(broker.url, ["edge-app/acl/#"])
+    try:
+        assert bus.wait_status("edge-app/acl", "online"), serve.output()
+        bus.publish("edge-app/acl/classify", json.dumps({"id": "x", "text": "lights on"}))
+        assert bus.wait_for(lambda: bus.payloads("edge-app/acl/error"), 30), serve.output()
+        (error,) = bus.json("edge-app/acl/error")
+        assert error["kind"] == "refused_by_broker" and error["reason_code"] == 0x87
+        assert error["topic"] == "edge-app/acl/result"
+        assert bus.wait_for(lambda: any(m["puback_refused"] == 1 and m["outbox_depth"] == 0
+                                        for m in bus.json("edge-app/acl/metrics")), 10), bus.json("edge-app/acl/metrics")
+        assert not bus.payloads("edge-app/acl/result")
+    finally:
+        bus.close()
+        serve.stop(signal.SIGKILL)
+        broker.stop()

@@ -67,9 +67,10 @@ class Bus:
                             properties=connect_properties(self.cfg, self.protocol))
         self.client.loop_start()
 
-    def publish(self, messages: list[OutMessage]) -> None:
-        """Durable: stored in the outbox (one transaction), then sent; delivered at least once."""
-        self.publisher.send(messages)
+    def publish(self, messages: list[OutMessage], stored_hook: Callable[[], None] | None = None) -> None:
+        """Durable: stored in the outbox (one transaction), then sent; delivered at least once.
+        `stored_hook` runs once they are stored and before they are sent: acknowledge inputs there."""
+        self.publisher.send(messages, stored_hook)
 
     def publish_json(self, topic: str, obj: dict[str, Any], qos: int = 1, correlation: bytes | None = None) -> None:
         """Durable publish of one JSON object (e.g. OTA replies on <prefix>/cmd/result)."""
@@ -158,7 +159,10 @@ class Bus:
         self.metrics.count("puback_refused")
         if message.topic == self.topics.error:
             return  # refusing our error topic too: the log line and the counter are all we can do
-        self.publish_json(self.topics.error, {
-            "error": f"the broker refused the answer published to {message.topic}: {reason}",
-            "kind": "refused_by_broker", "reason_code": reason.value, "topic": message.topic, "id": None,
-            "ts": now_iso()}, self.cfg.mqtt.qos, message.correlation)
+        report = {"error": f"the broker refused the answer published to {message.topic}: {reason}",
+                  "kind": "refused_by_broker", "reason_code": reason.value, "topic": message.topic, "id": None,
+                  "ts": now_iso()}
+        # Not from inside paho's on_publish (it holds paho's message lock and is mid-packet): a thread.
+        threading.Thread(target=guarded("reporting a refused publish", self.metrics)(self.publish_json),
+                         args=(self.topics.error, report, self.cfg.mqtt.qos, message.correlation),
+                         name="refused-report", daemon=True).start()

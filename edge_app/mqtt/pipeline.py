@@ -145,9 +145,11 @@ class ClassifyPipeline:
                     self.metrics.latency(latency)
                     continue
             out.append(self._error(p, outcome))
-        self.bus.publish(out)  # durable from here on: now the inputs may be acknowledged
-        for p in batch:
-            self.bus.ack(p.message)
+        def ack_inputs() -> None:  # the answers are durable: now the inputs may be acknowledged
+            for p in batch:
+                self.bus.ack(p.message)
+
+        self.bus.publish(out, ack_inputs)
         self.metrics.count("results_out", results)
         self.metrics.count("errors", len(out) - results)
 

@@ -43,14 +43,22 @@ class ResultPublisher:
         self.full_waits = 0
         self.refused = 0
 
-    def send(self, messages: list[OutMessage]) -> None:
-        """Durably store, then publish if connected. Returns once stored: safe to ack inputs."""
+    def send(self, messages: list[OutMessage], stored_hook: Callable[[], None] | None = None) -> None:
+        """Durably store, call `stored_hook` (ack the inputs here), then publish if connected.
+
+        Acking before publishing matters: a broker may close the connection right after refusing
+        a publish (mosquitto 2.0.11 does on an ACL deny), and an ack queued after the publish
+        would die with it, so the input came back and was refused again, forever."""
         if not messages:
+            if stored_hook:
+                stored_hook()
             return
         self.reap()
         with self._gate:
             stored = self.outbox.add(messages)
             live = self.connected
+        if stored_hook:
+            stored_hook()
         if live:
             self._publish(stored)
 
