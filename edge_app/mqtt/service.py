@@ -57,15 +57,7 @@ class Service:
                         self.cfg.mqtt.shared_group)
         pipeline = self.pipeline = ClassifyPipeline(self.cfg, self.topics, bus, self.metrics, self.classifier,
                                                     self.stop_event)
-        for topic_filter, subscription in zip(self.topics.inputs, self.topics.subscriptions(shared=True)):
-            bus.routes.add(topic_filter, pipeline.handle, self.cfg.mqtt.qos, subscription)
-        if self.cfg.ota.enabled:
-            host = ModelHost(load=lambda path: load_classifier(self.cfg, path), current=pipeline.current,
-                             swap=pipeline.swap, reply=lambda obj: bus.publish_json(self.topics.cmd_result, obj))
-            updater = ModelUpdater(self.cfg, host)
-            # first: an input filter like <prefix>/# must not swallow the command topic
-            bus.routes.add(self.topics.cmd_model, lambda m: updater.handle(m.payload, m.retain), qos=1,
-                           ack_first=True, first=True)
+        self._add_routes(bus, pipeline)
         if self.cfg.mqtt.ha_discovery:
             bus.on_connected.append(self.publish_discovery)
             pipeline.on_swap.append(lambda _classifier: self.publish_discovery())
@@ -76,11 +68,24 @@ class Service:
                                   "batch worker": lambda: pipeline.worker_alive},
                                  stopping=self.stop_event.is_set).start()
 
+    def _add_routes(self, bus: Bus, pipeline: ClassifyPipeline) -> None:
+        """Inputs -> the classify pipeline; <prefix>/cmd/model -> the OTA updater (when enabled)."""
+        for topic_filter, subscription in zip(self.topics.inputs, self.topics.subscriptions(shared=True)):
+            bus.routes.add(topic_filter, pipeline.handle, self.cfg.mqtt.qos, subscription)
+        if self.cfg.ota.enabled:
+            host = ModelHost(load=lambda path: load_classifier(self.cfg, path), current=pipeline.current,
+                             swap=pipeline.swap, reply=lambda obj: bus.publish_json(self.topics.cmd_result, obj))
+            updater = ModelUpdater(self.cfg, host)
+            # first: an input filter like <prefix>/# must not swallow the command topic
+            bus.routes.add(self.topics.cmd_model, lambda m: updater.handle(m.payload, m.retain), qos=1,
+                           ack_first=True, first=True)
+
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; SIGHUP reloads the bundle. Returns the exit code."""
         signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
-        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
+        reload = guarded("the SIGHUP reload", self.metrics)(self.reload)
+        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload, name="reload", daemon=True).start())
         self.start()
         while not self.stop_event.wait(0.5):
             pass
