@@ -363,3 +363,22 @@ def test_shipped_mosquitto_packet_limit_matches_the_service():
     (value,) = [v for k, v, *_ in lines if k == "max_packet_size"]
     cfg = Config()
     assert int(value) == cfg.mqtt.max_packet_size > cfg.mqtt.max_payload + 1024
+
+
+def test_connect_announces_packet_size_and_receive_maximum():
+    import paho.mqtt.client as mqtt
+
+    from edge_app.mqtt.connection import connect_properties
+
+    cfg = Config()
+    props = connect_properties(cfg, mqtt.MQTTv5)
+    # old code: no Maximum Packet Size, so a 200 MB publish was buffered whole before the size check
+    assert props.MaximumPacketSize == cfg.mqtt.max_packet_size
+    assert props.ReceiveMaximum == cfg.batching.queue_size
+
+
+def test_outbox_syncs_each_commit_to_disk(tmp_path):
+    box = Outbox(tmp_path / "o.sqlite3", 10)
+    # old code: synchronous=NORMAL (1), which a power cut can undo after the input was acknowledged
+    assert box._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    box.close()
