@@ -28,7 +28,7 @@ from .connection import BrokerAddress, detect_protocol
 from .discovery import discovery_messages
 from .guard import Watchdog, guarded
 from .metrics import Metrics
-from .ota import ACTIVE_BUNDLE_FILE, ModelHost, ModelUpdater, active_bundle, model_info
+from .ota import ACTIVE_BUNDLE_FILE, ModelHost, ModelUpdater, active_bundle
 from .pipeline import ClassifyPipeline
 from .topics import Topics
 
@@ -104,7 +104,8 @@ class Service:
     # ---- models, discovery, metrics --------------------------------------------------------
     @property
     def model_info(self) -> dict[str, str]:
-        return model_info(self.pipeline.current() if self.pipeline else self.classifier)
+        classifier = self.pipeline.current() if self.pipeline else self.classifier
+        return {"name": classifier.bundle.name, "sha256": classifier.bundle.sha256}
 
     def publish_discovery(self) -> None:
         for topic, payload in discovery_messages(self.topics, self.model_info):
