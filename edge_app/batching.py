@@ -2,9 +2,10 @@
 
 A board classifying MQTT traffic sees bursts; one model call for 16 texts costs far less than
 16 calls. The batcher waits at most `max_wait_ms` after the first item for company, never
-more than `max_batch` items, and hands the batch over sorted by length. The queue is bounded:
-`submit` blocks when it is full, which is how the service stops taking input until it drains.
-Knows nothing of models or MQTT.
+more than `max_batch` items, and hands the batch over sorted by length (similar lengths pad
+less); a caller that needs arrival order restores it. `queue_size=0` makes the queue unbounded,
+for callers whose input is bounded elsewhere (the service: by MQTT flow control). Knows nothing
+of models or MQTT.
 """
 
 from __future__ import annotations
@@ -41,15 +42,21 @@ class MicroBatcher(Generic[T]):
         self._thread.start()
         return self
 
-    def submit(self, item: T, timeout: float | None = None) -> None:
-        """Queue an item; blocks while the queue is full (raises queue.Full after timeout)."""
+    def submit(self, item: T, timeout: float | None = None, block: bool = True) -> None:
+        """Queue an item; blocks while a bounded queue is full (raises queue.Full after timeout or at
+        once with block=False)."""
         if self._stopped:
             raise RuntimeError("batcher is stopped")
-        self.queue.put(item, timeout=timeout)
+        self.queue.put(item, block=block, timeout=timeout)
 
     @property
     def depth(self) -> int:
         return self.queue.qsize()
+
+    @property
+    def alive(self) -> bool:
+        """The worker thread runs (false before start, after stop, or if something killed it)."""
+        return self._thread.is_alive()
 
     def stop(self, timeout: float | None = None) -> None:
         """Process everything already queued, then end the worker thread. Safe to call twice

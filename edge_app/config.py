@@ -43,7 +43,16 @@ class MqttConfig:
     shared_group: str = ""
     ha_discovery: bool = False
     metrics_interval: float = 30.0
-    max_payload: int = 65536
+    # Limits on one input message (a 1-2 GB board; see docs/reliability.md). Larger or deeper
+    # inputs are answered on <prefix>/error. The MQTT 5 Maximum Packet Size the service announces
+    # in CONNECT is max_packet_size: the broker never hands it anything bigger.
+    max_payload: int = 65536  # bytes
+    max_items: int = 64  # entries in one {"items": [...]} message
+    max_text_chars: int = 4096  # characters in one text (the model reads its first 128 tokens)
+    max_json_depth: int = 16  # nesting of [ and {
+    max_packet_size: int = 131072  # bytes, MQTT 5 CONNECT; match max_packet_size in mosquitto.conf
+    # MQTT 5 Response Topics the service may publish to, as topic prefixes; [] allows only <prefix>/...
+    response_prefixes: list[str] = field(default_factory=list)
     top_k: int = 3
 
 
@@ -238,8 +247,6 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"mqtt.protocol is {cfg.mqtt.protocol!r}; use auto, 5 or 3.1.1")
     if cfg.batching.max_batch < 1 or cfg.batching.queue_size < 1:
         raise ConfigError("batching.max_batch and batching.queue_size must be at least 1")
-    if cfg.mqtt.max_payload < 1:
-        raise ConfigError("mqtt.max_payload must be at least 1 byte")
     if cfg.ota.enabled and not cfg.trust.keys:
         raise ConfigError(
             "ota.enabled needs trust.keys: over the air the board installs only bundles signed by a key it "
@@ -249,3 +256,11 @@ def _validate(cfg: Config) -> None:
         )
     if cfg.ota.max_bytes < 0 or cfg.ota.fetch_timeout <= 0:
         raise ConfigError("ota.max_bytes must be 0 (automatic) or more, ota.fetch_timeout more than 0 seconds")
+    m = cfg.mqtt
+    if min(m.max_payload, m.max_items, m.max_text_chars, m.max_json_depth) < 1:
+        raise ConfigError("mqtt.max_payload, max_items, max_text_chars and max_json_depth must be at least 1")
+    if m.max_packet_size < m.max_payload + 1024:
+        raise ConfigError(f"mqtt.max_packet_size ({m.max_packet_size}) must exceed mqtt.max_payload "
+                          f"({m.max_payload}) by at least 1024 bytes for topic and properties")
+    if any(any(c in p for c in "+#") or not p for p in m.response_prefixes):
+        raise ConfigError("mqtt.response_prefixes must be topic prefixes without wildcards (+ #)")

@@ -16,7 +16,6 @@ import json
 import os
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 from .errors import BrokerError, BundleError, EdgeAppError, ExportError
+from .harness import EDGE_APP, ServeProcess, free_port, serve_argv
 
 if TYPE_CHECKING:
     from .mqtt.topics import Topics
@@ -115,31 +115,14 @@ def _ensure_bundle(requested: Path | None) -> Path:
 
 # --- child processes --------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _spawn(argv: list[str], log: Path, stdout: int | None = None) -> subprocess.Popen:
+def _spawn(argv: list[str], log: Path, stdout: int | None = None) -> ServeProcess:
     """A child in its own session: Ctrl-C reaches only the demo, which then stops the children in order."""
-    with log.open("wb") as log_file:
-        return subprocess.Popen(argv, stdout=stdout if stdout is not None else log_file, stderr=log_file,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+    return ServeProcess(argv, log, new_session=True).start(stdout)
 
 
-def _stop(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT_S) -> int:
+def _stop(proc: ServeProcess, timeout: float = STOP_TIMEOUT_S) -> int:
     """SIGTERM (the graceful stop both children implement), SIGKILL only if that is ignored."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout:
-        proc.stdout.close()
-    return proc.returncode
+    return proc.stop(signal.SIGTERM, timeout)
 
 
 def _log_tail(log: Path) -> str:
@@ -150,12 +133,13 @@ def _log_tail(log: Path) -> str:
     return "\n".join("    " + line for line in lines[-LOG_TAIL_LINES:])
 
 
-def _start_embedded_broker(tmp: Path, timeout: float, stack: contextlib.ExitStack) -> tuple[str, subprocess.Popen]:
+def _start_embedded_broker(tmp: Path, timeout: float, stack: contextlib.ExitStack) -> tuple[str, ServeProcess]:
     """`edge-app broker` on a free loopback port; returns its URL and process once it accepts connections."""
-    port = _free_port()
+    port = free_port()
     log = tmp / "broker.log"
-    proc = _spawn([sys.executable, "-m", "edge_app.cli", "broker", "--port", str(port)], log, stdout=subprocess.PIPE)
-    stack.callback(_stop, proc)
+    broker = _spawn([*EDGE_APP, "broker", "--port", str(port)], log, stdout=subprocess.PIPE)
+    stack.callback(_stop, broker)
+    proc = broker.proc
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
@@ -163,13 +147,13 @@ def _start_embedded_broker(tmp: Path, timeout: float, stack: contextlib.ExitStac
             if sel.select(timeout=0.2):
                 line = proc.stdout.readline().decode(errors="replace")
                 if line.startswith("listening on "):
-                    return line.split()[-1], proc
+                    return line.split()[-1], broker
                 if not line:  # end of output: the broker exited
                     break
             if proc.poll() is not None:
                 break
     exited = proc.poll() is not None
-    _stop(proc)
+    _stop(broker)
     tail = _log_tail(log)
     if tail:
         print(tail, file=sys.stderr)
@@ -304,7 +288,7 @@ def _run(args: argparse.Namespace, bundle_dir: Path, tmp: Path, stack: contextli
     service = _start_service(bundle_dir, url, topics, tmp)
     stack.callback(_stop, service)
     online = inbox.take(lambda m: m.topic == topics.status and m.payload == b"online", args.timeout,
-                        alive=lambda: service.poll() is None)
+                        alive=lambda: service.alive)
     if online is None:
         _stop(service)
         print(_log_tail(tmp / "serve.log"), file=sys.stderr)
@@ -326,10 +310,9 @@ def _run(args: argparse.Namespace, bundle_dir: Path, tmp: Path, stack: contextli
     return 1 if failed else 0
 
 
-def _start_service(bundle_dir: Path, url: str, topics: Topics, tmp: Path) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "edge_app.cli", "serve", "--bundle", str(bundle_dir), "--broker", url,
-            "--device-id", DEVICE_ID, "--prefix", topics.prefix, "--input", topics.inputs[0],
-            "--result-topic", topics.result, "--state-dir", str(tmp / "state"), "--metrics-interval", "1"]
+def _start_service(bundle_dir: Path, url: str, topics: Topics, tmp: Path) -> ServeProcess:
+    argv = serve_argv(bundle_dir, url, DEVICE_ID, tmp / "state", "--prefix", topics.prefix, "--input",
+                      topics.inputs[0], "--result-topic", topics.result, "--metrics-interval", "1")
     return _spawn(argv, tmp / "serve.log")
 
 
@@ -457,7 +440,7 @@ def _result_line(topic: str, data: Any, text: str) -> str:
     return "  ".join(parts + [repr(text)] if text else parts)
 
 
-def _shutdown(service: subprocess.Popen, inbox: Inbox, topics: Topics) -> int:
+def _shutdown(service: ServeProcess, inbox: Inbox, topics: Topics) -> int:
     """Stop the service the way systemd does and check it said goodbye: exit 0 and a retained 'offline'."""
     rc = _stop(service)
     offline = inbox.take(lambda m: m.topic == topics.status and m.payload == b"offline", 5.0)

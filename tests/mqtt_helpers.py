@@ -3,48 +3,27 @@
 Mosquitto is Debian's, started here on a free loopback port with a config file of our own
 (never systemd). Queue limits follow what we ship: `max_queued_messages 0` with a byte bound,
 because mosquitto's default of 1,000 silently drops QoS 1 messages for a slow subscriber.
+
+`Serve` and `Collector` are the shared harness of edge_app/harness.py (also used by the demo
+and the bench) with the names and signatures these tests have always used.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import threading
-import time
 import uuid
-from collections import defaultdict
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
+from edge_app.harness import EDGE_APP, Recorder, ServeProcess, free_port, result_ids, serve_argv, wait_port
+
+__all__ = ["EDGE_APP", "MOSQUITTO", "Collector", "Mosquitto", "Serve", "free_port", "mosquitto", "result_ids",
+           "wait_port"]
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
 
 
 class Mosquitto:
@@ -66,6 +45,7 @@ class Mosquitto:
             "persistence true\n"
             f"persistence_location {self.folder}/\n"
             "max_queued_messages 0\nmax_queued_bytes 268435456\n"
+            "max_packet_size 131072\n"  # as deploy/mosquitto/mosquitto.conf ships
             "user root\n"
             + ("allow_anonymous true\n" if "allow_anonymous" not in self.extra else "")
             + self.extra
@@ -95,97 +75,25 @@ def mosquitto(tmp_path: Path):
     broker.stop()
 
 
-class Serve:
-    """`edge-app serve` as a real subprocess."""
+class Serve(ServeProcess):
+    """`edge-app serve` as a real subprocess, `--metrics-interval 1`, log next to the state dir."""
 
     def __init__(self, bundle: Path, broker_url: str, state_dir: Path, device_id: str = "t", *extra: str,
                  env: dict | None = None):
-        self.args = [*EDGE_APP, "serve", "--bundle", str(bundle), "--broker", broker_url, "--device-id", device_id,
-                     "--state-dir", str(state_dir), "--metrics-interval", "1", "--log-level", "info", *extra]
+        argv = serve_argv(bundle, broker_url, device_id, state_dir, "--metrics-interval", "1", "--log-level", "info",
+                          *extra)
+        super().__init__(argv, state_dir.parent / f"serve-{device_id}-{uuid.uuid4().hex[:6]}.log", env)
         self.prefix = f"edge-app/{device_id}"
-        self.env = {**os.environ, **(env or {})}
-        self.log_path = state_dir.parent / f"serve-{device_id}-{uuid.uuid4().hex[:6]}.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "Serve":
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
-        return self
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout)
-        self.proc = None
-        return rc
+        return super().stop(sig, timeout)
 
 
-class Collector:
+class Collector(Recorder):
     """A paho client that subscribes, records every message, and publishes for the tests."""
 
     def __init__(self, broker_url: str, topics: list[str], client_id: str | None = None, persistent: bool = False,
                  v5: bool = True, username: str | None = None, password: str | None = None):
         port = int(broker_url.rsplit(":", 1)[1])
-        self.messages: dict[str, list] = defaultdict(list)
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{uuid.uuid4().hex[:8]}",
-                                  protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-                                  clean_session=None if v5 else not persistent)
-        self.client.max_inflight_messages_set(100)
-        if username:
-            self.client.username_pw_set(username, password)
-        self.client.reconnect_delay_set(0.2, 1)
-        self.topics = topics
-        self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, *_: [c.subscribe(t, qos=1) for t in self.topics]
-        props = None
-        if v5:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 600 if persistent else 0
-        self.client.connect("127.0.0.1", port, clean_start=not persistent if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-                            properties=props)
-        self.client.loop_start()
-        time.sleep(0.3)
-
-    def _on_message(self, _c, _u, msg) -> None:
-        with self.lock:
-            self.messages[msg.topic].append(msg)
-
-    def payloads(self, topic: str) -> list[bytes]:
-        with self.lock:
-            return [m.payload for m in self.messages[topic]]
-
-    def json(self, topic: str) -> list[dict]:
-        return [json.loads(p) for p in self.payloads(topic)]
-
-    def publish(self, topic: str, payload, qos: int = 1, **props):
-        properties = None
-        if props:
-            properties = Properties(PacketTypes.PUBLISH)
-            for key, value in props.items():
-                setattr(properties, key, value)
-        return self.client.publish(topic, payload, qos=qos, properties=properties)
-
-    def wait_for(self, predicate, timeout: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return predicate()
-
-    def wait_status(self, prefix: str, value: str, timeout: float = 60.0) -> bool:
-        return self.wait_for(lambda: (self.payloads(f"{prefix}/status") or [b""])[-1] == value.encode(), timeout)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def result_ids(collector: Collector, topic: str) -> list:
-    return [r["id"] for r in collector.json(topic)]
+        super().__init__("127.0.0.1", port, topics, client_id or f"test-{uuid.uuid4().hex[:8]}", persistent, v5,
+                         username, password)

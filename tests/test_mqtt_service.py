@@ -31,10 +31,9 @@ def test_round_trip_text_json_batch_and_v5_request_response(service):
     bus.publish(f"{p}/classify", "turn on the lights in the kitchen")
     bus.publish(f"{p}/classify", json.dumps({"id": "a1", "text": "preheat the oven to 200", "room": "kitchen"}))
     bus.publish(f"{p}/classify", json.dumps({"items": [{"id": "b1", "text": "dock the vacuum"}, "tell me a joke"]}))
-    bus.client.subscribe("replies/me", qos=1)
     bus.publish(f"{p}/classify", json.dumps({"id": "r1", "text": "switch off the air con"}),
-                ResponseTopic="replies/me", CorrelationData=b"corr-42")
-    assert bus.wait_for(lambda: len(bus.payloads(f"{p}/result")) >= 3 and bus.payloads("replies/me"))
+                ResponseTopic=f"{p}/replies/me", CorrelationData=b"corr-42")
+    assert bus.wait_for(lambda: len(bus.payloads(f"{p}/result")) >= 3 and bus.payloads(f"{p}/replies/me"))
     results = bus.json(f"{p}/result")
     plain = next(r for r in results if "items" not in r and r["id"] != "a1")
     assert plain["label"] == "lights_on" and 0 < plain["score"] <= 1
@@ -45,7 +44,7 @@ def test_round_trip_text_json_batch_and_v5_request_response(service):
     batch = next(r for r in results if "items" in r)
     assert [i["id"] for i in batch["items"]] == ["b1", 1]
     assert [i["label"] for i in batch["items"]] == ["vacuum_dock", "out_of_scope"]
-    (reply,) = bus.messages["replies/me"]
+    (reply,) = bus.messages[f"{p}/replies/me"]
     assert json.loads(reply.payload)["label"] == "ac_off"
     assert reply.properties.CorrelationData == b"corr-42"
 

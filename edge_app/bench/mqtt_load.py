@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,6 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import harness
 from ..errors import BrokerError
 from .stats import latency_summary
 
@@ -65,9 +64,7 @@ def _connect(address, role: str, on_message=None):
     connected = threading.Event()
 
     def on_connect(client, userdata, flags, reason, properties) -> None:
-        sock = client.socket()
-        if sock is not None and hasattr(sock, "setsockopt"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        harness.nodelay(client)
         if not reason.is_failure:
             connected.set()
 
@@ -147,7 +144,7 @@ class ResultCollector:
             client.loop_stop()
 
 
-class ServeProcess:
+class ServeProcess(harness.ServeProcess):
     """`edge-app serve` in a subprocess with its own device id, state dir and log file."""
 
     def __init__(self, bundle_dir: str, broker_url: str, threads: int, qos: int, max_batch: int,
@@ -155,52 +152,34 @@ class ServeProcess:
         self.tmp = tempfile.TemporaryDirectory(prefix="edge-app-bench-serve-")
         self.device_id = f"bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.prefix = f"edge-app-bench/{self.device_id}"
-        self.log_path = Path(self.tmp.name) / "serve.log"
-        self.command = [
-            sys.executable, "-m", "edge_app.cli", "serve", "--bundle", bundle_dir, "--broker", broker_url,
-            "--device-id", self.device_id, "--prefix", self.prefix, "--state-dir", str(Path(self.tmp.name) / "state"),
-            "--qos", str(qos), "--max-batch", str(max_batch), "--threads", str(threads),
-            "--metrics-interval", "3600",
-        ] + ([] if max_wait_ms is None else ["--max-wait-ms", f"{max_wait_ms:g}"]) + (["--spin"] if spin else [])
-        self.process: subprocess.Popen | None = None
+        self.command = harness.serve_argv(
+            bundle_dir, broker_url, self.device_id, Path(self.tmp.name) / "state", "--prefix", self.prefix,
+            "--qos", str(qos), "--max-batch", str(max_batch), "--threads", str(threads), "--metrics-interval", "3600",
+        ) + ([] if max_wait_ms is None else ["--max-wait-ms", f"{max_wait_ms:g}"]) + (["--spin"] if spin else [])
+        super().__init__(self.command, Path(self.tmp.name) / "serve.log")
         self.exit_code: int | None = None
 
-    def start(self) -> None:
-        log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self.proc
 
     def wait_online(self, collector: ResultCollector) -> float:
         """Seconds until the service said "online"; fails with its log if it died or hung."""
         start = time.monotonic()
         while not collector.status_event.wait(0.2):
-            assert self.process is not None
-            if self.process.poll() is not None:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
                 raise BrokerError(
-                    f"`edge-app serve` exited with code {self.process.returncode} before going online; "
+                    f"`edge-app serve` exited with code {self.proc.returncode} before going online; "
                     f"its log ends:\n{self.log_tail()}"
                 )
             if time.monotonic() - start > ONLINE_TIMEOUT_S:
                 raise BrokerError(f"`edge-app serve` was not online after {ONLINE_TIMEOUT_S:.0f} s; log:\n{self.log_tail()}")
         return time.monotonic() - start
 
-    def stop(self) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            self.exit_code = None if self.process is None else self.process.returncode
-            return self.exit_code
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.exit_code = self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.exit_code = self.process.wait()
+    def stop(self) -> int | None:  # type: ignore[override]
+        """SIGTERM, SIGKILL after STOP_TIMEOUT_S; None if it never started."""
+        self.exit_code = None if self.proc is None else super().stop(signal.SIGTERM, STOP_TIMEOUT_S)
         return self.exit_code
 
 

@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from ..config import Config
 from ..errors import BrokerError
@@ -81,12 +83,12 @@ def make_client(cfg: Config, address: BrokerAddress, protocol: int, client_id: s
 def connect_properties(cfg: Config, protocol: int):
     if protocol != mqtt.MQTTv5:
         return None
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = cfg.mqtt.session_expiry
-    props.ReceiveMaximum = max(1, min(65535, cfg.batching.queue_size))  # the broker's own flow control
+    # The broker's own flow control: at most this many unacknowledged QoS 1/2 inputs in our hands.
+    props.ReceiveMaximum = max(1, min(65535, cfg.batching.queue_size))
+    # The broker drops (never sends us) anything bigger: a 200 MB publish is not buffered here.
+    props.MaximumPacketSize = cfg.mqtt.max_packet_size
     return props
 
 

@@ -25,7 +25,10 @@ class Metrics:
     def __init__(self, window: int = 2048):
         self.started = time.monotonic()
         self._lock = threading.Lock()
-        self.counters = {"messages_in": 0, "results_out": 0, "errors": 0}
+        # internal_errors: exceptions the guard caught (guard.py); puback_refused: results the broker
+        # refused (publisher.py); model_errors: batches the model failed on (each retried alone).
+        self.counters = {"messages_in": 0, "results_out": 0, "errors": 0, "internal_errors": 0, "model_errors": 0,
+                         "puback_refused": 0}
         self._latencies: deque[float] = deque(maxlen=window)
         self._last_time = self.started
         self._last_results = 0

@@ -1,16 +1,25 @@
 """The durable outbox: every result is written here before its input is acknowledged.
 
-SQLite in WAL mode under the state directory. A row leaves only when the broker has
-acknowledged the publish, so a broker outage, a crash or a power cut between classifying and
-delivering means a replay (perhaps a duplicate), never a loss.
+SQLite in WAL mode under the state directory, `synchronous=FULL`: each micro-batch is one
+transaction and one fsync, so a power cut cannot lose a result whose input the broker already
+forgot (measured in docs/reliability.md: ~4 ms per commit here, 0.2 ms per message at batch 16).
+A row leaves only when the broker has acknowledged the publish with a success code.
+
+A state file SQLite cannot read is moved aside (`outbox.sqlite3.corrupt-<time>`) with one log
+line and a fresh outbox is started, instead of crash-looping the service.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+SIDECARS = ("-wal", "-shm")
 
 
 @dataclass(frozen=True)
@@ -28,15 +37,39 @@ class Outbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_messages = max_messages
+        self.moved_aside: Path | None = None  # set when a corrupt file was replaced at open
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process crash
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
-            " payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, correlation BLOB)"
-        )
-        self._count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        try:
+            self._db, self._count = self._open()
+        except sqlite3.DatabaseError as exc:
+            self.moved_aside = self._move_aside(exc)
+            self._db, self._count = self._open()
+
+    def _open(self) -> tuple[sqlite3.Connection, int]:
+        db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # fsync per commit: survives a power cut, not only a crash
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
+                " payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, correlation BLOB)"
+            )
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            return db, db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+
+    def _move_aside(self, exc: Exception) -> Path:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        for suffix in ("", *SIDECARS):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                source.rename(f"{aside}{suffix}")
+        log.error("outbox %s is unreadable (%s): moved it to %s and started an empty one; results it held are "
+                  "not sent (their inputs were acknowledged)", self.path, exc, aside)
+        return aside
 
     def __len__(self) -> int:
         return self._count
@@ -45,31 +78,46 @@ class Outbox:
     def full(self) -> bool:
         return self._count >= self.max_messages
 
+    def _transaction(self, statements) -> list[int]:
+        """Run `statements(cursor)` in one transaction; roll back (and re-raise) if any fails."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            out = statements(cur)
+            cur.execute("COMMIT")
+            return out
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.rollback()
+            raise
+
     def add(self, messages: list[OutMessage]) -> list[OutMessage]:
-        """Store messages in one transaction; returns them with their row ids."""
-        with self._lock:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            stored = []
+        """Store messages in one transaction (one fsync); returns them with their row ids."""
+        def insert(cur: sqlite3.Cursor) -> list[int]:
+            ids = []
             for m in messages:
                 cur.execute(
                     "INSERT INTO outbox (topic, payload, qos, retain, correlation) VALUES (?, ?, ?, ?, ?)",
                     (m.topic, m.payload, m.qos, int(m.retain), m.correlation),
                 )
-                stored.append(OutMessage(m.topic, m.payload, m.qos, m.retain, m.correlation, cur.lastrowid))
-            cur.execute("COMMIT")
-            self._count += len(stored)
-            return stored
+                ids.append(cur.lastrowid)
+            return ids
+
+        with self._lock:
+            ids = self._transaction(insert)
+            self._count += len(ids)
+        return [OutMessage(m.topic, m.payload, m.qos, m.retain, m.correlation, i) for m, i in zip(messages, ids)]
 
     def remove(self, row_ids: list[int]) -> None:
         if not row_ids:
             return
-        with self._lock:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+
+        def delete(cur: sqlite3.Cursor) -> list[int]:
             cur.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in row_ids])
-            removed = cur.rowcount if cur.rowcount >= 0 else len(row_ids)
-            cur.execute("COMMIT")
+            return [cur.rowcount if cur.rowcount >= 0 else len(row_ids)]
+
+        with self._lock:
+            (removed,) = self._transaction(delete)
             self._count = max(0, self._count - removed)
 
     def pending(self, limit: int = 10_000) -> list[OutMessage]:

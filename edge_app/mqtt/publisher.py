@@ -1,8 +1,13 @@
 """ResultPublisher: results go to the outbox first, then to the broker, and leave the outbox on PUBACK.
 
-While the broker is unreachable results only accumulate in the outbox; on every (re)connect
-the outbox is replayed oldest first. A message paho had in flight when the link dropped may
-then arrive twice; consumers see the same `id` and can count or drop the duplicate.
+While the broker is unreachable results only accumulate in the outbox. On a reconnect paho
+resends, by itself, every QoS 1 message it still holds (published but not acknowledged), so the
+outbox replays only the rows paho does not hold: a result outstanding at a drop is sent once more
+by paho, not twice. After a restart paho holds nothing and the whole outbox is replayed.
+
+A PUBACK with a reason code >= 0x80 (MQTT 5: the broker refused the message, e.g. not
+authorised, packet too large) is not a delivery: it is logged, counted (`puback_refused`) and
+answered with an error on `<prefix>/error` naming the topic and the reason, then the row goes.
 """
 
 from __future__ import annotations
@@ -10,32 +15,50 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any, Callable
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from .outbox import OutMessage, Outbox
 
 log = logging.getLogger(__name__)
+EARLY_TTL_S = 5.0  # mids wrap after 65,535 publishes: far more than happen in 5 s on a board
 
 
 class ResultPublisher:
-    def __init__(self, client: mqtt.Client, outbox: Outbox, v5: bool):
+    def __init__(self, client: mqtt.Client, outbox: Outbox, v5: bool,
+                 on_refused: Callable[[OutMessage, Any], None] = lambda m, reason: None):
         self.client = client
         self.outbox = outbox
         self.v5 = v5
         self.connected = False
+        self.on_refused = on_refused  # called (network thread) with the refused message and paho's reason code
         self._lock = threading.Lock()
-        self._in_flight: dict[int, int] = {}  # paho mid -> outbox row id
+        self._in_flight: dict[int, OutMessage] = {}  # paho mid -> stored message paho holds
         self._acked: list[int] = []
+        self._early: dict[int, tuple[float, Any]] = {}  # mid -> (when, reason) of PUBACKs not matched yet
         self._gate = threading.Lock()  # orders "stored" against "connected" so no row is missed or sent twice
         self.full_waits = 0
+        self.refused = 0
 
-    def send(self, messages: list[OutMessage]) -> None:
-        """Durably store, then publish if connected. Returns once stored: safe to ack inputs."""
+    def send(self, messages: list[OutMessage], stored_hook: Callable[[], None] | None = None) -> None:
+        """Durably store, call `stored_hook` (ack the inputs here), then publish if connected.
+
+        Acking before publishing matters: a broker may close the connection right after refusing
+        a publish (mosquitto 2.0.11 does on an ACL deny), and an ack queued after the publish
+        would die with it, so the input came back and was refused again, forever."""
+        if not messages:
+            if stored_hook:
+                stored_hook()
+            return
         self.reap()
         with self._gate:
             stored = self.outbox.add(messages)
             live = self.connected
+        if stored_hook:
+            stored_hook()
         if live:
             self._publish(stored)
 
@@ -52,48 +75,72 @@ class ResultPublisher:
             self.reap()
 
     def _publish(self, messages: list[OutMessage]) -> None:
+        # Never hold self._lock across client.publish: paho calls on_publish with its own mutex held.
         for m in messages:
-            info = self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain,
-                                       properties=self._properties(m))
-            if m.qos == 0:
-                if info.rc == mqtt.MQTT_ERR_SUCCESS:
-                    with self._lock:
-                        self._acked.append(m.row_id)
-                continue
+            info = self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain, properties=self._properties(m))
+            early = None
             with self._lock:
-                self._in_flight[info.mid] = m.row_id
+                if m.qos == 0:
+                    if info.rc == mqtt.MQTT_ERR_SUCCESS:
+                        self._acked.append(m.row_id)
+                    continue
+                early = self._early.pop(info.mid, None)  # the PUBACK beat us here
+                if early is not None and time.monotonic() - early[0] > EARLY_TTL_S:
+                    early = None  # a stale entry from an earlier use of this mid
+                if early is None:
+                    self._in_flight[info.mid] = m
+                else:
+                    self._acked.append(m.row_id)
+            if early is not None:
+                self._check_reason(m, early[1])
 
-    def _properties(self, m: OutMessage):
+    def _properties(self, m: OutMessage) -> Properties | None:
         if not (self.v5 and m.correlation is not None):
             return None
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
         props = Properties(PacketTypes.PUBLISH)
         props.CorrelationData = m.correlation
         return props
 
-    def on_publish(self, mid: int) -> None:
-        """PUBACK arrived (paho's network thread): the row may go."""
+    def on_publish(self, mid: int, reason: Any = None) -> None:
+        """PUBACK arrived (paho's network thread): the row may go, delivered or refused."""
+        now = time.monotonic()
         with self._lock:
-            row = self._in_flight.pop(mid, None)
-            if row is not None:
-                self._acked.append(row)
+            message = self._in_flight.pop(mid, None)
+            if message is not None:
+                self._acked.append(message.row_id)
+            else:  # not ours (status, metrics) or not registered yet: kept a few seconds for _publish
+                self._early[mid] = (now, reason)
+                if len(self._early) > 256:
+                    self._early = {k: v for k, v in self._early.items() if now - v[0] < EARLY_TTL_S}
+        if message is not None:
+            self._check_reason(message, reason)
+
+    def _check_reason(self, message: OutMessage, reason: Any) -> None:
+        if reason is not None and getattr(reason, "is_failure", False):
+            self.refused += 1
+            log.error("broker refused the message for %s: %s (reason code 0x%02x); not delivered",
+                      message.topic, reason, reason.value)
+            self.on_refused(message, reason)
 
     def on_connect(self) -> None:
-        """Replay everything still in the outbox, oldest first."""
-        with self._lock:
-            self._in_flight.clear()
+        """Replay, oldest first, what is stored and not already held (and resent) by paho."""
         self.reap()
         with self._gate:  # rows stored after this point are published by send() itself
             self.connected = True
-            backlog = self.outbox.pending(limit=10**9)
+            with self._lock:
+                held = {m.row_id for m in self._in_flight.values()}
+            backlog = [m for m in self.outbox.pending(limit=10**9) if m.row_id not in held]
         if backlog:
-            log.info("replaying %d results from the outbox", len(backlog))
+            log.info("replaying %d results from the outbox (%d more are resent by the MQTT client)",
+                     len(backlog), len(held))
             self._publish(backlog)
 
     def on_disconnect(self) -> None:
         self.connected = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
 
     def reap(self) -> None:
         with self._lock:

@@ -1,9 +1,13 @@
-"""`edge-app serve`: classify what arrives on the input topics and publish the results.
+"""`edge-app serve`: wires the bus, the route table, the classify pipeline and OTA together.
 
-Flow: paho's network thread parses each message (bad ones are answered on `<prefix>/error`)
-and queues it; the micro-batcher groups queued messages into one model call; results are
-stored in the outbox and only then are the inputs acknowledged (manual ack), so a crash
-anywhere means redelivery, never loss.
+- bus.py: the paho client, guarded callbacks, acks, one publish API (durable via the outbox).
+- routes.py: topic filter -> handler; the bus dispatches each message to its route.
+- pipeline.py: parse -> micro-batcher -> classifier -> outbox -> publish -> ack.
+- ota.py: the <prefix>/cmd/model handler, lent load/current/swap/reply through a ModelHost.
+- guard.py: the guard around every callback and worker, and the watchdog that exits non-zero
+  when the network thread or the batch worker dies anyway (systemd restarts; the Last Will fires).
+
+Signals: SIGTERM/SIGINT drain and stop (exit 0), SIGHUP reloads the configured bundle.
 """
 
 from __future__ import annotations
@@ -13,88 +17,77 @@ import json
 import logging
 import signal
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..classifier import Classifier
+from ..config import Config, load_config
+from ..errors import ConfigError, EdgeAppError
+from ..signing import check_trusted
+from .bus import Bus
+from .connection import BrokerAddress, detect_protocol
+from .discovery import discovery_messages
+from .guard import Watchdog, guarded
+from .metrics import Metrics
+from .ota import ACTIVE_BUNDLE_FILE, ModelHost, ModelUpdater, active_bundle
+from .pipeline import ClassifyPipeline
+from .topics import Topics
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Pending:
-    """One accepted input message waiting for its result."""
-
-    request: Any  # payloads.Request
-    topic: str
-    mid: int
-    qos: int
-    reply_to: str | None
-    correlation: bytes | None
-    arrived: float
-
-    @property
-    def size(self) -> int:
-        return sum(len(item.text) for item in self.request.items)
-
-
 class Service:
-    def __init__(self, cfg, classifier):
-        from .connection import BrokerAddress
-        from .metrics import Metrics
-        from .topics import Topics
-
+    def __init__(self, cfg: Config, classifier: Any):
         self.cfg = cfg
-        self.classifier = classifier
+        self.classifier = classifier  # the model to start with; afterwards the pipeline holds the current one
         self.topics = Topics.from_config(cfg)
         self.address = BrokerAddress.parse(cfg.mqtt.broker, cfg.mqtt.username)
         self.metrics = Metrics()
         self.stop_event = threading.Event()
-        self.draining = False
-        self.model_lock = threading.Lock()
         self.protocol: int | None = None  # set by detect_protocol, before or in start()
-        self.v5 = False
+        self.bus: Bus | None = None
+        self.pipeline: ClassifyPipeline | None = None
+        self.watchdog: Watchdog | None = None
 
     # ---- start and stop -------------------------------------------------------------------
     def start(self) -> None:
-        import paho.mqtt.client as mqtt
-
-        from ..batching import MicroBatcher
-        from .connection import connect_properties, detect_protocol, make_client
-        from .outbox import Outbox
-        from .publisher import ResultPublisher
-
-        protocol = self.protocol = self.protocol or detect_protocol(self.cfg, self.address)
-        self.v5 = protocol == mqtt.MQTTv5
-        if not self.v5 and self.cfg.mqtt.shared_group:
+        self.protocol = self.protocol or detect_protocol(self.cfg, self.address)
+        bus = self.bus = Bus(self.cfg, self.address, self.protocol, self.topics, self.metrics)
+        if not bus.v5 and self.cfg.mqtt.shared_group:
             log.warning("shared group %r needs MQTT 5; subscribing with $share anyway (mosquitto accepts it)",
                         self.cfg.mqtt.shared_group)
-        self.client = make_client(self.cfg, self.address, protocol, self.cfg.client_id, manual_ack=True)
-        self.client.will_set(self.topics.status, "offline", qos=1, retain=True)
-        state = Path(self.cfg.state_dir)
-        self.outbox = Outbox(state / "outbox.sqlite3", self.cfg.outbox.max_messages)
-        self.publisher = ResultPublisher(self.client, self.outbox, self.v5)
-        b = self.cfg.batching
-        self.batcher = MicroBatcher(self._handle_batch, b.max_batch, b.max_wait_ms, b.queue_size,
-                                    size_of=lambda p: p.size).start()
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self.client.on_publish = lambda _c, _u, mid, _rc, _p: self.publisher.on_publish(mid)
-        self.client.max_inflight_messages_set(100)
-        self.updater = self._model_updater() if self.cfg.ota.enabled else None
-        self.client.connect(self.address.host, self.address.port, keepalive=self.cfg.mqtt.keepalive,
-                            # keep the session: v5 here, 3.1.1 through clean_session=False in make_client
-                            clean_start=False if self.v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-                            properties=connect_properties(self.cfg, protocol))
-        self.client.loop_start()
+        pipeline = self.pipeline = ClassifyPipeline(self.cfg, self.topics, bus, self.metrics, self.classifier,
+                                                    self.stop_event)
+        self._add_routes(bus, pipeline)
+        if self.cfg.mqtt.ha_discovery:
+            bus.on_connected.append(self.publish_discovery)
+            pipeline.on_swap.append(lambda _classifier: self.publish_discovery())
+        pipeline.start()
+        bus.start()
         threading.Thread(target=self._metrics_loop, name="metrics", daemon=True).start()
+        self.watchdog = Watchdog({"MQTT network thread": lambda: bus.network_alive,
+                                  "batch worker": lambda: pipeline.worker_alive},
+                                 stopping=self.stop_event.is_set).start()
+
+    def _add_routes(self, bus: Bus, pipeline: ClassifyPipeline) -> None:
+        """Inputs -> the classify pipeline; <prefix>/cmd/model -> the OTA updater (when enabled)."""
+        for topic_filter, subscription in zip(self.topics.inputs, self.topics.subscriptions(shared=True)):
+            bus.routes.add(topic_filter, pipeline.handle, self.cfg.mqtt.qos, subscription)
+        if self.cfg.ota.enabled:
+            host = ModelHost(load=lambda path: load_classifier(self.cfg, path), current=pipeline.current,
+                             swap=pipeline.swap, reply=lambda obj: bus.publish_json(self.topics.cmd_result, obj))
+            updater = ModelUpdater(self.cfg, host)
+            # first: an input filter like <prefix>/# must not swallow the command topic; keep_retain: a retained
+            # command is always seen as one (and ignored), not only when replayed after a reconnect
+            bus.routes.add(self.topics.cmd_model, lambda m: updater.handle(m.payload, m.retain), qos=1,
+                           ack_first=True, first=True, keep_retain=True)
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; SIGHUP reloads the bundle. Returns the exit code."""
         signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
-        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
+        reload = guarded("the SIGHUP reload", self.metrics)(self.reload)
+        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload, name="reload", daemon=True).start())
         self.start()
         while not self.stop_event.wait(0.5):
             pass
@@ -102,170 +95,57 @@ class Service:
 
     def shutdown(self, timeout: float = 30.0) -> int:
         """Stop taking input, finish what is queued, flush the outbox, publish offline."""
-        log.info("stopping: finishing %d queued messages", self.batcher.depth)
-        self.draining = True  # later arrivals stay unacknowledged: the broker redelivers them next time
-        self.batcher.stop()
-        if not self.publisher.flush(timeout):
-            log.warning("%d results still in the outbox; they are sent on the next start", len(self.outbox))
-        info = self.client.publish(self.topics.status, "offline", qos=1, retain=True)
-        if self.publisher.connected:
-            info.wait_for_publish(5)
-        self.client.disconnect()
-        self.client.loop_stop()
-        self.outbox.close()
+        self.stop_event.set()  # also stands the watchdog down: threads end on purpose from here
+        log.info("stopping: finishing %d queued messages", self.pipeline.batcher.depth)
+        self.bus.draining = True  # later arrivals stay unacknowledged: the broker redelivers them next time
+        self.pipeline.stop()
+        self.bus.stop(timeout)
         log.info("stopped")
         return 0
 
-    # ---- MQTT callbacks (paho's network thread) -------------------------------------------
-    def _on_connect(self, client, _userdata, flags, reason, _props) -> None:
-        if reason.is_failure:
-            log.error("broker %s refused the connection: %s", self.address.url, reason)
-            return
-        log.info("connected to %s (MQTT %s, session %s)", self.address.url, "5" if self.v5 else "3.1.1",
-                 "resumed" if flags.session_present else "new")
-        qos = self.cfg.mqtt.qos
-        for topic in self.topics.subscriptions(shared=True):
-            client.subscribe(topic, qos=qos)
-        if self.cfg.ota.enabled:
-            from paho.mqtt.subscribeoptions import SubscribeOptions
-
-            # v5: keep the retain flag as published, so a retained command is always seen as one (and ignored)
-            if self.v5:
-                client.subscribe(self.topics.cmd_model, qos=0, options=SubscribeOptions(qos=1, retainAsPublished=True))
-            else:
-                client.subscribe(self.topics.cmd_model, qos=1)
-        client.publish(self.topics.status, "online", qos=1, retain=True)
-        if self.cfg.mqtt.ha_discovery:
-            from .discovery import discovery_messages
-
-            for topic, payload in discovery_messages(self.topics, self.model_info):
-                client.publish(topic, payload, qos=1, retain=True)
-        self.publisher.on_connect()
-
-    def _on_disconnect(self, _client, _userdata, _flags, reason, _props) -> None:
-        self.publisher.on_disconnect()
-        if not self.stop_event.is_set():
-            log.warning("lost the broker %s (%s); paho reconnects with backoff, results wait in the outbox",
-                        self.address.url, reason)
-
-    def _on_message(self, client, _userdata, msg) -> None:
-        if self.draining:
-            return
-        if msg.topic == self.topics.cmd_model:
-            self._on_model_command(msg)
-            return
-        from .payloads import PayloadError, parse
-
-        self.metrics.count("messages_in")
-        try:
-            request = parse(msg.payload, self.cfg.mqtt.max_payload)
-        except PayloadError as exc:
-            self._reject(msg, exc.reason, exc.msg_id)
-            return
-        props = getattr(msg, "properties", None)
-        reply_to = getattr(props, "ResponseTopic", None) if self.v5 else None
-        correlation = getattr(props, "CorrelationData", None) if self.v5 else None
-        self.batcher.submit(Pending(request, msg.topic, msg.mid, msg.qos, reply_to, correlation, time.monotonic()))
-
-    def _reject(self, msg, reason: str, msg_id: Any) -> None:
-        from .outbox import OutMessage
-        from .payloads import error_payload
-
-        self.metrics.count("errors")
-        log.debug("rejected a message on %s: %s", msg.topic, reason)
-        payload = error_payload(reason, msg_id, msg.topic, len(msg.payload))
-        self.publisher.send([OutMessage(self.topics.error, payload, self.cfg.mqtt.qos)])
-        self.client.ack(msg.mid, msg.qos)
-
-    # ---- the batch worker -----------------------------------------------------------------
-    def _handle_batch(self, batch: list[Pending]) -> None:
-        from .outbox import OutMessage
-        from .payloads import encode, envelope, result_object
-
-        self.publisher.wait_for_room(self.stop_event)
-        with self.model_lock:
-            classifier = self.classifier
-        texts = [item.text for p in batch for item in p.request.items]
-        predictions = iter(classifier.classify(texts, top_k=self.cfg.mqtt.top_k))
-        done = time.monotonic()
-        model = {"name": classifier.bundle.name, "sha256": classifier.bundle.sha256}
-        out = []
-        for p in batch:
-            latency = (done - p.arrived) * 1000.0
-            results = [result_object(item, next(predictions).to_dict()) for item in p.request.items]
-            body = envelope({"items": results} if p.request.batch else results[0], model, latency, p.topic)
-            topic = p.reply_to or self.topics.result_for(p.topic)
-            out.append(OutMessage(topic, encode(body), self.cfg.mqtt.qos, correlation=p.correlation))
-            self.metrics.latency(latency)
-        self.publisher.send(out)  # durable from here on: now the inputs may be acknowledged
-        for p in sorted(batch, key=lambda p: p.arrived):
-            self.client.ack(p.mid, p.qos)
-        self.metrics.count("results_out", len(out))
-
-    # ---- model switching, metrics ---------------------------------------------------------
+    # ---- models, discovery, metrics --------------------------------------------------------
     @property
     def model_info(self) -> dict[str, str]:
-        return {"name": self.classifier.bundle.name, "sha256": self.classifier.bundle.sha256}
+        classifier = self.pipeline.current() if self.pipeline else self.classifier
+        return {"name": classifier.bundle.name, "sha256": classifier.bundle.sha256}
 
-    def swap_model(self, classifier) -> None:
-        """Switch models between two batches: no batch ever sees half of each."""
-        with self.model_lock:
-            old, self.classifier = self.classifier, classifier
-        log.info("model switched: %s (%s) -> %s (%s)", old.bundle.name, old.bundle.sha256[:12],
-                 classifier.bundle.name, classifier.bundle.sha256[:12])
+    def publish_discovery(self) -> None:
+        for topic, payload in discovery_messages(self.topics, self.model_info):
+            self.bus.publish_volatile(topic, payload, qos=1, retain=True)
 
     def reload(self) -> None:
         """SIGHUP: load the configured bundle again (e.g. a new `current` link) and switch to it.
 
         This also drops an over-the-air choice: the operator's bundle wins."""
-        from ..errors import EdgeAppError
-        from .ota import ACTIVE_BUNDLE_FILE
-
         try:
             new = load_classifier(self.cfg, self.cfg.bundle)
         except EdgeAppError as exc:
             log.error("reload refused, keeping the running model: %s", exc)
             return
         (Path(self.cfg.state_dir) / ACTIVE_BUNDLE_FILE).unlink(missing_ok=True)
-        self.swap_model(new)
-
-    def _on_model_command(self, msg) -> None:
-        self.client.ack(msg.mid, msg.qos)
-        self.updater.handle(msg.payload, bool(msg.retain))  # returns at once; the answer goes to cmd/result
-
-    def _model_updater(self):
-        """The adapter between the service and edge_app.mqtt.ota: what the updater may do to the service."""
-        from .ota import ModelHost, ModelUpdater
-        from .outbox import OutMessage
-        from .payloads import encode
-
-        host = ModelHost(
-            load=lambda path: load_classifier(self.cfg, path),
-            current=lambda: self.classifier,
-            swap=self.swap_model,
-            reply=lambda body: self.publisher.send([OutMessage(self.topics.cmd_result, encode(body), 1)]),
-        )
-        return ModelUpdater(self.cfg, host)
+        self.pipeline.swap(new)
 
     def _metrics_loop(self) -> None:
+        publish = guarded("the metrics loop", self.metrics)(self._publish_metrics)
         while not self.stop_event.wait(self.cfg.mqtt.metrics_interval):
-            self.publisher.reap()
-            snapshot = self.metrics.snapshot({
-                "queue_depth": self.batcher.depth,
-                "outbox_depth": len(self.outbox),
-                "outbox_full_waits": self.publisher.full_waits,
-                "model": self.model_info,
-                "provider": self.classifier.provider,
-                "protocol": "5" if self.v5 else "3.1.1",
-            })
-            self.client.publish(self.topics.metrics, json.dumps(snapshot), qos=0)
+            publish()
+
+    def _publish_metrics(self) -> None:
+        bus = self.bus
+        bus.publisher.reap()
+        snapshot = self.metrics.snapshot({
+            "queue_depth": self.pipeline.batcher.depth,
+            "outbox_depth": len(bus.outbox),
+            "outbox_full_waits": bus.publisher.full_waits,
+            "model": self.model_info,
+            "provider": self.pipeline.current().provider,
+            "protocol": "5" if bus.v5 else "3.1.1",
+        })
+        bus.publish_volatile(self.topics.metrics, json.dumps(snapshot), qos=0)
 
 
-def load_classifier(cfg, bundle: str, verify: bool | None = None):
+def load_classifier(cfg: Config, bundle: str, verify: bool | None = None) -> Classifier:
     """The one place the service builds a Classifier from its config (start, reload, OTA)."""
-    from ..classifier import Classifier
-    from ..signing import check_trusted
-
     # trust.keys set: refuse an unsigned or foreign bundle before onnxruntime reads it (this hashes every file)
     trusted = check_trusted(cfg, bundle) is not None
     verify = (cfg.verify_bundle if verify is None else verify) and not trusted
@@ -321,10 +201,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..errors import ConfigError
-    from .topics import Topics
-
     cfg = load_config(args.config, _overrides(args))
     if args.print_config:
         topics = Topics.from_config(cfg)
@@ -336,11 +212,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if not cfg.bundle:
         raise ConfigError("no bundle to serve; pass --bundle DIR or set `bundle` in the config file")
     service = Service(cfg, None)
-    from .connection import detect_protocol
-
     service.protocol = detect_protocol(cfg, service.address)  # fail fast with a clear message before loading the model
-    from .ota import active_bundle
-
     bundle = active_bundle(cfg) or cfg.bundle  # a model switched to over the air survives a restart
     service.classifier = load_classifier(cfg, bundle)
     return service.run()

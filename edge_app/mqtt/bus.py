@@ -1,0 +1,172 @@
+"""The MQTT bus: one paho client, guarded callbacks, the route table, acks and one publish API.
+
+Everything that faces the broker goes through here. Callbacks run on paho's network thread
+inside `guarded` (see guard.py): an exception is logged and counted, never fatal to the thread.
+`on_message` only dispatches to a route's handler, which hands work off and returns: the network
+thread never blocks, so PUBACKs and pings keep flowing. Back-pressure is MQTT's own: inputs are
+acknowledged only once answered, and MQTT 5 Receive Maximum caps how many unacknowledged inputs
+the broker lets us hold.
+
+Publishing: `publish()` is durable (outbox first, then the broker; safe to ack inputs after it
+returns); `publish_volatile()` is for status and metrics, which are worth nothing when stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ..config import Config
+from .connection import BrokerAddress, connect_properties, make_client
+from .guard import guarded
+from .metrics import Metrics
+from .outbox import OutMessage, Outbox
+from .payloads import encode, now_iso
+from .publisher import ResultPublisher
+from .routes import Inbound, Routes
+from .topics import Topics
+
+log = logging.getLogger(__name__)
+MAX_INFLIGHT_OUT = 100
+
+
+class Bus:
+    def __init__(self, cfg: Config, address: BrokerAddress, protocol: int, topics: Topics, metrics: Metrics):
+        self.cfg = cfg
+        self.address = address
+        self.topics = topics
+        self.metrics = metrics
+        self.v5 = protocol == mqtt.MQTTv5
+        self.protocol = protocol
+        self.routes = Routes()
+        self.on_connected: list[Callable[[], None]] = []  # hooks run (guarded) after each (re)connect
+        self.draining = False  # set on shutdown: later arrivals stay unacknowledged, redelivered next start
+        self.stopping = False
+        self.client = make_client(cfg, address, protocol, cfg.client_id, manual_ack=True)
+        self.client.will_set(topics.status, "offline", qos=1, retain=True)
+        self.client.max_inflight_messages_set(MAX_INFLIGHT_OUT)
+        self.outbox = Outbox(Path(cfg.state_dir) / "outbox.sqlite3", cfg.outbox.max_messages)
+        if self.outbox.moved_aside:
+            metrics.count("outbox_corrupt")
+        self.publisher = ResultPublisher(self.client, self.outbox, self.v5, on_refused=self._refused)
+        guard = guarded("an MQTT callback", metrics)
+        self.client.on_connect = guard(self._on_connect)
+        self.client.on_disconnect = guard(self._on_disconnect)
+        self.client.on_message = guard(self._on_message)
+        self.client.on_publish = guard(lambda _c, _u, mid, reason, _p: self.publisher.on_publish(mid, reason))
+
+    # ---- the public API -------------------------------------------------------------------
+    def start(self) -> None:
+        self.client.connect(self.address.host, self.address.port, keepalive=self.cfg.mqtt.keepalive,
+                            # keep the session: v5 here, 3.1.1 through clean_session=False in make_client
+                            clean_start=False if self.v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                            properties=connect_properties(self.cfg, self.protocol))
+        self.client.loop_start()
+
+    def publish(self, messages: list[OutMessage], stored_hook: Callable[[], None] | None = None) -> None:
+        """Durable: stored in the outbox (one transaction), then sent; delivered at least once.
+        `stored_hook` runs once they are stored and before they are sent: acknowledge inputs there."""
+        self.publisher.send(messages, stored_hook)
+
+    def publish_json(self, topic: str, obj: dict[str, Any], qos: int = 1, correlation: bytes | None = None) -> None:
+        """Durable publish of one JSON object (e.g. OTA replies on <prefix>/cmd/result)."""
+        self.publish([OutMessage(topic, encode(obj), qos, correlation=correlation)])
+
+    def publish_volatile(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False):
+        """Not stored: status, metrics, discovery. Returns paho's MQTTMessageInfo."""
+        return self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def ack(self, message: Inbound) -> None:
+        """Acknowledge an input (QoS 1/2) once its answer is durable."""
+        if message.qos > 0:
+            self.client.ack(message.mid, message.qos)
+
+    def wait_for_room(self, stop: threading.Event) -> None:
+        self.publisher.wait_for_room(stop)
+
+    @property
+    def network_alive(self) -> bool:
+        """paho's network thread runs (loop_start); false once something killed it."""
+        thread = getattr(self.client, "_thread", None)  # paho has no public accessor for it
+        return thread is not None and thread.is_alive()
+
+    def stop(self, timeout: float) -> None:
+        """Flush what is stored, publish offline, disconnect."""
+        if not self.publisher.flush(timeout):
+            log.warning("%d results still in the outbox; they are sent on the next start", len(self.outbox))
+        self.stopping = True
+        info = self.client.publish(self.topics.status, "offline", qos=1, retain=True)
+        if self.publisher.connected:
+            info.wait_for_publish(5)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.outbox.close()
+
+    # ---- paho callbacks (network thread, guarded) -----------------------------------------
+    def _on_connect(self, client: mqtt.Client, _userdata, flags, reason, _props) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the connection: %s", self.address.url, reason)
+            return
+        log.info("connected to %s (MQTT %s, session %s)", self.address.url, "5" if self.v5 else "3.1.1",
+                 "resumed" if flags.session_present else "new")
+        for route in self.routes:
+            if self.v5 and route.keep_retain:
+                client.subscribe(route.subscribe_as, options=SubscribeOptions(qos=route.qos, retainAsPublished=True))
+            else:
+                client.subscribe(route.subscribe_as, qos=route.qos)
+        client.publish(self.topics.status, "online", qos=1, retain=True)
+        for hook in self.on_connected:
+            guarded("an on-connect hook", self.metrics)(hook)()
+        self.publisher.on_connect()
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason, _props) -> None:
+        self.publisher.on_disconnect()
+        if not self.stopping:
+            log.warning("lost the broker %s (%s); paho reconnects with backoff, results wait in the outbox",
+                        self.address.url, reason)
+
+    def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
+        if self.draining:
+            return
+        props = getattr(msg, "properties", None) if self.v5 else None
+        inbound = Inbound(msg.topic, msg.payload, msg.qos, msg.mid, bool(msg.retain),
+                          getattr(props, "ResponseTopic", None), getattr(props, "CorrelationData", None))
+        route = self.routes.match(inbound.topic)
+        if route is None:
+            log.warning("no route for a message on %s; acknowledged and dropped", inbound.topic)
+            self.metrics.count("unrouted")
+            self.ack(inbound)
+            return
+        if route.ack_first:
+            self.ack(inbound)
+        try:
+            route.handler(inbound)
+        except Exception:
+            if not route.ack_first:  # the handler failed before answering: answer here, exactly once
+                self._internal_error_answer(inbound)
+            raise
+
+    def _internal_error_answer(self, inbound: Inbound) -> None:
+        self.publish_json(self.topics.error, {"error": "internal error while taking this message; see the service log",
+                                              "kind": "internal", "id": None, "source_topic": inbound.topic,
+                                              "bytes": len(inbound.payload), "ts": now_iso()},
+                          self.cfg.mqtt.qos, inbound.correlation)
+        self.ack(inbound)
+
+    def _refused(self, message: OutMessage, reason: Any) -> None:
+        """The broker refused a message we published (PUBACK >= 0x80): say so where someone listens."""
+        self.metrics.count("puback_refused")
+        if message.topic == self.topics.error:
+            return  # refusing our error topic too: the log line and the counter are all we can do
+        report = {"error": f"the broker refused the answer published to {message.topic}: {reason}",
+                  "kind": "refused_by_broker", "reason_code": reason.value, "topic": message.topic, "id": None,
+                  "ts": now_iso()}
+        # Not from inside paho's on_publish (it holds paho's message lock and is mid-packet): a thread.
+        threading.Thread(target=guarded("reporting a refused publish", self.metrics)(self.publish_json),
+                         args=(self.topics.error, report, self.cfg.mqtt.qos, message.correlation),
+                         name="refused-report", daemon=True).start()
