@@ -128,11 +128,7 @@ class Service:
         if self.cfg.ota.enabled:
             client.subscribe(self.topics.cmd_model, qos=1)
         client.publish(self.topics.status, "online", qos=1, retain=True)
-        if self.cfg.mqtt.ha_discovery:
-            from .discovery import discovery_messages
-
-            for topic, payload in discovery_messages(self.topics, self.model_info):
-                client.publish(topic, payload, qos=1, retain=True)
+        self._announce_discovery()  # Home Assistant configs when on, cleared when off
         self.publisher.on_connect()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason, _props) -> None:
@@ -206,6 +202,14 @@ class Service:
             old, self.classifier = self.classifier, classifier
         log.info("model switched: %s (%s) -> %s (%s)", old.bundle.name, old.bundle.sha256[:12],
                  classifier.bundle.name, classifier.bundle.sha256[:12])
+        if self.cfg.mqtt.ha_discovery and self.publisher.connected:
+            self._announce_discovery()  # the labels (HA event types) may have changed
+
+    def _announce_discovery(self) -> None:
+        from .discovery import announce
+
+        bundle = self.classifier.bundle
+        announce(self.client.publish, self.topics, self.cfg.mqtt.ha_discovery, bundle.name, bundle.labels)
 
     def reload(self) -> None:
         """SIGHUP: load the configured bundle again (e.g. a new `current` link) and switch to it.
