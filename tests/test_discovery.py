@@ -7,6 +7,7 @@ that broke before: batch results, non-result messages, values missing from a res
 from __future__ import annotations
 
 import json
+import time
 
 import jinja2
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from edge_app.config import load_config
 from edge_app.mqtt.discovery import OUT_OF_SCOPE, announce, clear_messages, discovery_messages, result_filter
 from edge_app.mqtt.topics import Topics
+from mqtt_helpers import mosquitto  # noqa: F401
 
 LABELS = ["lights_on", "lights_off", "oven_preheat"]
 
@@ -129,3 +131,30 @@ def test_off_clears_every_topic_on_announces():
              "default", LABELS)
     assert {p[0] for p in published} == set(configs(t)) == {topic for topic, _ in clear_messages(t)}
     assert all(p[1:] == ("", 1, True) for p in published)
+
+
+def test_clear_command_removes_retained_configs_from_the_broker(mosquitto, tmp_path):
+    """What `deploy/install.sh --uninstall` runs: the configs a service left retained are gone afterwards."""
+    import subprocess
+
+    from mqtt_helpers import EDGE_APP, Collector
+
+    t = topics()
+    setter = Collector(mosquitto.url, [])
+    for topic, payload in discovery_messages(t, "default", LABELS):
+        setter.client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
+    setter.close()
+    config = tmp_path / "config.toml"
+    config.write_text(f'device_id = "kitchen"\n[mqtt]\nbroker = "{mosquitto.url}"\n')
+    module = [EDGE_APP[0], "-m", "edge_app.mqtt.discovery"]
+    done = subprocess.run([*module, "clear", "--config", str(config)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    watcher = Collector(mosquitto.url, ["homeassistant/#"])  # retained configs would arrive on subscribe
+    time.sleep(1)
+    watcher.close()
+    assert not watcher.messages
+
+    config.write_text('device_id = "kitchen"\n[mqtt]\nbroker = "mqtt://127.0.0.1:1"\n')
+    failed = subprocess.run([*module, "clear", "--config", str(config), "--timeout", "3"], capture_output=True,
+                            text=True, timeout=60)
+    assert failed.returncode == 1 and "could not clear" in failed.stderr and "Traceback" not in failed.stderr

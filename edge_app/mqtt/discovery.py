@@ -19,8 +19,11 @@ sensors) and `items` lists every item's label, score and id.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import sys
+import threading
 from typing import Any, Callable
 
 from .. import __version__
@@ -171,3 +174,54 @@ def announce(publish: Callable[..., Any], topics: Topics, enabled: bool, model_n
         publish(topic, payload, qos=1, retain=True)
     log.log(logging.INFO if enabled else logging.DEBUG, "Home Assistant discovery %s (%d config topics under %s/)",
             "published" if enabled else "cleared", len(messages), HA_DISCOVERY_PREFIX)
+
+
+def clear_on_broker(cfg, timeout: float = 15.0) -> None:
+    """Connect with the service's broker settings, clear this device's configs, disconnect.
+
+    For `deploy/install.sh --uninstall`, when the service will never start again to do it. Raises
+    BrokerError (from the connection probe) or TimeoutError, both naming the broker.
+    """
+    from .connection import BrokerAddress, detect_protocol, make_client
+
+    topics = Topics.from_config(cfg)
+    address = BrokerAddress.parse(cfg.mqtt.broker, cfg.mqtt.username)
+    client = make_client(cfg, address, detect_protocol(cfg, address), f"{cfg.client_id}-uninstall", manual_ack=False)
+    connected = threading.Event()
+    client.on_connect = lambda _c, _u, _f, reason, _p: None if reason.is_failure else connected.set()
+    client.connect(address.host, address.port, keepalive=30)
+    client.loop_start()
+    try:
+        if not connected.wait(timeout):
+            raise TimeoutError(f"broker {address.url} did not accept a connection within {timeout:.0f} s")
+        infos = [client.publish(topic, payload, qos=1, retain=True) for topic, payload in clear_messages(topics)]
+        for info in infos:
+            info.wait_for_publish(timeout)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m edge_app.mqtt.discovery clear --config FILE`: what uninstall runs; no model needed."""
+    from ..config import load_config
+    from ..errors import EdgeAppError
+
+    parser = argparse.ArgumentParser(prog="python -m edge_app.mqtt.discovery",
+                                     description="Remove this device's Home Assistant entities (empty retained configs).")
+    parser.add_argument("action", choices=["clear"])
+    parser.add_argument("--config", help="the service's TOML config (broker, device id, credentials)")
+    parser.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the broker")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config, {})
+    try:
+        clear_on_broker(cfg, args.timeout)
+    except (EdgeAppError, OSError, TimeoutError) as exc:
+        print(f"could not clear the Home Assistant discovery configs: {exc}", file=sys.stderr)
+        return 1
+    print(f"cleared the Home Assistant discovery configs of device {cfg.resolved_device_id} on {cfg.mqtt.broker}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
