@@ -157,6 +157,39 @@ def test_derived_result_topics_reach_home_assistant(ha, broker, default_bundle, 
         serve.stop()
 
 
+def test_last_label_sensor_follows_batch_results_and_derived_topics(ha, broker, default_bundle, tmp_path):
+    """Only the sensors (which the old discovery had too): a batch and a derived result topic both broke them."""
+    label = "sensor.edge_app_porch_last_label"
+
+    def shows(value: str):
+        return wait_until(lambda: (s := ha.state(label)) and s["state"] == value and s, 15,
+                          f"{label} to show {value!r} (now {(ha.state(label) or {}).get('state')!r})")
+
+    serve = _serve(default_bundle, broker, tmp_path, "porch", "--ha-discovery")
+    bus = Collector(broker.url, ["edge-app/porch/#"])
+    try:
+        wait_until(lambda: (s := ha.state(label)) and s["state"] != "unavailable", 60, f"{label} to be available")
+        bus.publish("edge-app/porch/classify", "turn on the lights")
+        shows("lights_on")
+        bus.publish("edge-app/porch/classify", json.dumps({"items": ["switch the lights off", "start the vacuum"]}))
+        shows("vacuum_start")
+    finally:
+        bus.close()
+        serve.stop()
+    serve = _serve(default_bundle, broker, tmp_path, "porch", "--ha-discovery", "--input", "home/+/say",
+                   "--result-topic", "{input}/result")
+    bus = Collector(broker.url, ["home/#"])
+    try:
+        wait_until(lambda: ha.state(label)["state"] != "unavailable", 60, f"{label} to be available again")
+        # HA resubscribes to the new state topic shortly after it reads the changed config: say it until heard
+        wait_until(lambda: bus.publish("home/porch/say", "preheat the oven to 180 degrees") and time.sleep(1)
+                   or ha.state(label)["state"] == "oven_preheat", 20, f"{label} to follow the derived result topic")
+        assert bus.payloads("home/porch/say/result")
+    finally:
+        bus.close()
+        serve.stop()
+
+
 def relabel(source: Path, dest: Path, old: str, new: str) -> Path:
     """A consistent copy of a bundle whose label `old` is called `new`: manifest, eval samples, file hashes."""
     from edge_app.bundle import EVAL_SAMPLES_FILE, MANIFEST, write_manifest

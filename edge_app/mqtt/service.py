@@ -127,8 +127,8 @@ class Service:
             client.subscribe(topic, qos=qos)
         if self.cfg.ota.enabled:
             client.subscribe(self.topics.cmd_model, qos=1)
+        self._announce_discovery()  # Home Assistant configs (on) or their removal (off), before "online"
         client.publish(self.topics.status, "online", qos=1, retain=True)
-        self._announce_discovery()  # Home Assistant configs when on, cleared when off
         self.publisher.on_connect()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason, _props) -> None:
