@@ -79,7 +79,7 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
             value = predicate()
             if value:
                 return value
-        except (AssertionError, OSError) as exc:
+        except (AssertionError, OSError, ValueError) as exc:  # ValueError: float("unknown") not yet a number
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last_error})" if last_error else ""))

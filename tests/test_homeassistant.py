@@ -127,8 +127,9 @@ def test_event_entity_sensors_and_automation_for_single_and_batch_results(ha, br
         assert label["attributes"]["batch_size"] == 2 and label["attributes"]["id"] == "b2"
         score = ha.state("sensor.edge_app_kitchen_last_score")["state"]
         assert 0 < float(score) <= 1
-        wait_until(lambda: ha.state("sensor.edge_app_kitchen_messages_per_second")["state"] not in ("unknown", ""),
-                   10, "the messages/s diagnostic sensor to get a value")
+        for metric in ("messages_per_second", "latency_p95", "queue_depth"):  # the metric keys the service sends
+            sensor = f"sensor.edge_app_kitchen_{metric}"
+            wait_until(lambda: float(ha.state(sensor)["state"]) >= 0, 10, f"{sensor} to show a number")
 
         serve.stop()
         wait_until(lambda: ha.state("event.edge_app_kitchen_command")["state"] == "unavailable", 10,

@@ -13,8 +13,9 @@ discovery is off, so a device that once announced itself does not leave ghosts b
 
 Results may be single (`{"label": ...}`) or a batch (`{"items": [{"label": ...}, ...]}`); every template
 handles both. They test `'items' in value_json`: both `value_json.items` and `value_json['items']` find
-the dict's `items` method when the key is missing (Jinja falls back between item and attribute). A batch is one MQTT message and so one event: its last item is the event (as for the
-sensors) and `items` lists every item's label, score and id.
+the dict's `items` method when the key is missing (Jinja falls back between item and attribute). A batch
+is one MQTT message and so one event (HA's MQTT event entity fires once per message): the last item is
+the event, as for the sensors, and its `items` attribute lists every item's label.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .topics import HA_DISCOVERY_PREFIX, Topics
 
 log = logging.getLogger(__name__)
 
-# Shown by the event entity for commands the classifier rejected as out of scope (result "rejected": true).
+# The event type for a command the classifier rejected (result "rejected": true), whatever its label.
 OUT_OF_SCOPE = "out_of_scope"
 
 # The last result in a message: the message itself, or the last item of a batch.
@@ -40,7 +41,7 @@ _LAST = ("{% set batch = value_json is mapping and 'items' in value_json and val
          "{% set r = value_json['items'][-1] if batch else value_json %}"
          "{% set ok = r is mapping and r.label is defined %}")
 
-# key -> (component, name, value template, extra config): everything the device announces besides the event.
+# key (in the config topic) -> sensor config: what the device announces besides the event.
 _RESULT_SENSORS: dict[str, dict[str, Any]] = {
     "label": {
         "name": "Last label", "icon": "mdi:label",
