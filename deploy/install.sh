@@ -155,6 +155,12 @@ if [ "$MODE" = uninstall ]; then
     elif [ "$DO_SYSTEM" = 0 ]; then
         run systemctl disable --now edge-app
     fi
+    # Home Assistant entities (#17): clear this device's retained discovery configs while the venv and
+    # config still exist. Harmless when discovery was never on; a broker out of reach only warns.
+    if [ -x "$OPT_DIR/venv/bin/python" ] && [ -f "$ETC_DIR/config.toml" ]; then
+        run "$OPT_DIR/venv/bin/python" -m edge_app.mqtt.discovery clear --config "$ETC_DIR/config.toml" \
+            || item warning "Home Assistant configs not cleared; delete the device in Home Assistant"
+    fi
     for path in "$UNIT" "$OPT_DIR" "$ETC_DIR"; do
         if [ -e "$path" ] || [ -L "$path" ]; then
             rm -rf -- "$path"

@@ -224,7 +224,9 @@ def test_wildcard_inputs_derived_result_topics_and_ha_discovery(default_bundle, 
         assert bus.json("home/kitchen/say/result")[0]["label"] == "oven_preheat"
         config = bus.json("homeassistant/sensor/edge_app_ha/label/config")[0]
         assert config["availability_topic"] == "edge-app/ha/status" and config["payload_available"] == "online"
-        assert config["value_template"] == "{{ value_json.label }}"
+        assert config["state_topic"] == "home/+/say/result"  # the derived topics, not <prefix>/result
+        event = bus.json("homeassistant/event/edge_app_ha/command/config")[0]
+        assert "oven_preheat" in event["event_types"] and event["state_topic"] == "home/+/say/result"
     finally:
         bus.close()
         serve.stop()

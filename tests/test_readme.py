@@ -191,7 +191,7 @@ def test_every_flag_in_the_readme_belongs_to_one_of_our_commands():
     known = set()
     for sub in subcommands():
         known |= set(re.findall(r"--[a-z][a-z0-9-]*", help_text(*EDGE_APP, sub)))
-    for script in ("deploy/install.sh", "deploy/push.sh"):
+    for script in ("deploy/install.sh", "deploy/push.sh", "run"):  # ./run test --no-integration
         known |= set(re.findall(r"--[a-z][a-z0-9-]*", help_text(str(ROOT / script))))
     used = {flag for seg in code_segments() for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", seg)}
     assert used - known == set()

@@ -44,7 +44,7 @@ class Bus:
         self.v5 = protocol == mqtt.MQTTv5
         self.protocol = protocol
         self.routes = Routes()
-        self.on_connected: list[Callable[[], None]] = []  # hooks run (guarded) after each (re)connect
+        self.on_connected: list[Callable[[], None]] = []  # hooks run (guarded) on each (re)connect, before online
         self.draining = False  # set on shutdown: later arrivals stay unacknowledged, redelivered next start
         self.stopping = False
         self.client = make_client(cfg, address, protocol, cfg.client_id, manual_ack=True)
@@ -119,9 +119,9 @@ class Bus:
                 client.subscribe(route.subscribe_as, options=SubscribeOptions(qos=route.qos, retainAsPublished=True))
             else:
                 client.subscribe(route.subscribe_as, qos=route.qos)
-        client.publish(self.topics.status, "online", qos=1, retain=True)
-        for hook in self.on_connected:
+        for hook in self.on_connected:  # before "online": a subscriber that sees online sees what they publish too
             guarded("an on-connect hook", self.metrics)(hook)()
+        client.publish(self.topics.status, "online", qos=1, retain=True)
         self.publisher.on_connect()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason, _props) -> None:

@@ -26,7 +26,7 @@ from ..errors import ConfigError, EdgeAppError
 from ..signing import check_trusted
 from .bus import Bus
 from .connection import BrokerAddress, detect_protocol
-from .discovery import discovery_messages
+from .discovery import announce
 from .guard import Watchdog, guarded
 from .metrics import Metrics
 from .ota import ACTIVE_BUNDLE_FILE, ModelHost, ModelUpdater, active_bundle
@@ -59,8 +59,8 @@ class Service:
         pipeline = self.pipeline = ClassifyPipeline(self.cfg, self.topics, bus, self.metrics, self.classifier,
                                                     self.stop_event)
         self._add_routes(bus, pipeline)
+        bus.on_connected.append(self.publish_discovery)  # on: the configs; off: clears an earlier run's
         if self.cfg.mqtt.ha_discovery:
-            bus.on_connected.append(self.publish_discovery)
             pipeline.on_swap.append(lambda _classifier: self.publish_discovery())
         pipeline.start()
         bus.start()
@@ -110,8 +110,9 @@ class Service:
         return {"name": classifier.bundle.name, "sha256": classifier.bundle.sha256}
 
     def publish_discovery(self) -> None:
-        for topic, payload in discovery_messages(self.topics, self.model_info):
-            self.bus.publish_volatile(topic, payload, qos=1, retain=True)
+        """Home Assistant configs (discovery on) or their removal (off); the labels are HA's event types."""
+        bundle = self.pipeline.current().bundle
+        announce(self.bus.publish_volatile, self.topics, self.cfg.mqtt.ha_discovery, bundle.name, bundle.labels)
 
     def reload(self) -> None:
         """SIGHUP: load the configured bundle again (e.g. a new `current` link) and switch to it.
