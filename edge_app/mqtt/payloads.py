@@ -189,8 +189,9 @@ def now_iso() -> str:
 
 
 def result_object(item: Item, prediction: dict[str, Any]) -> dict[str, Any]:
-    """One item's answer: its echoed keys, id and prediction."""
-    return {**item.extra, "id": item.id, **prediction}
+    """One item's answer: its echoed keys, id, the text it classified (so a subscriber such as a Home
+    Assistant event needs no second lookup) and the prediction."""
+    return {**item.extra, "id": item.id, "text": item.text, **prediction}
 
 
 def envelope(body: dict[str, Any], model: dict[str, str], latency_ms: float, topic: str) -> dict[str, Any]:
