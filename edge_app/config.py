@@ -74,6 +74,15 @@ class OtaConfig:
 
 
 @dataclass
+class ClassifierConfig:
+    """Post-processing of the model's answer."""
+
+    # Under this calibrated score a result is `out_of_scope` with "rejected": true. Negative: the
+    # threshold the bundle's export chose on its validation split (none: reject nothing); 0: never.
+    min_score: float = -1.0
+
+
+@dataclass
 class Config:
     bundle: str = ""
     device: str = "auto"  # auto | cpu | cuda | tensorrt
@@ -87,6 +96,7 @@ class Config:
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     ota: OtaConfig = field(default_factory=OtaConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
 
     # Derived values live here so every consumer computes them the same way.
     @property
@@ -226,5 +236,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"mqtt.protocol is {cfg.mqtt.protocol!r}; use auto, 5 or 3.1.1")
     if cfg.batching.max_batch < 1 or cfg.batching.queue_size < 1:
         raise ConfigError("batching.max_batch and batching.queue_size must be at least 1")
+    if cfg.classifier.min_score > 1:
+        raise ConfigError(f"classifier.min_score is {cfg.classifier.min_score}; use a score up to 1 (negative: the bundle's)")
     if cfg.mqtt.max_payload < 1:
         raise ConfigError("mqtt.max_payload must be at least 1 byte")

