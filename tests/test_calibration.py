@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from edge_app.bundle import Bundle, write_manifest
 from edge_app.calibration import OUT_OF_SCOPE, Calibration, ClassStats, load_calibration
 from edge_app.classifier import Classifier
-from edge_app.errors import BundleError
+from edge_app.config import load_config
+from edge_app.errors import BundleError, ConfigError
 from export.calibrate import choose, choose_threshold, class_stats, fit_temperature, make_split
 from export.evaluate import ece
 
@@ -181,3 +182,10 @@ def test_a_bundle_exported_without_calibration_still_classifies_as_before(bundle
     assert plain.min_score is None and pred.rejected is False
     assert sum(s for _, s in pred.top_k) == pytest.approx(1.0, abs=1e-4)
     assert pred.top_k[0] == (pred.label, pred.score)
+
+
+def test_min_score_comes_from_the_config_layers_and_is_checked() -> None:
+    assert load_config(None, environ={}).classifier.min_score < 0  # the bundle's threshold
+    assert load_config(None, environ={"EDGE_APP_CLASSIFIER_MIN_SCORE": "0.6"}).classifier.min_score == 0.6
+    with pytest.raises(ConfigError, match="classifier.min_score"):
+        load_config(None, environ={"EDGE_APP_CLASSIFIER_MIN_SCORE": "1.5"})
