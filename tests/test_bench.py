@@ -98,6 +98,10 @@ def test_table_prints_header_engines_and_goals(quick_run):
     assert header.split() == ["metric", "int8", "fp32"]
     assert "int8 / onnxruntime fp32" in table and ("PASS" in table or "MISS" in table)
     assert "int8 peak:" in table and "assumption:" in table
+    # The export's own rejection and calibration figures, from the manifest.
+    validation = data["bundle"]["validation"]
+    assert f"out-of-scope recall {100 * validation['out_of_scope_recall']:.1f} %" in table
+    assert f"ECE {validation['ece']}" in table and "detector:" in table and "vacuum_dock" in table
     assert "[int8]" in proc.stderr and "engine 2/2: fp32" in proc.stderr  # progress, on stderr only
     assert "[int8]" not in table
 
