@@ -1,7 +1,8 @@
 """The bundle format: the one contract between the workstation and the board.
 
 A bundle is a folder holding `model.onnx`, `tokenizer.json`, `manifest.json` and optional
-extras (`eval_samples.jsonl`). The manifest lists every other file with its sha256 and
+extras (`eval_samples.jsonl`; `detector.npz` with the class statistics of a distance detector,
+which the manifest's optional `calibration` object names — see edge_app/calibration.py). The manifest lists every other file with its sha256 and
 size, so a board can prove it runs exactly what the workstation validated. `export/` writes
 bundles with `write_manifest` and the runtime reads them with `Bundle.load`: one definition.
 

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .bundle import Bundle
+from .calibration import EMBEDDING_OUTPUT, OUT_OF_SCOPE, load_calibration, softmax
 from .errors import BundleError
 from .session import create_session
 from .tokenize import TextEncoder
@@ -22,17 +23,24 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Prediction:
+    """One text's answer. `score` estimates the probability that the best candidate is right
+    (calibrated when the bundle carries calibration); under the minimum score the label is
+    `out_of_scope` and `rejected` is set, with the candidates still in `top_k`, so an automation
+    can ask again instead of acting."""
+
     label: str
     score: float
     top_k: list[tuple[str, float]]
     truncated: bool = False  # the text was longer than the model's max length
     tokens: int = 0
     labels: list[str] = field(default_factory=list)  # multi-label bundles: every label scoring >= 0.5
+    rejected: bool = False  # the best candidate scored under the minimum score
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "label": self.label,
             "score": round(self.score, 6),
+            "rejected": self.rejected,
             "scores": [{"label": name, "score": round(score, 6)} for name, score in self.top_k],
             "truncated": self.truncated,
         }
@@ -55,12 +63,6 @@ def check_texts(texts: Sequence[Any]) -> list[str]:
     return out
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits))
 
@@ -69,7 +71,8 @@ class Classifier:
     """A loaded bundle, ready to classify. Thread-compatible: one caller at a time."""
 
     def __init__(
-        self, bundle: Bundle, device: str = "auto", threads: int | None = None, batch_size: int = 32, spin: bool = False
+        self, bundle: Bundle, device: str = "auto", threads: int | None = None, batch_size: int = 32,
+        spin: bool = False, min_score: float | None = None,
     ):
         self.bundle = bundle
         self.session, self.provider = create_session(bundle.model_path, device, threads, spin)
@@ -78,6 +81,10 @@ class Classifier:
         self.labels = bundle.labels
         self._check_label_count()
         self.batch_size = batch_size
+        self.calibration = load_calibration(bundle.manifest, bundle.path)
+        self.output_names = self._output_names()
+        # None or negative: the bundle's threshold (chosen on its validation split), if it has one.
+        self.min_score = self.calibration.threshold if min_score is None or min_score < 0 else min_score
         log.info("loaded model %s (%s) with %d labels", bundle.name, bundle.sha256[:12], len(self.labels))
 
     def _check_label_count(self) -> None:
@@ -89,6 +96,18 @@ class Classifier:
                 f"{len(self.labels)} labels; re-export the bundle"
             )
 
+    def _output_names(self) -> list[str]:
+        """Logits, plus the pooled embedding when the bundle's detector needs it."""
+        names = [o.name for o in self.session.get_outputs()]
+        if not self.calibration.needs_embedding:
+            return names[:1]
+        if EMBEDDING_OUTPUT not in names:
+            raise BundleError(
+                f"bundle {self.bundle.path}: its calibration needs the model output {EMBEDDING_OUTPUT!r}, "
+                "which model.onnx lacks; re-export the bundle"
+            )
+        return [names[0], EMBEDDING_OUTPUT]
+
     @classmethod
     def load(
         cls,
@@ -98,9 +117,11 @@ class Classifier:
         verify: bool = True,
         batch_size: int = 32,
         spin: bool = False,
+        min_score: float | None = None,
     ) -> "Classifier":
-        """Load and (unless verify=False) sha256-check a bundle, then build its session."""
-        return cls(Bundle.load(bundle_dir, verify=verify), device, threads, batch_size, spin)
+        """Load and (unless verify=False) sha256-check a bundle, then build its session.
+        `min_score` overrides the bundle's rejection threshold (None or < 0: keep it; 0: never reject)."""
+        return cls(Bundle.load(bundle_dir, verify=verify), device, threads, batch_size, spin, min_score)
 
     @property
     def model_info(self) -> dict[str, str]:
@@ -108,9 +129,12 @@ class Classifier:
 
     def logits(self, texts: list[str]) -> tuple[np.ndarray, list[int], list[bool]]:
         """Raw logits for one model call; callers wanting predictions use classify()."""
+        outputs, lengths, truncated = self._run(texts)
+        return outputs[0], lengths, truncated
+
+    def _run(self, texts: list[str]) -> tuple[list[np.ndarray], list[int], list[bool]]:
         enc = self.encoder.encode(texts, self.input_names)
-        (out,) = self.session.run(None, enc.arrays)[:1]
-        return out, enc.lengths, enc.truncated
+        return self.session.run(self.output_names, enc.arrays), enc.lengths, enc.truncated
 
     def classify(self, texts: Sequence[str], top_k: int = 3) -> list[Prediction]:
         """Predictions in input order. Long inputs are split into length-sorted batches, so
@@ -120,16 +144,44 @@ class Classifier:
         results: list[Prediction | None] = [None] * len(texts)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            logits, lengths, truncated = self.logits([texts[i] for i in idx])
+            outputs, lengths, truncated = self._run([texts[i] for i in idx])
+            probs, scores = self._probabilities(outputs)
             for row, i in enumerate(idx):
-                results[i] = self._predict(logits[row], lengths[row], truncated[row], top_k)
+                results[i] = self._predict(probs[row], float(scores[row]), lengths[row], truncated[row], top_k)
         return results  # type: ignore[return-value]
 
-    def _predict(self, logits: np.ndarray, tokens: int, truncated: bool, top_k: int) -> Prediction:
+    def model_outputs(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Every output of the model (logits, and the pooled embedding where exported), rows in
+        input order; what the export side fits a detector on."""
+        texts = check_texts(texts)
+        names = [o.name for o in self.session.get_outputs()]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        parts: list[list[np.ndarray]] = [[] for _ in names]
+        for start in range(0, len(order), self.batch_size):
+            enc = self.encoder.encode([texts[i] for i in order[start : start + self.batch_size]], self.input_names)
+            for part, out in zip(parts, self.session.run(names, enc.arrays)):
+                part.append(out)
+        inverse = np.argsort(order)
+        return [np.concatenate(part)[inverse] for part in parts]
+
+    def _probabilities(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-label probabilities and the score of each row's best label."""
+        if self.bundle.multi_label:
+            probs = _sigmoid(outputs[0])
+            return probs, probs.max(axis=-1)
+        if self.calibration.method == "none":
+            probs = softmax(outputs[0])
+            return probs, probs.max(axis=-1)
+        return self.calibration.scores(outputs[0], outputs[1] if len(outputs) > 1 else None)
+
+    def _predict(self, probs: np.ndarray, score: float, tokens: int, truncated: bool, top_k: int) -> Prediction:
         multi = self.bundle.multi_label
-        probs = _sigmoid(logits) if multi else _softmax(logits)
         ranked = np.argsort(-probs)
-        top = [(self.labels[j], float(probs[j])) for j in ranked[: max(1, top_k)]]
+        # A detector's score may differ from the best probability; the candidates keep their
+        # ranking and ratios, scaled so that the first of them carries the score.
+        scale = score / max(float(probs[ranked[0]]), 1e-12)
+        top = [(self.labels[j], float(probs[j]) * scale) for j in ranked[: max(1, top_k)]]
         chosen = [self.labels[j] for j in ranked if multi and probs[j] >= 0.5]
-        best = int(ranked[0])
-        return Prediction(self.labels[best], float(probs[best]), top, truncated, tokens, chosen)
+        best = self.labels[int(ranked[0])]
+        rejected = (not multi and self.min_score is not None and score < self.min_score and best != OUT_OF_SCOPE)
+        return Prediction(OUT_OF_SCOPE if rejected else best, score, top, truncated, tokens, chosen, rejected)

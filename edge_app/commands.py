@@ -24,13 +24,15 @@ def add_classify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: physical cores)")
     p.add_argument("--no-verify", action="store_true", help="skip the sha256 check of the bundle (faster start)")
     p.add_argument("--spin", action="store_true", help="onnxruntime threads busy-wait between runs: faster, costs CPU")
+    p.add_argument("--min-score", type=float, default=None,
+                   help="reject (label out_of_scope) under this score; default: the bundle's threshold, 0: never")
 
 
 def run_classify(args: argparse.Namespace) -> int:
     from .classifier import Classifier
 
     clf = Classifier.load(args.bundle, device=args.device, threads=args.threads, verify=not args.no_verify,
-                          spin=args.spin)
+                          spin=args.spin, min_score=args.min_score)
     texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
     failed = 0
     for text in texts:
@@ -143,6 +145,10 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fp32-out", type=Path, default=None, help="also write the fp32 bundle here (for bench --compare)")
     p.add_argument("--name", default=None, help="model name recorded in the manifest")
     p.add_argument("--sign-key", type=Path, default=None, help="sign the bundle(s) with this private key (keygen)")
+    p.add_argument("--validation", type=Path, default=None,
+                   help="CSV/JSONL of text,label (with out_of_scope examples) to fit calibration and threshold on")
+    p.add_argument("--train", type=Path, default=None,
+                   help="the training CSV/JSONL: class statistics for the distance detector (with --validation)")
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -153,7 +159,7 @@ def run_export(args: argparse.Namespace) -> int:
     bundle = export_model(ExportOptions(
         model=args.model, out=args.out, optimize=args.optimize, quantize=args.quantize, eval_file=args.eval,
         min_agreement=args.min_agreement, force=args.force, max_length=args.max_length,
-        fp32_out=args.fp32_out, name=args.name,
+        fp32_out=args.fp32_out, name=args.name, calibration_file=args.validation, train_file=args.train,
     ))
     _print_summary(bundle)
     _sign_outputs(key, args.out, args.fp32_out)
@@ -182,5 +188,6 @@ def run_build_default(args: argparse.Namespace) -> int:
 
 def _print_summary(bundle) -> None:
     ev = bundle.manifest.get("eval", {})
-    figures = ", ".join(f"{k} {ev[k]}" for k in ("accuracy_fp32", "accuracy_int8", "agreement") if ev.get(k) is not None)
+    keys = ("accuracy_fp32", "accuracy_int8", "agreement", "in_scope_accuracy", "out_of_scope_recall", "ece")
+    figures = ", ".join(f"{k} {ev[k]}" for k in keys if ev.get(k) is not None)
     print(f"bundle written: {bundle.path} ({bundle.name}; {figures}; sha256 {bundle.sha256[:16]})")

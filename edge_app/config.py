@@ -94,6 +94,15 @@ class TrustConfig:
 
 
 @dataclass
+class ClassifierConfig:
+    """Post-processing of the model's answer."""
+
+    # Under this calibrated score a result is `out_of_scope` with "rejected": true. Negative: the
+    # threshold the bundle's export chose on its validation split (none: reject nothing); 0: never.
+    min_score: float = -1.0
+
+
+@dataclass
 class Config:
     bundle: str = ""
     device: str = "auto"  # auto | cpu | cuda | tensorrt
@@ -108,6 +117,7 @@ class Config:
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     ota: OtaConfig = field(default_factory=OtaConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
 
     # Derived values live here so every consumer computes them the same way.
     @property
@@ -247,6 +257,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"mqtt.protocol is {cfg.mqtt.protocol!r}; use auto, 5 or 3.1.1")
     if cfg.batching.max_batch < 1 or cfg.batching.queue_size < 1:
         raise ConfigError("batching.max_batch and batching.queue_size must be at least 1")
+    if cfg.classifier.min_score > 1:
+        raise ConfigError(f"classifier.min_score is {cfg.classifier.min_score}; use a score up to 1 (negative: the bundle's)")
     if cfg.ota.enabled and not cfg.trust.keys:
         raise ConfigError(
             "ota.enabled needs trust.keys: over the air the board installs only bundles signed by a key it "

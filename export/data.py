@@ -11,6 +11,7 @@ from edge_app.errors import ExportError
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "intents"
 DEFAULT_TRAIN = DATA_DIR / "train.jsonl"
+DEFAULT_VALIDATION = DATA_DIR / "validation.jsonl"
 DEFAULT_TEST = DATA_DIR / "test.jsonl"
 
 

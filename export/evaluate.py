@@ -1,4 +1,4 @@
-"""Validation before a bundle is written: accuracy of fp32 and int8, and how often they agree.
+"""Validation before a bundle is written: accuracy, rejection and calibration of fp32 and int8.
 
 Runs the candidate bundles through the device runtime's own `Classifier`, so the figures in
 the manifest are what a board will see, not what PyTorch saw.
@@ -8,24 +8,101 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from edge_app.classifier import Classifier
+import numpy as np
+
+from edge_app.calibration import OUT_OF_SCOPE, softmax
+from edge_app.classifier import Classifier, Prediction
 
 from .data import Example
+
+ECE_BINS = 15
 
 
 @dataclass
 class EvalResult:
     accuracy: float
     predictions: list[str]
+    details: list[Prediction]
 
 
 def evaluate(bundle_dir: Path, examples: list[Example], threads: int | None = None) -> EvalResult:
     clf = Classifier.load(bundle_dir, device="cpu", threads=threads, verify=False)
-    preds = [p.label for p in clf.classify([e.text for e in examples], top_k=1)]
+    details = clf.classify([e.text for e in examples], top_k=1)
+    preds = [p.label for p in details]
     correct = sum(p == e.label for p, e in zip(preds, examples))
-    return EvalResult(correct / len(examples), preds)
+    return EvalResult(correct / len(examples), preds, details)
+
+
+def model_outputs(bundle_dir: Path, texts: list[str], threads: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Logits and (if the model has it) pooled embeddings, in input order, for fitting a detector."""
+    clf = Classifier.load(bundle_dir, device="cpu", threads=threads, verify=False)
+    outs = clf.model_outputs(texts)
+    return outs[0], (outs[1] if len(outs) > 1 else None)
 
 
 def agreement(a: list[str], b: list[str]) -> float:
     return sum(x == y for x, y in zip(a, b)) / max(1, len(a))
+
+
+def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Expected calibration error: the gap between confidence and accuracy, averaged over
+    equal-width confidence bins weighted by how many predictions fall in each."""
+    confidence, correct = np.asarray(confidence, float), np.asarray(correct, float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            total += mask.sum() * abs(confidence[mask].mean() - correct[mask].mean())
+    return float(total / max(1, len(confidence)))
+
+
+def uncalibrated_ece(logits: np.ndarray, labels: list[str], examples: list[Example]) -> float:
+    """ECE of plain softmax (the model before calibration) on the same examples."""
+    probs = softmax(logits)
+    top = probs.argmax(axis=-1)
+    correct = np.array([labels[t] == e.label for t, e in zip(top, examples)])
+    return ece(probs.max(axis=-1), correct)
+
+
+def figures(examples: list[Example], preds: list[Prediction]) -> dict[str, Any]:
+    """Accuracy, in-scope accuracy, out-of-scope recall, ECE and per-label precision/recall.
+    ECE compares each score with whether the best candidate (scores[0]) was right, so a
+    rejected command counts with the score that made it rejected."""
+    truth = [e.label for e in examples]
+    final = [p.label for p in preds]
+    inside = [i for i, t in enumerate(truth) if t != OUT_OF_SCOPE]
+    outside = [i for i, t in enumerate(truth) if t == OUT_OF_SCOPE]
+    correct_top = np.array([p.top_k[0][0] == t for p, t in zip(preds, truth)])
+    out: dict[str, Any] = {
+        "in_scope_accuracy": _rate(sum(final[i] == truth[i] for i in inside), len(inside)),
+        "out_of_scope_recall": _rate(sum(final[i] == OUT_OF_SCOPE for i in outside), len(outside)),
+        "rejected": _rate(sum(p.rejected for p in preds), len(preds)),
+        "ece": round(ece(np.array([p.score for p in preds]), correct_top), 4),
+    }
+    out["per_label"] = {
+        label: {
+            "precision": _rate(sum(f == t == label for f, t in zip(final, truth)), final.count(label)),
+            "recall": _rate(sum(f == t == label for f, t in zip(final, truth)), truth.count(label)),
+            "support": truth.count(label),
+        }
+        for label in sorted(set(truth) | set(final))
+    }
+    return out
+
+
+def _rate(hits: int, total: int) -> float | None:
+    return round(hits / total, 4) if total else None
+
+
+def per_label_lines(per_label: dict[str, dict[str, Any]]) -> list[str]:
+    """The per-label table for the progress output."""
+    lines = [f"{'label':<20} {'precision':>9} {'recall':>7} {'n':>4}"]
+    for label, row in per_label.items():
+        p = "-" if row["precision"] is None else f"{row['precision']:.3f}"
+        r = "-" if row["recall"] is None else f"{row['recall']:.3f}"
+        lines.append(f"{label:<20} {p:>9} {r:>7} {row['support']:>4}")
+    return lines

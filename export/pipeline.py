@@ -1,7 +1,9 @@
 """`edge-app export`: a Hugging Face sequence classifier in, a verified bundle out.
 
-Steps: Optimum ONNX export -> optional ORTOptimizer graph optimisation -> ORTQuantizer dynamic
-int8 -> validation of fp32 and int8 through the device runtime -> bundle with manifest.
+Steps: Optimum ONNX export (plus the pooled embedding as a second output) -> optional ORTOptimizer
+graph optimisation -> ORTQuantizer dynamic int8 -> optional calibration on a validation split
+(temperature or distance detector, threshold) -> validation of fp32 and int8 through the device
+runtime (accuracy, out-of-scope recall, per-label precision/recall, ECE) -> bundle with manifest.
 The same path serves a local checkpoint folder and a Hub model id.
 """
 
@@ -18,18 +20,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
 from edge_app import __version__
 from edge_app.bundle import EVAL_SAMPLES_FILE, MODEL_FILE, TOKENIZER_FILE, Bundle, write_manifest
 from edge_app.errors import ExportError
 
+from edge_app.calibration import EMBEDDING_OUTPUT
+
+from . import calibrate
 from .data import DEFAULT_TEST, Example, check_labels, load_examples
-from .evaluate import agreement, evaluate
+from .evaluate import agreement, evaluate, figures as eval_figures, model_outputs, per_label_lines, uncalibrated_ece
 from .progress import Steps
 
 log = logging.getLogger(__name__)
 QUANTIZE_CHOICES = ("arm64", "avx2", "avx512", "avx512_vnni", "none")
 OPTIMIZE_CHOICES = ("O1", "O2", "O3", "none")
 EVAL_SAMPLES_IN_BUNDLE = 64
+STATS_FILE = "detector.npz"
 
 
 @dataclass
@@ -46,6 +54,8 @@ class ExportOptions:
     name: str | None = None
     source: str | None = None  # what the manifest records as the origin; default: model
     quiet: bool = False
+    calibration_file: Path | None = None  # labelled validation split: fit the detector and threshold
+    train_file: Path | None = None  # the training split: class statistics for the distance detector
 
 
 def _looks_local(model: str) -> bool:
@@ -151,7 +161,7 @@ def export_model(opts: ExportOptions) -> Bundle:
     """Run every step and return the written, verified bundle; raise ExportError on refusal."""
     if opts.quantize not in QUANTIZE_CHOICES or opts.optimize not in OPTIMIZE_CHOICES:
         raise ExportError(f"use --quantize {'|'.join(QUANTIZE_CHOICES)} and --optimize {'|'.join(OPTIMIZE_CHOICES)}")
-    steps = Steps(5, quiet=opts.quiet)
+    steps = Steps(6, quiet=opts.quiet)
     config = check_model(opts.model)
     labels = _labels(config)
     examples, eval_source, labelled = _eval_set(opts, labels)
@@ -174,14 +184,16 @@ def export_model(opts: ExportOptions) -> Bundle:
                 served = _stage(q_dir, work / "bundle-int8", tokenizer_json, {**base, "quantization": quant})
         else:
             steps.skip("Quantization skipped (--quantize none)")
+        _calibrate(opts, config, labels, served, fp32_bundle, steps)
         with steps.step(f"Validating fp32 and int8 on {len(examples)} examples ({eval_source})"):
             figures, fp32_preds, served_preds = _validate(fp32_bundle, served, examples, labelled, quant is not None, steps)
         _refuse_if_disagreeing(figures, opts)
         with steps.step(f"Writing bundle to {opts.out}"):
-            fields = {**base, "quantization": quant, "eval": {"source": eval_source, **figures}}
+            cal = _manifest(served).get("calibration")
+            fields = {**base, "quantization": quant, "calibration": cal, "eval": {"source": eval_source, **figures}}
             bundle = _write_bundle(served, opts.out, fields, examples, served_preds)
             if opts.fp32_out:
-                fp32_fields = {**base, "quantization": None, "eval": {"source": eval_source, **figures}}
+                fp32_fields = {**base, "quantization": None, "calibration": cal, "eval": {"source": eval_source, **figures}}
                 _write_bundle(fp32_bundle, opts.fp32_out, fp32_fields, examples, fp32_preds)
     return bundle
 
@@ -218,12 +230,76 @@ def _export_onnx(opts: ExportOptions, work: Path) -> tuple[Path, Path, int]:
     if not tokenizer.is_fast:
         raise ExportError(f"{opts.model} has no fast tokenizer (tokenizer.json); the board needs one")
     model.save_pretrained(onnx_dir)
+    _expose_embedding(onnx_dir)
     tok_dir = work / "tokenizer"
     tokenizer.save_pretrained(tok_dir)
     limits = [opts.max_length, getattr(model.config, "max_position_embeddings", opts.max_length)]
     if tokenizer.model_max_length and tokenizer.model_max_length < 100_000:
         limits.append(tokenizer.model_max_length)
     return onnx_dir, tok_dir / TOKENIZER_FILE, min(limits)
+
+
+def _expose_embedding(onnx_dir: Path) -> None:
+    """Add the classification head's input (the pooled embedding) as a second graph output,
+    named `embedding`, so a distance detector can run on the board from the same model call.
+    Logits stay the first output. A head we do not recognise is left alone: the bundle then
+    offers temperature scaling only."""
+    import onnx
+
+    (path,) = sorted(onnx_dir.glob("*.onnx"))
+    proto = onnx.load(str(path))
+    graph = proto.graph
+    logits = graph.output[0].name
+    producers = {out: node for node in graph.node for out in node.output}
+    node = producers.get(logits)
+    if node is not None and node.op_type == "Add":  # MatMul + Add: follow the MatMul
+        node = next((producers.get(i) for i in node.input if producers.get(i) is not None
+                     and producers[i].op_type == "MatMul"), None)
+    if node is None or node.op_type not in ("Gemm", "MatMul"):
+        log.info("no linear classification head found before %s; no embedding output", logits)
+        return
+    graph.node.append(onnx.helper.make_node("Identity", [node.input[0]], [EMBEDDING_OUTPUT], name="embedding_out"))
+    graph.output.append(onnx.helper.make_tensor_value_info(
+        EMBEDDING_OUTPUT, onnx.TensorProto.FLOAT, ["batch_size", "hidden_size"]))
+    onnx.save(proto, str(path))
+
+
+def _manifest(stage: Path) -> dict[str, Any]:
+    return json.loads((stage / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _calibrate(opts: ExportOptions, config: Any, labels: list[str], served: Path, fp32: Path, steps: Steps) -> None:
+    """Fit the detector on the served model's outputs for the validation split; write its
+    statistics and manifest fields into both candidate bundles (fp32 shares them)."""
+    multi = getattr(config, "problem_type", None) == "multi_label_classification"
+    if not opts.calibration_file or multi:
+        steps.skip("Calibration skipped (no validation split given)" if not multi else
+                   "Calibration skipped (multi-label model)")
+        return
+    val = load_examples(opts.calibration_file)
+    check_labels(val, [*labels, "out_of_scope"], opts.calibration_file)
+    with steps.step(f"Calibrating on {len(val)} validation examples ({Path(opts.calibration_file).name})"):
+        logits, emb = model_outputs(served, [e.text for e in val])
+        split = calibrate.make_split(logits, emb, [e.label for e in val], labels)
+        train_emb, train_truth = None, []
+        if emb is not None and opts.train_file:
+            train = load_examples(opts.train_file)
+            train_truth = [e.label for e in train]
+            train_emb = model_outputs(served, [e.text for e in train])[1]
+        choice = calibrate.choose(labels, split, train_emb, train_truth)
+        stats_file = STATS_FILE if choice.calibration.method == "mahalanobis" else None
+        cal_fields = calibrate.manifest_fields(choice, stats_file)
+        for stage in (served, fp32) if served != fp32 else (served,):
+            if stats_file and choice.calibration.stats is not None:
+                stats = choice.calibration.stats
+                np.savez(stage / stats_file, means=stats.means, precision=stats.precision)
+            write_manifest(stage, {**{k: v for k, v in _manifest(stage).items() if k not in ("files", "format_version")},
+                                   "calibration": cal_fields})
+        compared = "; ".join(f"{k}: in-scope {v['in_scope_accuracy']}, out-of-scope recall {v['out_of_scope_recall']}"
+                             for k, v in choice.report["compared"].items())
+        steps.info(f"held-out halves of validation: {compared}")
+        steps.info(f"chosen: {choice.calibration.method}, temperature {choice.calibration.temperature:.3f}, "
+                   f"threshold {choice.calibration.threshold}")
 
 
 def _base_fields(opts: ExportOptions, config: Any, labels: list[str], max_length: int) -> dict[str, Any]:
@@ -254,6 +330,17 @@ def _validate(fp32: Path, served: Path, examples: list[Example], labelled: bool,
     figures["size_int8"] = (served / MODEL_FILE).stat().st_size if quantized else None
     figures["opset"] = _opset(served / MODEL_FILE)
     steps.info(", ".join(f"{k}={v}" for k, v in figures.items() if v is not None))
+    if labelled:
+        # The served model's figures: what a board sees, with its calibration and threshold.
+        served_figures = eval_figures(examples, q.details)
+        labels = _manifest(served)["labels"]
+        served_figures["ece_uncalibrated"] = round(uncalibrated_ece(model_outputs(served, [e.text for e in examples])[0],
+                                                                    labels, examples), 4)
+        figures.update(served_figures)
+        steps.info(", ".join(f"{k}={served_figures[k]}" for k in
+                             ("in_scope_accuracy", "out_of_scope_recall", "rejected", "ece", "ece_uncalibrated")))
+        for line in per_label_lines(served_figures["per_label"]):
+            steps.info(line)
     return figures, fp.predictions, q.predictions
 
 
@@ -278,7 +365,9 @@ def _write_bundle(stage: Path, out: Path, fields: dict[str, Any], examples: list
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    for name in (MODEL_FILE, TOKENIZER_FILE):
+    for name in (MODEL_FILE, TOKENIZER_FILE, STATS_FILE):
+        if name == STATS_FILE and not (stage / name).is_file():
+            continue
         shutil.copyfile(stage / name, new / name)
     with open(new / EVAL_SAMPLES_FILE, "w", encoding="utf-8") as handle:
         for text_label, expected in zip(examples[:EVAL_SAMPLES_IN_BUNDLE], preds):

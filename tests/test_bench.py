@@ -78,7 +78,8 @@ def test_quick_run_reports_every_engine_and_field(quick_run, default_bundle, def
 def test_int8_accuracy_within_one_point_of_fp32(quick_run):
     _proc, data, _out = quick_run
     int8, fp32 = (data["engines"][n]["accuracy"]["test"] for n in ("int8", "fp32"))
-    assert int8["examples"] == fp32["examples"] == 215
+    test_split = Path(__file__).resolve().parents[1] / "export" / "data" / "intents" / "test.jsonl"
+    assert int8["examples"] == fp32["examples"] == len(test_split.read_text(encoding="utf-8").splitlines())
     assert int8["accuracy"] > 0.9
     assert 100 * (fp32["accuracy"] - int8["accuracy"]) <= 1.0
     goal = next(g for g in data["goals"] if g["goal"].startswith("int8 accuracy"))
@@ -97,6 +98,10 @@ def test_table_prints_header_engines_and_goals(quick_run):
     assert header.split() == ["metric", "int8", "fp32"]
     assert "int8 / onnxruntime fp32" in table and ("PASS" in table or "MISS" in table)
     assert "int8 peak:" in table and "assumption:" in table
+    # The export's own rejection and calibration figures, from the manifest.
+    validation = data["bundle"]["validation"]
+    assert f"out-of-scope recall {100 * validation['out_of_scope_recall']:.1f} %" in table
+    assert f"ECE {validation['ece']}" in table and "detector:" in table and "vacuum_dock" in table
     assert "[int8]" in proc.stderr and "engine 2/2: fp32" in proc.stderr  # progress, on stderr only
     assert "[int8]" not in table
 

@@ -97,7 +97,8 @@ def test_default_manifest_records_what_a_board_needs(default_bundle: Path) -> No
     datetime.strptime(m["created"], "%Y-%m-%dT%H:%M:%SZ")
     for package in ("edge-app", "onnxruntime", "transformers", "torch", "optimum-onnx"):
         assert m["exporter"].get(package), package
-    assert set(m["files"]) == {"model.onnx", "tokenizer.json", "eval_samples.jsonl"}
+    detector = {"detector.npz"} if m["calibration"]["method"] == "mahalanobis" else set()
+    assert set(m["files"]) == {"model.onnx", "tokenizer.json", "eval_samples.jsonl"} | detector
     for rel, entry in m["files"].items():
         data = (default_bundle / rel).read_bytes()
         assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}, rel
@@ -107,8 +108,9 @@ def test_model_outputs_match_manifest_labels(default_bundle: Path) -> None:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(default_bundle / "model.onnx"), providers=["CPUExecutionProvider"])
-    (logits,) = session.get_outputs()
+    logits, embedding = session.get_outputs()  # the pooled embedding feeds the distance detector
     assert logits.shape[-1] == len(manifest(default_bundle)["labels"])
+    assert embedding.name == "embedding" and embedding.shape[-1] in (384, "hidden_size")
 
 
 # --- edge-app verify ----------------------------------------------------------------------
@@ -192,7 +194,7 @@ def test_export_refuses_an_eval_file_with_unknown_labels(tiny_checkpoint: Path, 
     assert proc.returncode != 0
     line = error_line(proc)
     assert "nonsense" in line and "eval.jsonl" in line
-    assert "[1/5]" not in proc.stderr  # refused before any export work
+    assert "[1/6]" not in proc.stderr  # refused before any export work
     assert not (tmp_path / "out").exists()
 
 
@@ -204,8 +206,8 @@ def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, t
     out = tmp_path / "tiny-bundle"
     proc = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "0.0"))
     assert proc.returncode == 0, proc.stderr
-    for step in range(1, 6):
-        assert f"[{step}/5]" in proc.stderr
+    for step in range(1, 7):
+        assert f"[{step}/6]" in proc.stderr
     # Only our step lines and their figures: no library warnings a user cannot act on.
     chatter = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith(("[", "      "))]
     assert chatter == []
@@ -220,6 +222,30 @@ def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, t
     (pred,) = Classifier.load(out).classify(["this is a test"])
     assert pred.label in TINY_LABELS
     assert sorted(p.name for p in out.parent.iterdir()) == ["tiny-bundle"]  # no half-written leftovers
+
+
+def test_export_calibrates_on_a_validation_split_and_reports_rejection(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """A user's export with a validation split: the detector is chosen and recorded, the eval
+    figures include out-of-scope recall, per-label precision/recall and ECE."""
+    rows = [{"text": f"{w} stuff number {i}", "label": label} for i in range(12)
+            for w, label in (("great", TINY_LABELS[0]), ("awful", TINY_LABELS[-1]), ("weather in", "out_of_scope"))]
+    split = tmp_path / "split.jsonl"
+    split.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    eval_file = tmp_path / "eval.jsonl"
+    eval_file.write_text("".join(json.dumps(r) + "\n" for r in rows if r["label"] != "out_of_scope"), encoding="utf-8")
+    out = tmp_path / "tiny-bundle"
+    proc = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "0.0", "--eval", eval_file,
+                                  "--validation", split, "--train", split))
+    assert proc.returncode == 0, proc.stderr
+    assert "[4/6] Calibrating on 36 validation examples" in proc.stderr
+    assert "precision" in proc.stderr and "ece=" in proc.stderr
+    bundle = Bundle.load(out)
+    cal, ev = bundle.manifest["calibration"], bundle.manifest["eval"]
+    assert set(cal["compared"]) == {"temperature", "mahalanobis"}  # the tiny model has the embedding output too
+    assert 0 < cal["threshold"] < 1
+    assert set(ev["per_label"]) >= set(TINY_LABELS[:1]) and 0 <= ev["ece"] <= 1
+    (pred,) = Classifier.load(out).classify(["great stuff"])
+    assert pred.label in TINY_LABELS or (pred.label == "out_of_scope" and pred.rejected)
 
 
 def test_export_refuses_low_agreement_unless_forced(tiny_checkpoint: Path, tmp_path: Path) -> None:

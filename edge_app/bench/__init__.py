@@ -127,6 +127,17 @@ def _agreement(engines: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _validation(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """What the export measured on its test split and chose on its validation split."""
+    ev, cal = manifest.get("eval") or {}, manifest.get("calibration") or {}
+    keys = ("source", "examples", "in_scope_accuracy", "out_of_scope_recall", "ece", "ece_uncalibrated", "rejected",
+            "per_label")
+    if "in_scope_accuracy" not in ev:
+        return None
+    return {**{k: ev.get(k) for k in keys}, "detector": cal.get("method"), "threshold": cal.get("threshold"),
+            "temperature": cal.get("temperature")}
+
+
 def _drop_predictions(engines: dict[str, Any]) -> None:
     for engine in engines.values():
         for data in engine.get("accuracy", {}).values():
@@ -172,7 +183,8 @@ def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: 
         "hardware": describe_hardware(), "runtime": runtime_versions(), "plan": plan,
         "bundle": {"path": str(bundle.path), "name": bundle.name, "sha256": bundle.sha256,
                    "model_bytes": bundle.model_path.stat().st_size,
-                   "compare": None if compare is None else {"path": str(compare.path), "sha256": compare.sha256}},
+                   "compare": None if compare is None else {"path": str(compare.path), "sha256": compare.sha256},
+                   "validation": _validation(bundle.manifest)},
         "inputs": inputs, "engines": {},
     }
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in names}

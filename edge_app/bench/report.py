@@ -174,9 +174,27 @@ def mqtt_lines(mqtt: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def validation_lines(validation: dict[str, Any] | None) -> list[str]:
+    """The export's own figures from the manifest: rejection, calibration, per label."""
+    if not validation:
+        return ["bundle validation: none recorded (exported without a labelled eval set)"]
+    v = validation
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f} %"
+    lines = [
+        f"bundle validation (export side, {v['source']}, n={v['examples']}): in-scope accuracy "
+        f"{pct(v['in_scope_accuracy'])}, out-of-scope recall {pct(v['out_of_scope_recall'])}, ECE {v['ece']} "
+        f"(uncalibrated {v.get('ece_uncalibrated')}), rejected {pct(v.get('rejected'))}",
+        f"  detector: {v.get('detector') or 'none'}, threshold {v.get('threshold')}, temperature {v.get('temperature')}",
+    ]
+    rows = [[label, pct(r["precision"]), pct(r["recall"]), str(r["support"])]
+            for label, r in (v.get("per_label") or {}).items()]
+    return lines + ["  " + line for line in _table(["label", "precision", "recall", "n"], rows)]
+
+
 def render(results: dict[str, Any]) -> str:
     blocks = [
-        header_lines(results), engine_table(results), goal_table(results["goals"]),
+        header_lines(results), engine_table(results), validation_lines(results["bundle"].get("validation")),
+        goal_table(results["goals"]),
         peak_lines(results.get("peak")), mqtt_lines(results.get("mqtt")),
     ]
     return "\n\n".join("\n".join(block) for block in blocks) + "\n"

@@ -151,7 +151,7 @@ def load_classifier(cfg: Config, bundle: str, verify: bool | None = None) -> Cla
     trusted = check_trusted(cfg, bundle) is not None
     verify = (cfg.verify_bundle if verify is None else verify) and not trusted
     return Classifier.load(bundle, cfg.device, cfg.threads or None, verify,
-                           batch_size=cfg.batching.max_batch, spin=cfg.spin)
+                           batch_size=cfg.batching.max_batch, spin=cfg.spin, min_score=cfg.classifier.min_score)
 
 
 # ---- CLI ------------------------------------------------------------------------------------

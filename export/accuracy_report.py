@@ -1,0 +1,103 @@
+"""Figures and the reliability diagram for docs/accuracy.md, through the device runtime.
+
+    python -m export.accuracy_report BUNDLE --set test=export/data/intents/test.jsonl \\
+        --set holdout=export/data/near_domain_holdout.jsonl --plot docs/reliability.png
+
+Prints one markdown row per set (in-scope accuracy, out-of-scope recall, ECE before and after
+calibration) and draws, per set, the reliability of the int8 scores before (plain softmax) and
+after calibration. matplotlib comes with the bench extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edge_app.calibration import softmax
+from edge_app.classifier import Classifier
+
+from .data import Example, load_examples
+from .evaluate import ECE_BINS, ece, figures
+
+
+def measure(clf: Classifier, examples: list[Example]) -> dict:
+    """The runtime's answers plus the raw (uncalibrated) confidences, for one labelled set."""
+    preds = clf.classify([e.text for e in examples], top_k=1)
+    out = figures(examples, preds)
+    probs = softmax(clf.model_outputs([e.text for e in examples])[0])
+    raw_right = np.array([clf.labels[i] == e.label for i, e in zip(probs.argmax(axis=1), examples)])
+    out["raw"] = (probs.max(axis=1), raw_right)
+    out["calibrated"] = (np.array([p.score for p in preds]), np.array([p.top_k[0][0] == e.label
+                                                                      for p, e in zip(preds, examples)]))
+    out["ece_uncalibrated"] = round(ece(*out["raw"]), 4)
+    out["examples"] = len(examples)
+    out["misses"] = [(e.text, e.label, p.label, round(p.score, 3)) for e, p in zip(examples, preds) if p.label != e.label]
+    return out
+
+
+def _curve(conf: np.ndarray, right: np.ndarray) -> tuple[list[float], list[float], list[int]]:
+    edges = np.linspace(0, 1, ECE_BINS + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, ECE_BINS - 1)
+    xs, ys, ns = [], [], []
+    for b in range(ECE_BINS):
+        mask = which == b
+        if mask.any():
+            xs.append(float(conf[mask].mean()))
+            ys.append(float(right[mask].mean()))
+            ns.append(int(mask.sum()))
+    return xs, ys, ns
+
+
+def plot(results: dict[str, dict], path: Path, title: str) -> None:
+    import matplotlib  # lazy: the bench extra, only for this report
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.8), squeeze=False)
+    for ax, (name, res) in zip(axes[0], results.items()):
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
+        for key, style, label in (("raw", "o--", "softmax"), ("calibrated", "s-", "calibrated")):
+            xs, ys, ns = _curve(*res[key])
+            e = res["ece_uncalibrated"] if key == "raw" else res["ece"]
+            ax.plot(xs, ys, style, label=f"{label} (ECE {e:.3f})")
+            for x, y, n in zip(xs, ys, ns):
+                ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(3, -10), fontsize=7)
+        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="score of the best candidate (15 bins, n per bin)",
+               ylabel="share right", title=f"{name} (n={res['examples']})")
+        ax.legend(loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--set", action="append", required=True, help="NAME=FILE of text,label")
+    parser.add_argument("--plot", type=Path, help="write the reliability diagram here (PNG)")
+    parser.add_argument("--misses", action="store_true", help="list every wrong answer")
+    args = parser.parse_args(argv)
+    clf = Classifier.load(args.bundle, device="cpu")
+    results = {}
+    print("| set | n | in-scope accuracy | out-of-scope recall | rejected | ECE before | ECE after |")
+    print("|---|---|---|---|---|---|---|")
+    for spec in args.set:
+        name, file = spec.split("=", 1)
+        res = results[name] = measure(clf, load_examples(file))
+        print(f"| {name} | {res['examples']} | {res['in_scope_accuracy']:.4f} | {res['out_of_scope_recall']:.4f} | "
+              f"{res['rejected']:.4f} | {res['ece_uncalibrated']:.4f} | {res['ece']:.4f} |")
+    for name, res in results.items():
+        if args.misses:
+            for text, truth, got, score in res["misses"]:
+                print(f"{name}: {text!r} is {truth}, got {got} ({score})", file=sys.stderr)
+    if args.plot:
+        plot(results, args.plot, f"{clf.bundle.name}: int8 scores before and after calibration")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
