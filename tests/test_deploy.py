@@ -333,6 +333,8 @@ def test_acl_grants_devices_only_their_topics():
         ("write", "edge-app/%u/status"),
         ("write", "edge-app/%u/metrics"),
         ("write", "edge-app/%u/cmd/result"),
+        ("write", "edge-app/%u/reply/#"),
+        ("write", "homeassistant/+/edge_app_%u/#"),
     }
     assert ["user", "admin"] in acl and ["topic", "readwrite", "edge-app/#"] in acl
 

@@ -133,6 +133,26 @@ def test_off_clears_every_topic_on_announces():
     assert all(p[1:] == ("", 1, True) for p in published)
 
 
+def test_off_clears_only_after_an_announce_when_a_marker_is_kept(tmp_path):
+    """A device that never announced never writes under homeassistant/ (an ACL may forbid it)."""
+    t, marker = topics(), tmp_path / "state" / "marker"
+    published: list[str] = []
+
+    def publish(topic, payload, qos, retain):
+        published.append(topic)
+
+    announce(publish, t, False, "default", LABELS, marker=marker)
+    assert published == [] and not marker.exists()
+    announce(publish, t, True, "default", LABELS, marker=marker)
+    assert marker.exists() and set(published) == set(configs(t))
+    published.clear()
+    announce(publish, t, False, "default", LABELS, marker=marker)
+    assert set(published) == set(configs(t)) and not marker.exists()
+    published.clear()
+    announce(publish, t, False, "default", LABELS, marker=marker)
+    assert published == []
+
+
 def test_clear_command_removes_retained_configs_from_the_broker(mosquitto, tmp_path):
     """What `deploy/install.sh --uninstall` runs: the configs a service left retained are gone afterwards."""
     import subprocess

@@ -25,12 +25,14 @@ import json
 import logging
 import sys
 import threading
+from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
 from .topics import HA_DISCOVERY_PREFIX, Topics
 
 log = logging.getLogger(__name__)
+DISCOVERY_MARKER = "ha-discovery-announced"  # in the state dir: configs went out, so "off" must clear them
 
 # The event type for a command the classifier rejected (result "rejected": true), whatever its label.
 OUT_OF_SCOPE = "out_of_scope"
@@ -163,16 +165,27 @@ def clear_messages(topics: Topics) -> list[tuple[str, str]]:
     return [(topic, "") for topic in known_config_topics(topics)]
 
 
-def announce(publish: Callable[..., Any], topics: Topics, enabled: bool, model_name: str, labels: list[str]) -> None:
+def announce(publish: Callable[..., Any], topics: Topics, enabled: bool, model_name: str, labels: list[str],
+             marker: Path | None = None) -> None:
     """Publish the configs (discovery on) or clear them (off), retained, QoS 1.
 
     Called on every connect and after a model swap. `publish` is paho's `client.publish`. Off means "this
-    device has no HA entities", so the known topics are cleared even if this run never announced them: an
-    earlier run with discovery on may have. Clearing a topic nothing was retained on is a no-op for the broker.
+    device has no HA entities": the known topics are cleared when `marker` (a file in the state dir, written
+    whenever configs go out) says an earlier run announced them. A device that never announced never writes
+    under homeassistant/, which a broker ACL may forbid (mosquitto drops a client whose publish it refuses).
+    Without a marker path, off always clears.
     """
+    if not enabled and marker is not None and not marker.exists():
+        return
     messages = discovery_messages(topics, model_name, labels) if enabled else clear_messages(topics)
     for topic, payload in messages:
         publish(topic, payload, qos=1, retain=True)
+    if marker is not None:
+        if enabled:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
     log.log(logging.INFO if enabled else logging.DEBUG, "Home Assistant discovery %s (%d config topics under %s/)",
             "published" if enabled else "cleared", len(messages), HA_DISCOVERY_PREFIX)
 

@@ -26,7 +26,7 @@ from ..errors import ConfigError, EdgeAppError
 from ..signing import check_trusted
 from .bus import Bus
 from .connection import BrokerAddress, detect_protocol
-from .discovery import announce
+from .discovery import DISCOVERY_MARKER, announce
 from .guard import Watchdog, guarded
 from .metrics import Metrics
 from .ota import ACTIVE_BUNDLE_FILE, ModelHost, ModelUpdater, active_bundle
@@ -112,7 +112,8 @@ class Service:
     def publish_discovery(self) -> None:
         """Home Assistant configs (discovery on) or their removal (off); the labels are HA's event types."""
         bundle = self.pipeline.current().bundle
-        announce(self.bus.publish_volatile, self.topics, self.cfg.mqtt.ha_discovery, bundle.name, bundle.labels)
+        announce(self.bus.publish_volatile, self.topics, self.cfg.mqtt.ha_discovery, bundle.name, bundle.labels,
+                 marker=Path(self.cfg.state_dir) / DISCOVERY_MARKER)
 
     def reload(self) -> None:
         """SIGHUP: load the configured bundle again (e.g. a new `current` link) and switch to it.
