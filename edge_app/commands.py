@@ -14,6 +14,7 @@ from pathlib import Path
 from .errors import ExportError
 
 DEFAULT_BUNDLE_HELP = "bundle folder (holds manifest.json)"
+GPU_HELP = "also write an fp16 model, used with --device cuda|tensorrt (int8 stays for CPUs)"
 
 
 def add_classify_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,6 +79,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=int, default=128, help="longest input in tokens (default 128)")
     p.add_argument("--fp32-out", type=Path, default=None, help="also write the fp32 bundle here (for bench --compare)")
     p.add_argument("--name", default=None, help="model name recorded in the manifest")
+    p.add_argument("--gpu", action="store_true", help=GPU_HELP)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -87,7 +89,7 @@ def run_export(args: argparse.Namespace) -> int:
     bundle = export_model(ExportOptions(
         model=args.model, out=args.out, optimize=args.optimize, quantize=args.quantize, eval_file=args.eval,
         min_agreement=args.min_agreement, force=args.force, max_length=args.max_length,
-        fp32_out=args.fp32_out, name=args.name,
+        fp32_out=args.fp32_out, name=args.name, gpu=args.gpu,
     ))
     _print_summary(bundle)
     return 0
@@ -99,6 +101,7 @@ def add_build_default_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-out", type=Path, default=None,
                    help="keep the fine-tuned PyTorch checkpoint here (for bench --baseline torch --torch-model)")
     p.add_argument("--quantize", default="arm64", choices=["arm64", "avx2", "avx512", "avx512_vnni"])
+    p.add_argument("--gpu", action="store_true", help=GPU_HELP)
 
 
 def run_build_default(args: argparse.Namespace) -> int:
@@ -106,11 +109,11 @@ def run_build_default(args: argparse.Namespace) -> int:
     from export.default_model import build_default
 
     _print_summary(build_default(args.out, fp32_out=args.fp32_out, quantize=args.quantize,
-                                 checkpoint_out=args.checkpoint_out))
+                                 checkpoint_out=args.checkpoint_out, gpu=args.gpu))
     return 0
 
 
 def _print_summary(bundle) -> None:
     ev = bundle.manifest.get("eval", {})
-    figures = ", ".join(f"{k} {ev[k]}" for k in ("accuracy_fp32", "accuracy_int8", "agreement") if ev.get(k) is not None)
+    figures = ", ".join(f"{k} {ev[k]}" for k in ("accuracy_fp32", "accuracy_int8", "agreement", "agreement_fp16") if ev.get(k) is not None)
     print(f"bundle written: {bundle.path} ({bundle.name}; {figures}; sha256 {bundle.sha256[:16]})")
