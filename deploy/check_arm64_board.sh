@@ -154,15 +154,7 @@ build_rootfs() {
     echo "rootfs built in $(($(now) - t)) s, cached in $BASE"
 }
 
-step "rootfs"
-if [ "$(cat "$BASE/.edge-app-rootfs" 2>/dev/null)" = "$ROOTFS_ID" ]; then
-    echo "cached: $BASE (Debian $(cat "$BASE/etc/debian_version"))"
-else
-    build_rootfs
-fi
-
-# ----------------------------------------------------------------------------- 3. install
-# A fresh overlay per run: the cached rootfs stays as debootstrap left it.
+# This run's folder: the reference results, then a fresh overlay on the cached rootfs.
 RUN_DIR=$(mktemp -d "$CACHE/run.XXXXXX")
 ROOT=$RUN_DIR/root
 MOUNTS=()
@@ -175,6 +167,26 @@ cleanup() {
     rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT
+
+step "reference: edge-app classify on this machine"
+# The texts (one per line) and the host's reference results.
+python3 -c 'import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    if line.strip(): print(json.loads(line)["text"])' "$TEXTS" >"$RUN_DIR/texts.txt"
+N_TEXTS=$(wc -l <"$RUN_DIR/texts.txt")
+N_LABELS=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["labels"]))' "$BUNDLE/manifest.json")
+"$HOST_EDGE_APP" classify --bundle "$BUNDLE" --device cpu --top-k "$N_LABELS" <"$RUN_DIR/texts.txt" \
+    >"$RUN_DIR/host.jsonl" || die "edge-app classify on this machine failed on $BUNDLE (a broken bundle fails here already)"
+echo "  $N_TEXTS texts, $N_LABELS labels"
+
+step "rootfs"
+if [ "$(cat "$BASE/.edge-app-rootfs" 2>/dev/null)" = "$ROOTFS_ID" ]; then
+    echo "cached: $BASE (Debian $(cat "$BASE/etc/debian_version"))"
+else
+    build_rootfs
+fi
+
+# ----------------------------------------------------------------------------- 3. install
 mkdir -p "$RUN_DIR"/{upper,work} "$ROOT"
 if mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$RUN_DIR/upper,workdir=$RUN_DIR/work" "$ROOT" 2>/dev/null; then
     MOUNTS+=("$ROOT")
@@ -219,14 +231,6 @@ for name in ("onnxruntime", "tokenizers", "numpy", "paho-mqtt", "edge-app"):
 EOF
 
 # ----------------------------------------------------------------------------- 4. check
-# The texts (one per line) and the host's reference results.
-python3 -c 'import json, sys
-for line in open(sys.argv[1], encoding="utf-8"):
-    if line.strip(): print(json.loads(line)["text"])' "$TEXTS" >"$RUN_DIR/texts.txt"
-N_TEXTS=$(wc -l <"$RUN_DIR/texts.txt")
-N_LABELS=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["labels"]))' "$BUNDLE/manifest.json")
-"$HOST_EDGE_APP" classify --bundle "$BUNDLE" --device cpu --top-k "$N_LABELS" <"$RUN_DIR/texts.txt" \
-    >"$RUN_DIR/host.jsonl" || die "the host's edge-app classify failed on $BUNDLE"
 
 mkdir -p "$ROOT/var/lib/edge-app/bundles"
 BOARD_EDGE_APP=/opt/edge-app/venv/bin/edge-app
@@ -255,16 +259,21 @@ write_cpuinfo() {
     } >"$2"
 }
 
-# compare HOST BOARD: identical labels and each text's score (the predicted label's, what a
+# compare HOST BOARD SAMPLES: identical labels and each text's score (the predicted label's, what a
 # result reports) within the tolerance, or exit 1. The largest difference over all labels'
 # scores is printed as well: int8 activations are quantized at run time, and a rounding step
 # that lands differently on Arm moves a low score by about 1e-3 now and then.
 compare() {
-    python3 - "$1" "$2" "$TOLERANCE" <<'EOF'
-import json, sys
+    python3 - "$1" "$2" "$TOLERANCE" "$3" <<'EOF'
+import json, os, sys
 host = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 board = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
 tol = float(sys.argv[3])
+# The labels the export validated (eval_samples.jsonl, when the bundle has one): a reference
+# that does not come from this run, so a bundle broken the same way on both sides still fails.
+expected = {}
+if os.path.isfile(sys.argv[4]):
+    expected = {r["text"]: r["expected"] for r in map(json.loads, open(sys.argv[4], encoding="utf-8")) if "expected" in r}
 if len(host) != len(board):
     sys.exit(f"  FAIL: {len(board)} results on the board for {len(host)} texts")
 bad, worst, worst_any = [], 0.0, 0.0
@@ -275,9 +284,14 @@ for h, b in zip(host, board):
     worst_any = max([worst_any] + [abs(s["score"] - bs.get(s["label"], float("inf"))) for s in h["scores"]])
     if h["label"] != b.get("label") or diff > tol:
         bad.append(f"    {h['text']!r}: x86 {h['label']} {h['score']}, arm64 {b.get('label')} {b.get('score')}")
+    elif expected.get(h["text"], b["label"]) != b["label"]:
+        bad.append(f"    {h['text']!r}: arm64 {b['label']}, the export validated {expected[h['text']]}")
 print(f"  agreement with x86: {len(host) - len(bad)}/{len(host)} texts with the same label and score "
       f"(largest score difference {worst:.1e}, bar {tol:g}; over all labels' scores {worst_any:.1e})")
-print("\n".join(bad[:10]))
+checked = sum(h["text"] in expected for h in host)
+print(f"  labels the export validated (eval_samples.jsonl): {checked} texts checked")
+for line in bad[:10]:
+    print(line)
 sys.exit(1 if bad else 0)
 EOF
 }
@@ -292,7 +306,7 @@ check_board() {
     echo "  classify: $out"
     in_root "$ROOT" "$BOARD_EDGE_APP" classify --bundle "/var/lib/edge-app/bundles/$name" --device cpu \
         --top-k "$N_LABELS" --no-verify <"$ROOT/tmp/texts.txt" >"$RUN_DIR/board-$pi.jsonl" || return 1
-    compare "$RUN_DIR/host.jsonl" "$RUN_DIR/board-$pi.jsonl" || return 1
+    compare "$RUN_DIR/host.jsonl" "$RUN_DIR/board-$pi.jsonl" "$BUNDLE/eval_samples.jsonl" || return 1
     echo "  Pi $pi: $N_TEXTS texts checked in $(($(now) - t)) s"
 }
 
