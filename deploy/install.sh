@@ -5,7 +5,9 @@
 #
 # What it puts where (and what --uninstall takes away again):
 #   user  edge-app                         system user the service runs as
-#   /opt/edge-app/venv                     the runtime: `pip install SOURCE`, no extras, never torch
+#   /opt/edge-app/venv                     the runtime: `pip install SOURCE`, no extras, never torch;
+#                                          on a Jetson (JetPack 6) NVIDIA's onnxruntime-gpu in place
+#                                          of PyPI's CPU onnxruntime (see --ort-gpu)
 #   /etc/edge-app/config.toml              written only when absent; your edits are never overwritten;
 #                                          mode 0640 root:edge-app (it may hold the MQTT password)
 #   /etc/edge-app/trusted-keys/            with --trusted-key: public keys for signed bundles; trust.keys
@@ -30,7 +32,10 @@ Install (or with --uninstall remove) the edge-app service on this board.
 Options:
   --source PATH    what to pip install into the venv (default: the repository around this
                    script, $(cd "$SCRIPT_DIR/.." && pwd))
-  --python EXE     the Python that creates the venv; needs 3.11 or newer (default: python3)
+  --python EXE     the Python that creates the venv; needs 3.10 or newer (default: python3)
+  --ort-gpu WHEEL  Jetson: install this onnxruntime-gpu wheel (file or URL) instead of the one
+                   from NVIDIA's Jetson AI Lab index for the board's JetPack
+  --no-gpu         Jetson: keep PyPI's CPU onnxruntime (device = "cpu")
   --no-pip         do not create the venv or pip install (tests, or a venv you manage yourself)
   --no-systemctl   do not create the user, chown, or call systemctl; print what would be done
   --trusted-key FILE
@@ -61,6 +66,8 @@ DO_SYSTEM=1
 MODE=install
 PURGE=0
 TRUSTED_KEYS=()
+ORT_GPU=""
+GPU=1
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -89,6 +96,13 @@ while [ $# -gt 0 ]; do
             shift 2
             ;;
         --trusted-key=*) TRUSTED_KEYS+=("${1#--trusted-key=}"); shift ;;
+        --ort-gpu)
+            [ $# -ge 2 ] || die "--ort-gpu needs a wheel file or URL"
+            ORT_GPU=$2
+            shift 2
+            ;;
+        --ort-gpu=*) ORT_GPU=${1#--ort-gpu=}; shift ;;
+        --no-gpu) GPU=0; shift ;;
         --no-systemctl) DO_SYSTEM=0; shift ;;
         --uninstall) MODE=uninstall; shift ;;
         --purge) PURGE=1; shift ;;
@@ -201,6 +215,19 @@ JETSON=0
 if [ -e "$ROOT/etc/nv_tegra_release" ] || grep -qa Jetson "$ROOT/proc/device-tree/model" 2>/dev/null; then
     JETSON=1
 fi
+# NVIDIA builds onnxruntime-gpu for Jetson (aarch64, CUDA and TensorRT; cp310 for JetPack 6's
+# Python 3.10) and publishes it on the Jetson AI Lab pip index, one index per JetPack/CUDA;
+# PyPI's onnxruntime-gpu has no Jetson build. The wheels are also listed in the Jetson Zoo
+# (https://elinux.org/Jetson_Zoo#ONNX_Runtime).
+L4T=$(sed -n 's/^# R\([0-9]*\) (release), REVISION: \([0-9.]*\).*/\1.\2/p' "$ROOT/etc/nv_tegra_release" 2>/dev/null || true)
+ORT_GPU_INDEX="https://pypi.jetson-ai-lab.io/jp6/cu126"
+case "$L4T" in
+    36.4*) JETPACK="JetPack 6.1/6.2, CUDA 12.6" ;;
+    36.*) JETPACK="JetPack 6.0, CUDA 12.2"; ORT_GPU_INDEX="https://pypi.jetson-ai-lab.io/jp6/cu122" ;;
+    35.*) JETPACK="JetPack 5: not supported (Ubuntu 20.04, Python 3.8)" ;;
+    "") JETPACK="version unknown: no /etc/nv_tegra_release" ;;
+    *) JETPACK="L4T R$L4T" ;;
+esac
 
 say "edge-app: installing${ROOT:+ under $ROOT}"
 
@@ -244,6 +271,30 @@ make_dir() {
     if [ -n "$owner" ] && [ "$DO_SYSTEM" = 1 ] && [ "$(stat -c %U:%G "$dir")" != "$owner" ]; then
         chown "$owner" "$dir"
     fi
+}
+
+# install_ort_gpu: swap PyPI's CPU onnxruntime for NVIDIA's onnxruntime-gpu (Jetson). Both provide
+# the `onnxruntime` module, so the CPU one goes first; if the GPU one cannot be installed, the
+# CPU one is put back and the script stops saying what to do.
+install_ort_gpu() {
+    local py=$VENV/bin/python want pyver
+    if [ -z "$ORT_GPU" ] && "$py" -m pip show --quiet onnxruntime-gpu >/dev/null 2>&1; then
+        item unchanged "onnxruntime-gpu $("$py" -m pip show onnxruntime-gpu | sed -n 's/^Version: //p')"
+        return 0
+    fi
+    if [ -n "$ORT_GPU" ]; then
+        want=("$ORT_GPU")
+    else
+        want=(onnxruntime-gpu --extra-index-url "$ORT_GPU_INDEX")
+    fi
+    say "  Jetson ($JETPACK): onnxruntime-gpu from ${ORT_GPU:-$ORT_GPU_INDEX}"
+    "$py" -m pip --disable-pip-version-check uninstall -y -q onnxruntime || true
+    if ! "$py" -m pip --disable-pip-version-check --no-input install "${want[@]}"; then
+        "$py" -m pip --disable-pip-version-check --no-input install -q onnxruntime || true
+        pyver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+        die "could not install onnxruntime-gpu (${ORT_GPU:-from $ORT_GPU_INDEX}); the CPU onnxruntime is back in place. Download NVIDIA's wheel for your JetPack and Python $pyver from the Jetson Zoo (https://elinux.org/Jetson_Zoo#ONNX_Runtime) or $ORT_GPU_INDEX, and re-run with --ort-gpu FILE (or --no-gpu for CPU only)"
+    fi
+    item installed "onnxruntime-gpu, providers: $("$py" -c 'import onnxruntime as o; print(" ".join(o.get_available_providers()))' 2>/dev/null || echo '?')"
 }
 
 make_dir "$ETC_DIR" 0755
@@ -322,15 +373,9 @@ if [ "$DO_PIP" = 1 ]; then
     if [ -x "$VENV/bin/python" ]; then
         item unchanged "$VENV/"
     else
-        command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found; install python3 (3.11 or newer)"
-        if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-            msg="$("$PYTHON" --version 2>&1) is too old: edge-app needs Python 3.11 or newer."
-            if [ "$JETSON" = 1 ]; then
-                msg="$msg JetPack 6 ships 3.10: sudo apt-get install python3.11 python3.11-venv (Ubuntu"
-                msg="$msg 22.04 universe) and re-run with --python python3.11; the onnxruntime-gpu wheel"
-                msg="$msg must then be a cp311 build too."
-            fi
-            die "$msg"
+        command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found; install python3 (3.10 or newer)"
+        if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+            die "$("$PYTHON" --version 2>&1) is too old: edge-app needs Python 3.10 or newer (--python EXE picks another)"
         fi
         "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null ||
             die "the venv module is missing: sudo apt-get install python3-venv"
@@ -349,6 +394,9 @@ if [ "$DO_PIP" = 1 ]; then
     say "  pip install $SOURCE"
     "$VENV/bin/python" -m pip "${pip_args[@]}" "$SOURCE"
     item installed "$("$VENV/bin/edge-app" --version 2>/dev/null || echo "edge-app into $VENV")"
+    if [ "$JETSON" = 1 ] && [ "$GPU" = 1 ]; then
+        install_ort_gpu
+    fi
 else
     item skipped "(--no-pip) venv $VENV"
 fi
@@ -399,26 +447,19 @@ else
 fi
 
 if [ "$JETSON" = 1 ]; then
-    l4t=$(sed -n 's/^# R\([0-9]*\) (release), REVISION: \([0-9.]*\).*/\1.\2/p' "$ROOT/etc/nv_tegra_release" 2>/dev/null || true)
-    index="https://pypi.jetson-ai-lab.io/jp6/cu126"
-    case "$l4t" in
-        36.4*) jetpack="JetPack 6.1/6.2, CUDA 12.6" ;;
-        36.*) jetpack="JetPack 6.0, CUDA 12.2"; index="https://pypi.jetson-ai-lab.io/jp6/cu122" ;;
-        35.*) jetpack="JetPack 5: not supported (Ubuntu 20.04, Python 3.8)" ;;
-        "") jetpack="version unknown: no /etc/nv_tegra_release" ;;
-        *) jetpack="L4T R$l4t" ;;
-    esac
     cat <<EOF
 
-Jetson detected (L4T ${l4t:-?}, $jetpack). The onnxruntime wheel from PyPI is CPU-only. For
-the GPU, install NVIDIA's onnxruntime-gpu build for your JetPack and Python into the venv:
-  1. find the wheel in the Jetson Zoo (https://elinux.org/Jetson_Zoo#ONNX_Runtime) or on the
-     Jetson AI Lab pip index for your JetPack ($index)
-  2. sudo $VENV/bin/pip uninstall -y onnxruntime      (both wheels provide the onnxruntime module)
-     sudo $VENV/bin/pip install onnxruntime-gpu --extra-index-url $index
-     (or: sudo $VENV/bin/pip install WHEEL_URL_FROM_THE_JETSON_ZOO)
-  3. set device = "cuda" (or "tensorrt") in $CONFIG
-  4. MemoryMax=768M in the unit is tight for CUDA/TensorRT: sudo systemctl edit edge-app,
+Jetson detected (L4T ${L4T:-?}, $JETPACK). The venv gets NVIDIA's onnxruntime-gpu (CUDA and
+TensorRT) from the Jetson AI Lab pip index ($ORT_GPU_INDEX) in place of PyPI's CPU-only
+onnxruntime; --ort-gpu WHEEL installs a wheel you downloaded (Jetson Zoo:
+https://elinux.org/Jetson_Zoo#ONNX_Runtime), --no-gpu keeps the CPU one. By hand (--no-pip,
+a venv you manage):
+     $VENV/bin/pip uninstall -y onnxruntime    (both wheels provide the onnxruntime module)
+     $VENV/bin/pip install onnxruntime-gpu --extra-index-url $ORT_GPU_INDEX
+Then:
+  1. set device = "cuda" (or "tensorrt") in $CONFIG; a bundle made with --gpu
+     (edge-app export --gpu, build-default --gpu) carries an fp16 model for the GPU
+  2. MemoryMax=768M in the unit is tight for CUDA/TensorRT: sudo systemctl edit edge-app,
      add [Service] MemoryMax=2G; then sudo systemctl restart edge-app
 Re-running this script keeps onnxruntime-gpu (it installs edge-app with --no-deps then).
 EOF

@@ -2,7 +2,9 @@
 
 A bundle is a folder holding `model.onnx`, `tokenizer.json`, `manifest.json` and optional
 extras (`eval_samples.jsonl`; `detector.npz` with the class statistics of a distance detector,
-which the manifest's optional `calibration` object names — see edge_app/calibration.py). The manifest lists every other file with its sha256 and
+which the manifest's optional `calibration` object names — see edge_app/calibration.py;
+`model.fp16.onnx` in a GPU bundle, named per device in the manifest's `device_models`, since int8
+suits a CPU and fp16 a GPU). The manifest lists every other file with its sha256 and
 size, so a board can prove it runs exactly what the workstation validated. `export/` writes
 bundles with `write_manifest` and the runtime reads them with `Bundle.load`: one definition.
 
@@ -31,6 +33,8 @@ from .errors import BundleError
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.onnx"
+FP16_MODEL_FILE = "model.fp16.onnx"
+DEVICES = ("cpu", "cuda", "tensorrt")
 TOKENIZER_FILE = "tokenizer.json"
 EVAL_SAMPLES_FILE = "eval_samples.jsonl"
 SIGNATURE_FILE = "manifest.sig"
@@ -255,6 +259,14 @@ class Bundle:
         return self.path / MODEL_FILE
 
     @property
+    def device_models(self) -> dict[str, Path]:
+        """The model file for each device the manifest names (GPU bundles); the others use model.onnx."""
+        return {device: self.path / rel for device, rel in self.manifest.get("device_models", {}).items()}
+
+    def model_for(self, device: str) -> Path:
+        return self.device_models.get(device, self.model_path)
+
+    @property
     def tokenizer_path(self) -> Path:
         return self.path / TOKENIZER_FILE
 
@@ -294,6 +306,18 @@ def _check_manifest(manifest: Any, where: Path) -> None:
     version = manifest.get("version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
         raise BundleError(f"{where}: version must be a positive integer, not {version!r}; re-sign the bundle")
+    _check_device_models(manifest.get("device_models", {}), files, where)
+
+
+def _check_device_models(device_models: Any, files: dict[str, Any], where: Path) -> None:
+    """Optional `device_models` {device: file}: known devices, files the manifest pins."""
+    if not isinstance(device_models, dict):
+        raise BundleError(f"{where}: device_models must map a device to a model file; re-export the bundle")
+    for device, rel in device_models.items():
+        if device not in DEVICES:
+            raise BundleError(f"{where}: device_models names unknown device {device!r} (known: {', '.join(DEVICES)})")
+        if not isinstance(rel, str) or rel not in files:
+            raise BundleError(f"{where}: device_models[{device!r}] = {rel!r} is not a file of the bundle; re-export it")
 
 
 def _is_file_entry(entry: Any) -> bool:

