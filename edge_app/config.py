@@ -41,6 +41,8 @@ class MqttConfig:
     key_file: str = ""
     tls_insecure: bool = False
     shared_group: str = ""
+    # A 3.1.1 broker cannot say whether it has $share; true: trust that it does (mosquitto does).
+    assume_shared: bool = False
     ha_discovery: bool = False
     metrics_interval: float = 30.0
     # Limits on one input message (a 1-2 GB board; see docs/reliability.md). Larger or deeper

@@ -51,11 +51,9 @@ class Service:
 
     # ---- start and stop -------------------------------------------------------------------
     def start(self) -> None:
-        self.protocol = self.protocol or detect_protocol(self.cfg, self.address)
+        self.protocol = self.protocol or detect_protocol(self.cfg, self.address, check=True)
         bus = self.bus = Bus(self.cfg, self.address, self.protocol, self.topics, self.metrics)
-        if not bus.v5 and self.cfg.mqtt.shared_group:
-            log.warning("shared group %r needs MQTT 5; subscribing with $share anyway (mosquitto accepts it)",
-                        self.cfg.mqtt.shared_group)
+        bus.on_fatal = lambda _error: self.stop_event.set()  # run() stops, then raises bus.fatal
         pipeline = self.pipeline = ClassifyPipeline(self.cfg, self.topics, bus, self.metrics, self.classifier,
                                                     self.stop_event)
         self._add_routes(bus, pipeline)
@@ -91,6 +89,9 @@ class Service:
         self.start()
         while not self.stop_event.wait(0.5):
             pass
+        if self.bus.fatal is not None:
+            self.shutdown(timeout=2.0)
+            raise self.bus.fatal  # the CLI prints its one line and exits with its code
         return self.shutdown()
 
     def shutdown(self, timeout: float = 30.0) -> int:
@@ -213,7 +214,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if not cfg.bundle:
         raise ConfigError("no bundle to serve; pass --bundle DIR or set `bundle` in the config file")
     service = Service(cfg, None)
-    service.protocol = detect_protocol(cfg, service.address)  # fail fast with a clear message before loading the model
+    service.protocol = detect_protocol(cfg, service.address, check=True)  # fail fast with a clear message before loading the model
     bundle = active_bundle(cfg) or cfg.bundle  # a model switched to over the air survives a restart
     service.classifier = load_classifier(cfg, bundle)
     return service.run()
