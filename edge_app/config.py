@@ -28,7 +28,8 @@ class MqttConfig:
     username: str = ""
     password: str = ""  # from EDGE_APP_MQTT_PASSWORD or password_file, never a flag
     password_file: str = ""
-    client_id: str = ""  # default: edge-app-<device_id>; fixed so the broker keeps our session
+    client_id: str = ""  # default: edge-app-<device_id>, + -<instance_id> in a shared group; fixed: the session
+    instance_id: str = ""  # default: <hostname>-<6 hex>, made once and kept in <state_dir>/instance-id
     prefix: str = ""  # default: edge-app/<device_id>
     inputs: list[str] = field(default_factory=list)  # default: [<prefix>/classify]
     result_topic: str = ""  # default <prefix>/result; "{input}/result" derives from the input topic
@@ -122,7 +123,13 @@ class Config:
 
     @property
     def client_id(self) -> str:
-        return self.mqtt.client_id or f"edge-app-{self.resolved_device_id}"
+        """Group members share a device id, so in a shared group the instance id tells their sessions apart;
+        a lone board keeps the client id (and so the broker session) it always had."""
+        if self.mqtt.client_id:
+            return self.mqtt.client_id
+        if self.mqtt.shared_group and self.mqtt.instance_id:
+            return f"edge-app-{self.resolved_device_id}-{self.mqtt.instance_id}"
+        return f"edge-app-{self.resolved_device_id}"
 
     def masked(self) -> dict[str, Any]:
         """The effective config as a dict with secrets replaced, for --print-config and logs."""

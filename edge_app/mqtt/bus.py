@@ -55,7 +55,7 @@ class Bus:
         self._subscribing: dict[int, str] = {}  # SUBSCRIBE mid -> filter, until its SUBACK
         self._share_granted = False  # once granted, a close mid-SUBSCRIBE is a lost node, not a refusal
         self.client = make_client(cfg, address, protocol, cfg.client_id, manual_ack=True)
-        self.client.will_set(topics.status, "offline", qos=1, retain=True)
+        self.client.will_set(topics.will, "offline", qos=1, retain=True)
         self.client.max_inflight_messages_set(MAX_INFLIGHT_OUT)
         self.outbox = Outbox(Path(cfg.state_dir) / "outbox.sqlite3", cfg.outbox.max_messages)
         if self.outbox.moved_aside:
@@ -108,7 +108,7 @@ class Bus:
         if not self.publisher.flush(timeout):
             log.warning("%d results still in the outbox; they are sent on the next start", len(self.outbox))
         self.stopping = True
-        info = self.client.publish(self.topics.status, "offline", qos=1, retain=True)
+        info = self.client.publish(self.topics.will, "offline", qos=1, retain=True)  # a member: only its own
         if self.publisher.connected:
             info.wait_for_publish(5)
         self.client.disconnect()
@@ -131,7 +131,8 @@ class Bus:
             self._subscribing[mid] = route.subscribe_as
         for hook in self.on_connected:  # before "online": a subscriber that sees online sees what they publish too
             guarded("an on-connect hook", self.metrics)(hook)()
-        client.publish(self.topics.status, "online", qos=1, retain=True)
+        for topic in self.topics.online_topics():
+            client.publish(topic, "online", qos=1, retain=True)
         self.publisher.on_connect()
 
     def _on_subscribe(self, _client, _userdata, mid: int, reasons: list, _props) -> None:

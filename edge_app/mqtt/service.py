@@ -28,6 +28,7 @@ from .bus import Bus
 from .connection import BrokerAddress, detect_protocol
 from .discovery import announce
 from .guard import Watchdog, guarded
+from .identity import resolve_instance_id
 from .metrics import Metrics
 from .ota import ACTIVE_BUNDLE_FILE, ModelHost, ModelUpdater, active_bundle
 from .pipeline import ClassifyPipeline
@@ -40,6 +41,7 @@ class Service:
     def __init__(self, cfg: Config, classifier: Any):
         self.cfg = cfg
         self.classifier = classifier  # the model to start with; afterwards the pipeline holds the current one
+        cfg.mqtt.instance_id = resolve_instance_id(cfg)  # before anything derives the client id or topics
         self.topics = Topics.from_config(cfg)
         self.address = BrokerAddress.parse(cfg.mqtt.broker, cfg.mqtt.username)
         self.metrics = Metrics()
@@ -142,6 +144,7 @@ class Service:
             "model": self.model_info,
             "provider": self.pipeline.current().provider,
             "protocol": "5" if bus.v5 else "3.1.1",
+            "instance": self.topics.instance_id,  # members of a shared group publish metrics on one topic
         })
         bus.publish_volatile(self.topics.metrics, json.dumps(snapshot), qos=0)
 
@@ -205,9 +208,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def run_serve(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, _overrides(args))
     if args.print_config:
+        cfg.mqtt.instance_id = resolve_instance_id(cfg, create=False)  # "" until the first serve makes one
         topics = Topics.from_config(cfg)
         derived = {"device_id": cfg.resolved_device_id, "client_id": cfg.client_id, "prefix": cfg.prefix,
-                   "inputs": list(topics.inputs), "result": topics.result, "status": topics.status}
+                   "inputs": list(topics.inputs), "result": topics.result, "status": topics.status,
+                   "instance_id": topics.instance_id, "last_will": topics.will}
         print(json.dumps({**cfg.masked(), "derived": derived}, indent=2))
         return 0
     logging.getLogger().setLevel(cfg.log_level.upper())
