@@ -123,13 +123,15 @@ class Config:
 
     @property
     def client_id(self) -> str:
-        """Group members share a device id, so in a shared group the instance id tells their sessions apart;
-        a lone board keeps the client id (and so the broker session) it always had."""
-        if self.mqtt.client_id:
-            return self.mqtt.client_id
-        if self.mqtt.shared_group and self.mqtt.instance_id:
-            return f"edge-app-{self.resolved_device_id}-{self.mqtt.instance_id}"
-        return f"edge-app-{self.resolved_device_id}"
+        return self.member_client_id(self.mqtt.instance_id)
+
+    def member_client_id(self, instance_id: str) -> str:
+        """In a shared group the instance id names the session: members may share a device id (and a config),
+        and any member can find a dead one's session from its instance id alone (rescue.py). A lone board
+        keeps the client id (and so the broker session) it always had."""
+        if self.mqtt.shared_group and instance_id:
+            return f"{self.mqtt.client_id or 'edge-app'}-{instance_id}"
+        return self.mqtt.client_id or f"edge-app-{self.resolved_device_id}"
 
     def masked(self) -> dict[str, Any]:
         """The effective config as a dict with secrets replaced, for --print-config and logs."""

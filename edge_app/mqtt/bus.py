@@ -92,7 +92,7 @@ class Bus:
     def ack(self, message: Inbound) -> None:
         """Acknowledge an input (QoS 1/2) once its answer is durable."""
         if message.qos > 0:
-            self.client.ack(message.mid, message.qos)
+            (message.via or self.client).ack(message.mid, message.qos)
 
     def wait_for_room(self, stop: threading.Event) -> None:
         self.publisher.wait_for_room(stop)
@@ -180,11 +180,16 @@ class Bus:
                         self.address.url, reason)
 
     def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
+        self.dispatch(msg)
+
+    def dispatch(self, msg: mqtt.MQTTMessage, via: Any = None) -> None:
+        """Hand one message to its route; `via` acknowledges it when it came through another session
+        (a dead member's, see rescue.py). Guarded by the caller."""
         if self.draining:
             return
         props = getattr(msg, "properties", None) if self.v5 else None
         inbound = Inbound(msg.topic, msg.payload, msg.qos, msg.mid, bool(msg.retain),
-                          getattr(props, "ResponseTopic", None), getattr(props, "CorrelationData", None))
+                          getattr(props, "ResponseTopic", None), getattr(props, "CorrelationData", None), via=via)
         route = self.routes.match(inbound.topic)
         if route is None:
             log.warning("no route for a message on %s; acknowledged and dropped", inbound.topic)

@@ -89,7 +89,9 @@ def connect_properties(cfg: Config, protocol: int):
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = cfg.mqtt.session_expiry
     # The broker's own flow control: at most this many unacknowledged QoS 1/2 inputs in our hands.
-    props.ReceiveMaximum = max(1, min(65535, cfg.batching.queue_size))
+    # A group member takes half: the other half is for a dead member's session it may adopt (rescue.py).
+    share = 2 if cfg.mqtt.shared_group else 1
+    props.ReceiveMaximum = max(1, min(65535, cfg.batching.queue_size // share))
     # The broker drops (never sends us) anything bigger: a 200 MB publish is not buffered here.
     props.MaximumPacketSize = cfg.mqtt.max_packet_size
     return props

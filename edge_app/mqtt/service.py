@@ -29,6 +29,7 @@ from .connection import BrokerAddress, detect_protocol
 from .discovery import announce
 from .guard import Watchdog, guarded
 from .identity import resolve_instance_id
+from .rescue import Rescuer
 from .metrics import Metrics
 from .ota import ACTIVE_BUNDLE_FILE, ModelHost, ModelUpdater, active_bundle
 from .pipeline import ClassifyPipeline
@@ -59,6 +60,11 @@ class Service:
         pipeline = self.pipeline = ClassifyPipeline(self.cfg, self.topics, bus, self.metrics, self.classifier,
                                                     self.stop_event)
         self._add_routes(bus, pipeline)
+        if self.topics.member and bus.v5:  # a dead member's commands are adopted, not stranded (rescue.py)
+            rescuer = Rescuer(self.cfg, self.address, self.protocol, self.topics, bus.dispatch,
+                              lambda topic, payload: bus.publish_volatile(topic, payload, qos=1, retain=True),
+                              self.metrics, self.stop_event)
+            bus.routes.add(rescuer.status_filter, rescuer.on_status, qos=1, ack_first=True, first=True)
         bus.on_connected.append(self.publish_discovery)  # on: the configs; off: clears an earlier run's
         if self.cfg.mqtt.ha_discovery:
             pipeline.on_swap.append(lambda _classifier: self.publish_discovery())
