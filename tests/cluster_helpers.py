@@ -87,3 +87,104 @@ class RabbitCluster:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+EJABBERDCTL = "/usr/sbin/ejabberdctl"
+EJABBERD_YML = """hosts:
+  - localhost
+loglevel: info
+listen:
+  -
+    port: {port}
+    ip: "127.0.0.1"
+    module: mod_mqtt
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  local:
+    allow: local
+api_permissions:
+  "console commands":
+    from:
+      - ejabberd_ctl
+    who: all
+    what: "*"
+auth_method: internal
+modules:
+  mod_mqtt: {{}}
+"""
+
+
+class EjabberdCluster:
+    """Two ejabberd nodes with mod_mqtt (MQTT 5), clustered, with one user. Debian's ejabberdctl runs the
+    nodes as the `ejabberd` user, so their folders live in a temp dir that user may enter."""
+
+    user, password = "board", "fleet-pw"
+
+    def __init__(self):
+        if not os.path.exists(EJABBERDCTL):
+            pytest.skip("ejabberd is not installed (apt-get install ejabberd)")
+        if os.geteuid() != 0:
+            pytest.skip("Debian's ejabberdctl must be run as root (it switches to the ejabberd user)")
+        import shutil
+        import tempfile
+        self._rmtree = shutil.rmtree
+        self.folder = Path(tempfile.mkdtemp(prefix="fleet-ejabberd-"))
+        self.folder.chmod(0o755)
+        tag = uuid.uuid4().hex[:6]
+        self.nodes = [f"fleet{tag}{i}@localhost" for i in (1, 2)]
+        self.mqtt_ports = [free_port(), free_port()]
+        self.procs: list[subprocess.Popen] = []
+        for i in (0, 1):
+            node = self.folder / f"n{i}"
+            for sub in ("spool", "logs"):
+                (node / sub).mkdir(parents=True)
+            (node / "ejabberd.yml").write_text(EJABBERD_YML.format(port=self.mqtt_ports[i]))
+            (node / "inetrc").write_text("{lookup,[file,native]}.\n{host,{127,0,0,1}, [\"localhost\"]}.\n")
+        subprocess.run(["chown", "-R", "ejabberd", str(self.folder)], check=True)
+
+    def url(self, i: int) -> str:
+        return f"mqtt://{self.user}@127.0.0.1:{self.mqtt_ports[i]}"
+
+    def ctl(self, i: int, *args: str, timeout: float = 120) -> str:
+        node = self.folder / f"n{i}"
+        done = subprocess.run([EJABBERDCTL, "--config-dir", str(node), "--config", str(node / "ejabberd.yml"),
+                               "--spool", str(node / "spool"), "--logs", str(node / "logs"), "--node", self.nodes[i],
+                               *args], capture_output=True, text=True, timeout=timeout)
+        if done.returncode:
+            raise RuntimeError(f"ejabberdctl {' '.join(args)} on {self.nodes[i]}: {done.stderr or done.stdout}")
+        return done.stdout
+
+    def start(self) -> "EjabberdCluster":
+        for i in (0, 1):
+            node = self.folder / f"n{i}"
+            log = open(self.folder / f"n{i}.out", "wb")
+            self.procs.append(subprocess.Popen(
+                [EJABBERDCTL, "--config-dir", str(node), "--config", str(node / "ejabberd.yml"), "--spool",
+                 str(node / "spool"), "--logs", str(node / "logs"), "--node", self.nodes[i], "foreground"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True))
+        for i in (0, 1):
+            wait_port(self.mqtt_ports[i], timeout=120)
+        self.ctl(1, "join_cluster", self.nodes[0])  # node 2 restarts its application inside
+        wait_port(self.mqtt_ports[1], timeout=60)
+        listed = self.ctl(0, "list_cluster")
+        assert all(n in listed for n in self.nodes), listed
+        self.ctl(0, "register", self.user, "localhost", self.password)
+        return self
+
+    def stop(self) -> None:
+        for i, proc in enumerate(self.procs):
+            if proc.poll() is None:
+                try:
+                    self.ctl(i, "stop", timeout=30)
+                except (RuntimeError, subprocess.TimeoutExpired):
+                    pass
+        deadline = time.monotonic() + 30
+        for proc in self.procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # our own node's process group
+                proc.wait()
+        self._rmtree(self.folder, ignore_errors=True)

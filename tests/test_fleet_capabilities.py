@@ -85,10 +85,10 @@ def test_a_close_is_a_share_refusal_only_with_0x9e_or_a_share_pending():
 
 
 # ---- real brokers ---------------------------------------------------------------------------
-def serve_once(bundle: Path, broker: str, tmp_path: Path, *extra: str, timeout: float = 60):
+def serve_once(bundle: Path, broker: str, tmp_path: Path, *extra: str, timeout: float = 60, env: dict | None = None):
     args = [*EDGE_APP, "serve", "--bundle", str(bundle), "--broker", broker, "--state-dir", str(tmp_path / "s"),
             "--device-id", "cap", *extra]
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def refusal_line(proc: subprocess.CompletedProcess) -> str:
