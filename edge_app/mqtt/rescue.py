@@ -87,7 +87,7 @@ class AdoptedSession:
 
     def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
         with self.lock:
-            self.received += 1
+            self.received += msg.qos > 0  # QoS 0 is never acknowledged: only count what we must ack
             self.last = time.monotonic()
         self.metrics.count("rescued")
         self.dispatch(msg, via=self)
