@@ -56,7 +56,8 @@ class RabbitCluster:
 
     def ctl(self, i: int, *args: str, timeout: float = 120) -> str:
         done = subprocess.run([RABBITMQCTL, "--erlang-cookie", self.cookie, "-n", self.nodes[i], *args],
-                              capture_output=True, text=True, timeout=timeout, env={**os.environ, "HOME": str(self.folder / "home")})
+                              capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "HOME": str(self.folder / "home")})
         if done.returncode:
             raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.nodes[i]}: {done.stderr or done.stdout}")
         return done.stdout
@@ -64,8 +65,9 @@ class RabbitCluster:
     def start(self) -> "RabbitCluster":
         for i in (0, 1):
             log = open(self.folder / f"n{i}.out", "wb")
-            self.procs.append(subprocess.Popen([RABBITMQ_SERVER], env=self._env(i), stdout=log, stderr=subprocess.STDOUT,
-                                               stdin=subprocess.DEVNULL, start_new_session=True))
+            self.procs.append(subprocess.Popen([RABBITMQ_SERVER], env=self._env(i), stdout=log,
+                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                               start_new_session=True))
         for i in (0, 1):
             wait_port(self.mqtt_ports[i], timeout=120)
         self.ctl(1, "stop_app")

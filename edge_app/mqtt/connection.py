@@ -134,7 +134,8 @@ def capability_problems(cfg: Config, caps: BrokerCapabilities) -> list[str]:
             "has them (RabbitMQ, for one, binds '$share/...' literally and nothing ever arrives); use an MQTT 5 "
             "broker with shared subscriptions, or set mqtt.assume_shared = true if this broker supports $share "
             "on 3.1.1 (mosquitto does)")
-    if group and (caps.v5 or m.assume_shared) and (not caps.shared or caps.refused_filters.get("shared") == SUBACK_SHARED_NOT_SUPPORTED):
+    share_refused = caps.refused_filters.get("shared") == SUBACK_SHARED_NOT_SUPPORTED
+    if group and (caps.v5 or m.assume_shared) and (not caps.shared or share_refused):
         problems.append(f"mqtt.shared_group {group!r} needs shared subscriptions, which this broker does not offer; "
                         "drop mqtt.shared_group (run one board) or use a broker with $share (see docs/fleet.md)")
     if needs_wildcards(cfg) and (not caps.wildcard or

@@ -29,10 +29,10 @@ from .connection import BrokerAddress, detect_protocol
 from .discovery import announce
 from .guard import Watchdog, guarded
 from .identity import resolve_instance_id
-from .rescue import Rescuer
 from .metrics import Metrics
 from .ota import ACTIVE_BUNDLE_FILE, ModelHost, ModelUpdater, active_bundle
 from .pipeline import ClassifyPipeline
+from .rescue import Rescuer
 from .topics import Topics
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if not cfg.bundle:
         raise ConfigError("no bundle to serve; pass --bundle DIR or set `bundle` in the config file")
     service = Service(cfg, None)
-    service.protocol = detect_protocol(cfg, service.address, check=True)  # fail fast with a clear message before loading the model
+    # fail fast, before loading the model: unreachable, refused, or lacking what the config needs
+    service.protocol = detect_protocol(cfg, service.address, check=True)
     bundle = active_bundle(cfg) or cfg.bundle  # a model switched to over the air survives a restart
     service.classifier = load_classifier(cfg, bundle)
     return service.run()
