@@ -35,7 +35,8 @@ class MqttConfig:
     username: str = ""
     password: str = ""  # from EDGE_APP_MQTT_PASSWORD or password_file, never a flag
     password_file: str = ""
-    client_id: str = ""  # default: edge-app-<device_id>; fixed so the broker keeps our session
+    client_id: str = ""  # default: edge-app-<device_id>, + -<instance_id> in a shared group; fixed: the session
+    instance_id: str = ""  # default: <hostname>-<6 hex>, made once and kept in <state_dir>/instance-id
     prefix: str = ""  # default: edge-app/<device_id>
     inputs: list[str] = field(default_factory=list)  # default: [<prefix>/classify]
     result_topic: str = ""  # default <prefix>/result; "{input}/result" derives from the input topic
@@ -48,6 +49,8 @@ class MqttConfig:
     key_file: str = ""
     tls_insecure: bool = False
     shared_group: str = ""
+    # A 3.1.1 broker cannot say whether it has $share; true: trust that it does (mosquitto does).
+    assume_shared: bool = False
     ha_discovery: bool = False
     metrics_interval: float = 30.0
     # Limits on one input message (a 1-2 GB board; see docs/reliability.md). Larger or deeper
@@ -137,6 +140,14 @@ class Config:
 
     @property
     def client_id(self) -> str:
+        return self.member_client_id(self.mqtt.instance_id)
+
+    def member_client_id(self, instance_id: str) -> str:
+        """In a shared group the instance id names the session: members may share a device id (and a config),
+        and any member can find a dead one's session from its instance id alone (rescue.py). A lone board
+        keeps the client id (and so the broker session) it always had."""
+        if self.mqtt.shared_group and instance_id:
+            return f"{self.mqtt.client_id or 'edge-app'}-{instance_id}"
         return self.mqtt.client_id or f"edge-app-{self.resolved_device_id}"
 
     def masked(self) -> dict[str, Any]:

@@ -22,7 +22,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..config import Config
-from .connection import BrokerAddress, connect_properties, make_client
+from ..errors import BrokerError
+from .connection import (EXIT_NOT_AUTHORISED, EXIT_UNSUPPORTED, SUBACK_SHARED_NOT_SUPPORTED,
+                         SUBACK_WILDCARD_NOT_SUPPORTED, BrokerAddress, closed_for_share, connect_properties,
+                         make_client, share_refused_error)
 from .guard import guarded
 from .metrics import Metrics
 from .outbox import OutMessage, Outbox
@@ -47,8 +50,12 @@ class Bus:
         self.on_connected: list[Callable[[], None]] = []  # hooks run (guarded) on each (re)connect, before online
         self.draining = False  # set on shutdown: later arrivals stay unacknowledged, redelivered next start
         self.stopping = False
+        self.fatal: BrokerError | None = None  # set when the broker refuses what we need: the service exits with it
+        self.on_fatal: Callable[[BrokerError], None] = lambda _error: None
+        self._subscribing: dict[int, str] = {}  # SUBSCRIBE mid -> filter, until its SUBACK
+        self._share_granted = False  # once granted, a close mid-SUBSCRIBE is a lost node, not a refusal
         self.client = make_client(cfg, address, protocol, cfg.client_id, manual_ack=True)
-        self.client.will_set(topics.status, "offline", qos=1, retain=True)
+        self.client.will_set(topics.will, "offline", qos=1, retain=True)
         self.client.max_inflight_messages_set(MAX_INFLIGHT_OUT)
         self.outbox = Outbox(Path(cfg.state_dir) / "outbox.sqlite3", cfg.outbox.max_messages)
         if self.outbox.moved_aside:
@@ -58,6 +65,7 @@ class Bus:
         self.client.on_connect = guard(self._on_connect)
         self.client.on_disconnect = guard(self._on_disconnect)
         self.client.on_message = guard(self._on_message)
+        self.client.on_subscribe = guard(self._on_subscribe)
         self.client.on_publish = guard(lambda _c, _u, mid, reason, _p: self.publisher.on_publish(mid, reason))
 
     # ---- the public API -------------------------------------------------------------------
@@ -84,7 +92,7 @@ class Bus:
     def ack(self, message: Inbound) -> None:
         """Acknowledge an input (QoS 1/2) once its answer is durable."""
         if message.qos > 0:
-            self.client.ack(message.mid, message.qos)
+            (message.via or self.client).ack(message.mid, message.qos)
 
     def wait_for_room(self, stop: threading.Event) -> None:
         self.publisher.wait_for_room(stop)
@@ -100,7 +108,7 @@ class Bus:
         if not self.publisher.flush(timeout):
             log.warning("%d results still in the outbox; they are sent on the next start", len(self.outbox))
         self.stopping = True
-        info = self.client.publish(self.topics.status, "offline", qos=1, retain=True)
+        info = self.client.publish(self.topics.will, "offline", qos=1, retain=True)  # a member: only its own
         if self.publisher.connected:
             info.wait_for_publish(5)
         self.client.disconnect()
@@ -116,26 +124,72 @@ class Bus:
                  "resumed" if flags.session_present else "new")
         for route in self.routes:
             if self.v5 and route.keep_retain:
-                client.subscribe(route.subscribe_as, options=SubscribeOptions(qos=route.qos, retainAsPublished=True))
+                _rc, mid = client.subscribe(route.subscribe_as,
+                                            options=SubscribeOptions(qos=route.qos, retainAsPublished=True))
             else:
-                client.subscribe(route.subscribe_as, qos=route.qos)
+                _rc, mid = client.subscribe(route.subscribe_as, qos=route.qos)
+            self._subscribing[mid] = route.subscribe_as
         for hook in self.on_connected:  # before "online": a subscriber that sees online sees what they publish too
             guarded("an on-connect hook", self.metrics)(hook)()
-        client.publish(self.topics.status, "online", qos=1, retain=True)
+        for topic in self.topics.online_topics():
+            client.publish(topic, "online", qos=1, retain=True)
         self.publisher.on_connect()
+
+    def _on_subscribe(self, _client, _userdata, mid: int, reasons: list, _props) -> None:
+        """A refused subscription is fatal: serving without it would be silence, not service."""
+        topic_filter = self._subscribing.pop(mid, "?")
+        refused = next((r for r in reasons if r.is_failure), None)
+        if refused is None:
+            self._share_granted |= topic_filter.startswith("$share/")
+            return
+        if refused.value == SUBACK_SHARED_NOT_SUPPORTED:
+            error = share_refused_error(self.address, self.cfg.mqtt.shared_group, f"SUBACK: {refused}")
+        elif refused.value == SUBACK_WILDCARD_NOT_SUPPORTED:
+            error = BrokerError(f"broker {self.address.url} does not allow wildcards in {topic_filter!r}; list "
+                                "each input topic without + or # in mqtt.inputs", exit_code=EXIT_UNSUPPORTED)
+        elif refused.value == 0x87:
+            error = BrokerError(f"broker {self.address.url} refused the subscription to {topic_filter!r}: not "
+                                "authorised; grant this user read access to it in the broker's ACL",
+                                exit_code=EXIT_NOT_AUTHORISED)
+        else:
+            error = BrokerError(f"broker {self.address.url} refused the subscription to {topic_filter!r} ({refused});"
+                                " check the filter and the broker's limits", exit_code=EXIT_UNSUPPORTED)
+        self._fail(error)
+
+    def _fail(self, error: BrokerError) -> None:
+        """Stop reconnecting and hand the error to the service, which exits with it."""
+        if self.fatal is not None:
+            return
+        log.error("%s", error)
+        self.fatal = error
+        self.stopping = True
+        self.client.disconnect()  # no reconnect loop: what the broker refused it would refuse again
+        self.on_fatal(error)
 
     def _on_disconnect(self, _client, _userdata, _flags, reason, _props) -> None:
         self.publisher.on_disconnect()
+        pending_share = not self._share_granted and any(f.startswith("$share/") for f in self._subscribing.values())
+        self._subscribing.clear()
+        if (self.cfg.mqtt.shared_group and not self.stopping
+                and closed_for_share(getattr(reason, "value", -1), pending_share)):
+            self._fail(share_refused_error(self.address, self.cfg.mqtt.shared_group,
+                                           f"it closed the connection right after SUBSCRIBE: {reason}"))
+            return
         if not self.stopping:
             log.warning("lost the broker %s (%s); paho reconnects with backoff, results wait in the outbox",
                         self.address.url, reason)
 
     def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
+        self.dispatch(msg)
+
+    def dispatch(self, msg: mqtt.MQTTMessage, via: Any = None) -> None:
+        """Hand one message to its route; `via` acknowledges it when it came through another session
+        (a dead member's, see rescue.py). Guarded by the caller."""
         if self.draining:
             return
         props = getattr(msg, "properties", None) if self.v5 else None
         inbound = Inbound(msg.topic, msg.payload, msg.qos, msg.mid, bool(msg.retain),
-                          getattr(props, "ResponseTopic", None), getattr(props, "CorrelationData", None))
+                          getattr(props, "ResponseTopic", None), getattr(props, "CorrelationData", None), via=via)
         route = self.routes.match(inbound.topic)
         if route is None:
             log.warning("no route for a message on %s; acknowledged and dropped", inbound.topic)

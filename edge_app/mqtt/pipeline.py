@@ -179,6 +179,8 @@ class ClassifyPipeline:
         request = p.request
         results = [result_object(item, pred.to_dict()) for item, pred in zip(request.items, predictions)]
         body = envelope({"items": results} if request.batch else results[0], model, latency, p.message.topic)
+        if self.topics.member:  # which member of the shared group answered
+            body["instance"] = self.topics.instance_id
         payload = encode(body)
         topic = p.reply_to or self.topics.result_for(p.message.topic)
         limit = self.cfg.mqtt.max_packet_size - RESULT_HEADROOM - len(topic.encode())

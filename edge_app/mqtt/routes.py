@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from paho.mqtt.client import topic_matches_sub
 
@@ -26,6 +26,7 @@ class Inbound:
     reply_to: str | None = None  # MQTT 5 Response Topic, verbatim (the handler validates it)
     correlation: bytes | None = None  # MQTT 5 Correlation Data
     arrived: float = field(default_factory=time.monotonic)
+    via: Any = None  # what acknowledges it (has .ack(mid, qos)); None: the bus's own client (else a rescue session)
 
 
 Handler = Callable[[Inbound], None]

@@ -28,9 +28,11 @@ from .bus import Bus
 from .connection import BrokerAddress, detect_protocol
 from .discovery import DISCOVERY_MARKER, announce
 from .guard import Watchdog, guarded
+from .identity import resolve_instance_id
 from .metrics import Metrics
 from .ota import ACTIVE_BUNDLE_FILE, ModelHost, ModelUpdater, active_bundle
 from .pipeline import ClassifyPipeline
+from .rescue import Rescuer
 from .topics import Topics
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class Service:
     def __init__(self, cfg: Config, classifier: Any):
         self.cfg = cfg
         self.classifier = classifier  # the model to start with; afterwards the pipeline holds the current one
+        cfg.mqtt.instance_id = resolve_instance_id(cfg)  # before anything derives the client id or topics
         self.topics = Topics.from_config(cfg)
         self.address = BrokerAddress.parse(cfg.mqtt.broker, cfg.mqtt.username)
         self.metrics = Metrics()
@@ -51,14 +54,17 @@ class Service:
 
     # ---- start and stop -------------------------------------------------------------------
     def start(self) -> None:
-        self.protocol = self.protocol or detect_protocol(self.cfg, self.address)
+        self.protocol = self.protocol or detect_protocol(self.cfg, self.address, check=True)
         bus = self.bus = Bus(self.cfg, self.address, self.protocol, self.topics, self.metrics)
-        if not bus.v5 and self.cfg.mqtt.shared_group:
-            log.warning("shared group %r needs MQTT 5; subscribing with $share anyway (mosquitto accepts it)",
-                        self.cfg.mqtt.shared_group)
+        bus.on_fatal = lambda _error: self.stop_event.set()  # run() stops, then raises bus.fatal
         pipeline = self.pipeline = ClassifyPipeline(self.cfg, self.topics, bus, self.metrics, self.classifier,
                                                     self.stop_event)
         self._add_routes(bus, pipeline)
+        if self.topics.member and bus.v5:  # a dead member's commands are adopted, not stranded (rescue.py)
+            rescuer = Rescuer(self.cfg, self.address, self.protocol, self.topics, bus.dispatch,
+                              lambda topic, payload: bus.publish_volatile(topic, payload, qos=1, retain=True),
+                              self.metrics, self.stop_event)
+            bus.routes.add(rescuer.status_filter, rescuer.on_status, qos=1, ack_first=True, first=True)
         bus.on_connected.append(self.publish_discovery)  # on: the configs; off: clears an earlier run's
         if self.cfg.mqtt.ha_discovery:
             pipeline.on_swap.append(lambda _classifier: self.publish_discovery())
@@ -91,6 +97,9 @@ class Service:
         self.start()
         while not self.stop_event.wait(0.5):
             pass
+        if self.bus.fatal is not None:
+            self.shutdown(timeout=2.0)
+            raise self.bus.fatal  # the CLI prints its one line and exits with its code
         return self.shutdown()
 
     def shutdown(self, timeout: float = 30.0) -> int:
@@ -142,6 +151,7 @@ class Service:
             "model": self.model_info,
             "provider": self.pipeline.current().provider,
             "protocol": "5" if bus.v5 else "3.1.1",
+            "instance": self.topics.instance_id,  # members of a shared group publish metrics on one topic
         })
         bus.publish_volatile(self.topics.metrics, json.dumps(snapshot), qos=0)
 
@@ -205,16 +215,19 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def run_serve(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, _overrides(args))
     if args.print_config:
+        cfg.mqtt.instance_id = resolve_instance_id(cfg, create=False)  # "" until the first serve makes one
         topics = Topics.from_config(cfg)
         derived = {"device_id": cfg.resolved_device_id, "client_id": cfg.client_id, "prefix": cfg.prefix,
-                   "inputs": list(topics.inputs), "result": topics.result, "status": topics.status}
+                   "inputs": list(topics.inputs), "result": topics.result, "status": topics.status,
+                   "instance_id": topics.instance_id, "last_will": topics.will}
         print(json.dumps({**cfg.masked(), "derived": derived}, indent=2))
         return 0
     logging.getLogger().setLevel(cfg.log_level.upper())
     if not cfg.bundle:
         raise ConfigError("no bundle to serve; pass --bundle DIR or set `bundle` in the config file")
     service = Service(cfg, None)
-    service.protocol = detect_protocol(cfg, service.address)  # fail fast with a clear message before loading the model
+    # fail fast, before loading the model: unreachable, refused, or lacking what the config needs
+    service.protocol = detect_protocol(cfg, service.address, check=True)
     bundle = active_bundle(cfg) or cfg.bundle  # a model switched to over the air survives a restart
     service.classifier = load_classifier(cfg, bundle)
     return service.run()
