@@ -19,7 +19,7 @@ from edge_app.harness import Recorder
 from mqtt_helpers import Serve
 from test_fleet_capabilities import refusal_line, serve_once
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real RabbitMQ/ejabberd clusters
 COMMANDS = 2000
 
 
