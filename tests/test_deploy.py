@@ -334,6 +334,7 @@ def test_acl_grants_devices_only_their_topics():
         ("write", "edge-app/%u/metrics"),
         ("write", "edge-app/%u/cmd/result"),
         ("write", "edge-app/%u/reply/#"),
+        ("readwrite", "edge-app/%u/instances/#"),
         ("write", "homeassistant/+/edge_app_%u/#"),
     }
     assert ["user", "admin"] in acl and ["topic", "readwrite", "edge-app/#"] in acl
