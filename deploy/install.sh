@@ -273,6 +273,16 @@ make_dir() {
     fi
 }
 
+# put_file SRC DEST MODE: copy under a temporary name, then rename, so a crash never leaves half a
+# file that a re-run would keep.
+put_file() {
+    local tmp
+    tmp=$(mktemp "$2.XXXXXX")
+    cat -- "$1" >"$tmp"
+    chmod "$3" "$tmp"
+    mv -f -- "$tmp" "$2"
+}
+
 # install_ort_gpu: swap PyPI's CPU onnxruntime for NVIDIA's onnxruntime-gpu (Jetson). Both provide
 # the `onnxruntime` module, so the CPU one goes first; if the GPU one cannot be installed, the
 # CPU one is put back and the script stops saying what to do.
@@ -302,15 +312,11 @@ make_dir "$VAR_DIR" 0750 "$APP_USER:$APP_USER"
 make_dir "$STATE_DIR" 0750 "$APP_USER:$APP_USER"
 make_dir "$BUNDLES_DIR" 0755 "$APP_USER:$APP_USER"
 
-# The config: only when absent. Written under a temporary name and renamed, so a crash never
-# leaves half a config behind that a re-run would then keep.
+# The config: only when absent (put_file: a crash never leaves half a config a re-run would keep).
 if [ -e "$CONFIG" ]; then
     item unchanged "$CONFIG (exists; never overwritten)"
 else
-    tmp=$(mktemp "$CONFIG.XXXXXX")
-    cat -- "$CONFIG_SRC" >"$tmp"
-    chmod 0640 "$tmp"
-    mv -f -- "$tmp" "$CONFIG"
+    put_file "$CONFIG_SRC" "$CONFIG" 0640
     item created "$CONFIG"
 fi
 # It may hold the MQTT password: readable by root and the service's group only.
@@ -332,10 +338,7 @@ if [ ${#TRUSTED_KEYS[@]} -gt 0 ]; then
         if [ -f "$dest" ] && cmp -s -- "$key" "$dest"; then
             item unchanged "$dest"
         else
-            tmp=$(mktemp "$dest.XXXXXX")
-            cat -- "$key" >"$tmp"
-            chmod 0644 "$tmp"
-            mv -f -- "$tmp" "$dest"
+            put_file "$key" "$dest" 0644
             item installed "$dest (from $key)"
         fi
     done
@@ -407,16 +410,10 @@ if [ -f "$UNIT" ] && cmp -s -- "$UNIT_SRC" "$UNIT"; then
     item unchanged "$UNIT"
 else
     mkdir -p -- "$UNIT_DIR"
-    tmp=$(mktemp "$UNIT.XXXXXX")
-    cat -- "$UNIT_SRC" >"$tmp"
-    chmod 0644 "$tmp"
-    if [ -e "$UNIT" ]; then
-        mv -f -- "$tmp" "$UNIT"
-        item updated "$UNIT"
-    else
-        mv -f -- "$tmp" "$UNIT"
-        item created "$UNIT"
-    fi
+    verb=created
+    [ -e "$UNIT" ] && verb=updated
+    put_file "$UNIT_SRC" "$UNIT" 0644
+    item "$verb" "$UNIT"
     UNIT_CHANGED=1
 fi
 if [ "$DO_SYSTEM" = 0 ]; then

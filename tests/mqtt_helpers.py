@@ -15,7 +15,9 @@ import shutil
 import signal
 import subprocess
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -97,3 +99,16 @@ class Collector(Recorder):
         port = int(broker_url.rsplit(":", 1)[1])
         super().__init__("127.0.0.1", port, topics, client_id or f"test-{uuid.uuid4().hex[:8]}", persistent, v5,
                          username, password)
+
+
+@contextmanager
+def serving(bundle: Path, broker_url: str, state_dir: Path, device_id: str) -> Iterator[tuple["Serve", "Collector"]]:
+    """A `serve` that is online, and a collector on all its topics; both ended afterwards (serve by SIGKILL)."""
+    serve = Serve(bundle, broker_url, state_dir, device_id).start()
+    bus = Collector(broker_url, [f"edge-app/{device_id}/#"])
+    try:
+        assert bus.wait_status(f"edge-app/{device_id}", "online"), serve.output()
+        yield serve, bus
+    finally:
+        bus.close()
+        serve.stop(signal.SIGKILL)

@@ -10,19 +10,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from mqtt_helpers import EDGE_APP, Collector, Mosquitto, Serve, mosquitto, result_ids  # noqa: F401
+from mqtt_helpers import EDGE_APP, Collector, Mosquitto, Serve, mosquitto, result_ids, serving  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def service(default_bundle, mosquitto, tmp_path):
-    serve = Serve(default_bundle, mosquitto.url, tmp_path / "state", "t1").start()
-    watcher = Collector(mosquitto.url, ["edge-app/t1/#"])
-    assert watcher.wait_status("edge-app/t1", "online"), serve.output()
-    yield serve, watcher
-    watcher.close()
-    serve.stop(signal.SIGKILL)
+    with serving(default_bundle, mosquitto.url, tmp_path / "state", "t1") as running:
+        yield running
 
 
 def test_round_trip_text_json_batch_and_v5_request_response(service):

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from mqtt_helpers import Collector, Serve, mosquitto, result_ids  # noqa: F401
+from mqtt_helpers import Collector, Serve, mosquitto, result_ids, serving  # noqa: F401
 
 pytestmark = pytest.mark.slow
 FAULT_SERVE = Path(__file__).with_name("fault_serve.py")
@@ -17,12 +17,8 @@ FAULT_SERVE = Path(__file__).with_name("fault_serve.py")
 
 @pytest.fixture
 def service(default_bundle, mosquitto, tmp_path):
-    serve = Serve(default_bundle, mosquitto.url, tmp_path / "state", "f1").start()
-    bus = Collector(mosquitto.url, ["edge-app/f1/#"])
-    assert bus.wait_status("edge-app/f1", "online"), serve.output()
-    yield serve, bus
-    bus.close()
-    serve.stop(signal.SIGKILL)
+    with serving(default_bundle, mosquitto.url, tmp_path / "state", "f1") as running:
+        yield running
 
 
 @pytest.mark.parametrize("fault", ["die:network", "die:worker"])
