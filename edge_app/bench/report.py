@@ -73,6 +73,10 @@ def _metric_rows(results: dict[str, Any]) -> list[Row]:
         ("peak RSS MiB", lambda e: e["peak_rss_bytes"] / MIB, ".0f"),
         ("model size on disk MiB", lambda e: e["size_bytes"] / MIB, ".1f"),
     ]
+    for batch in ("1", str(max(results["plan"]["batch_sizes"]))):
+        rows.append((f"CPU ms in the 3 s after a batch-{batch} call",
+                     lambda e, b=batch: 1000 * e["idle_cpu_after_call_s"][b] if "idle_cpu_after_call_s" in e else None,
+                     ".1f"))
     for name, data in inputs["eval_sets"].items():
         title = "bundle eval set" if name == "bundle" else "test split"
         rows.append((
