@@ -15,7 +15,7 @@ import numpy as np
 from .bundle import Bundle
 from .calibration import EMBEDDING_OUTPUT, OUT_OF_SCOPE, load_calibration, softmax
 from .errors import BundleError
-from .session import create_session
+from .session import create_sessions
 from .tokenize import TextEncoder
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,15 @@ class Classifier:
 
     def __init__(
         self, bundle: Bundle, device: str = "auto", threads: int | None = None, batch_size: int = 32,
-        spin: bool = False, min_score: float | None = None,
+        spin: bool = False, min_score: float | None = None, latency_session: bool = True,
     ):
         self.bundle = bundle
-        self.session, self.provider = create_session(bundle.model_path, device, threads, spin, bundle.device_models)
+        # `threads` is the maximum: batches use them all, a lone short text runs on one thread
+        # (session.Sessions); latency_session=False keeps one session for every call.
+        self.sessions = create_sessions(
+            bundle.model_path, device, threads, spin, bundle.device_models, latency_session
+        )
+        self.session, self.provider = self.sessions.throughput, self.sessions.provider
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.encoder = TextEncoder(bundle.tokenizer_path, bundle.max_length)
         self.labels = bundle.labels
@@ -118,10 +123,13 @@ class Classifier:
         batch_size: int = 32,
         spin: bool = False,
         min_score: float | None = None,
+        latency_session: bool = True,
     ) -> "Classifier":
-        """Load and (unless verify=False) sha256-check a bundle, then build its session.
-        `min_score` overrides the bundle's rejection threshold (None or < 0: keep it; 0: never reject)."""
-        return cls(Bundle.load(bundle_dir, verify=verify), device, threads, batch_size, spin, min_score)
+        """Load and (unless verify=False) sha256-check a bundle, then build its sessions.
+        `min_score` overrides the bundle's rejection threshold (None or < 0: keep it; 0: never reject).
+        `latency_session=False`: one session for every call (no one-thread session for lone texts)."""
+        return cls(Bundle.load(bundle_dir, verify=verify), device, threads, batch_size, spin, min_score,
+                   latency_session)
 
     @property
     def model_info(self) -> dict[str, str]:
@@ -134,7 +142,8 @@ class Classifier:
 
     def _run(self, texts: list[str]) -> tuple[list[np.ndarray], list[int], list[bool]]:
         enc = self.encoder.encode(texts, self.input_names)
-        return self.session.run(self.output_names, enc.arrays), enc.lengths, enc.truncated
+        session = self.sessions.for_call(enc.arrays)
+        return session.run(self.output_names, enc.arrays), enc.lengths, enc.truncated
 
     def classify(self, texts: Sequence[str], top_k: int = 3) -> list[Prediction]:
         """Predictions in input order. Long inputs are split into length-sorted batches, so

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from .errors import BundleError, ProviderError
 
@@ -18,6 +19,11 @@ PROVIDERS = {
     "cpu": "CPUExecutionProvider",
 }
 AUTO_ORDER = ("tensorrt", "cuda", "cpu")
+
+# The latency session takes model calls with at most this many padded tokens (batch x length):
+# a lone command is 8-20 tokens, and below ~32 tokens handing work to a second thread and
+# waking it costs more than it saves when threads do not spin (docs/benchmarks.md).
+LATENCY_MAX_TOKENS = 32
 
 
 def physical_cores() -> int:
@@ -97,3 +103,38 @@ def create_session(
     log.info("onnxruntime %s on %s with %d threads (%s)", ort.__version__, used, opts.intra_op_num_threads,
              Path(model_path).name)
     return session, used
+
+
+@dataclass
+class Sessions:
+    """The latency/throughput policy: a one-thread session for a lone short text (no thread
+    hand-off, no wake-up) and the all-cores session for everything bigger. Both load the same
+    model file; on a GPU, or with one thread, both names point at the same session."""
+
+    throughput: Any
+    latency: Any
+    provider: str
+    max_latency_tokens: int = LATENCY_MAX_TOKENS
+
+    def for_call(self, arrays: Mapping[str, Any]) -> Any:
+        """The session for one model call, by its padded token count."""
+        first = next(iter(arrays.values()))
+        return self.latency if first.size <= self.max_latency_tokens else self.throughput
+
+
+def create_sessions(
+    model_path: Path,
+    device: str = "auto",
+    threads: int | None = None,
+    spin: bool = False,
+    device_models: Mapping[str, Path] | None = None,
+    latency_session: bool = True,
+) -> Sessions:
+    """The throughput session with `threads` (the maximum, as before) and, on a multi-core CPU,
+    a one-thread latency session beside it (`latency_session=False`: one session, the old way)."""
+    session, provider = create_session(model_path, device, threads, spin, device_models)
+    cpu = provider == PROVIDERS["cpu"]
+    if not (latency_session and cpu and (threads or physical_cores()) > 1):
+        return Sessions(session, session, provider)
+    lone, _ = create_session(model_path, "cpu", 1, spin, device_models)
+    return Sessions(session, lone, provider)

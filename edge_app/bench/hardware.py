@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..session import physical_cores
+from .cores import core_identity, identify_core
 
 CPUINFO = Path("/proc/cpuinfo")
 BOARD_MODEL = Path("/proc/device-tree/model")
@@ -64,11 +65,17 @@ def describe_hardware() -> dict[str, Any]:
     """Everything the header shows about the machine, as plain JSON-able values."""
     fields = cpuinfo_fields(_read(CPUINFO))
     flags = (fields.get("flags") or fields.get("Features") or "").split()
+    core = identify_core(fields)
     return {
         "cpu_model": cpu_model(fields),
         "cpu_vendor": fields.get("vendor_id") or fields.get("CPU implementer") or "",
         "cpu_family": fields.get("cpu family", ""),
         "cpu_model_number": fields.get("model", ""),
+        "cpu_part": fields.get("CPU part", ""),
+        # the core decides the int8 peak; "unknown ..." rather than a guess (bench/cores.py)
+        "cpu_core": core_identity(fields),
+        "cpu_core_macs_per_cycle": core.macs_per_cycle if core else None,
+        "cpu_core_assumption": core.why if core else None,
         "cores_physical": physical_cores(),
         "cores_logical": os.cpu_count() or 1,
         "clock_mhz": clock_mhz(fields),

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# Used only when bench/cores.py does not know the core: the best flag, an upper bound.
 # (flag, vendor or "" for any) -> (int8 multiply-accumulates per cycle per core, why)
 MACS_PER_CYCLE: list[tuple[str, str, int, str]] = [
     ("amx_int8", "", 1024, "AMX TMUL: 1024 int8 MAC/cycle (Sapphire Rapids); onnxruntime CPU rarely uses it"),
-    ("avx512_vnni", "AuthenticAMD", 64,
-     "AVX512-VNNI on AMD Zen 4: 512-bit VPDPBUSD runs as two 256-bit halves, 1/cycle = 64 int8 MAC/cycle"),
     ("avx512_vnni", "", 128, "AVX512-VNNI: 2 ports x 512-bit VPDPBUSD = 128 int8 MAC/cycle"),
     ("avx_vnni", "", 64, "AVX-VNNI: 2 ports x 256-bit VPDPBUSD = 64 int8 MAC/cycle"),
     ("avx512bw", "", 128, "AVX512BW: 2 ports x 512-bit VPMADDUBSW = 128 int8 MAC/cycle (upper bound)"),
@@ -35,12 +34,20 @@ def int8_macs_per_cycle(flags: list[str], vendor: str) -> tuple[int, str]:
     return FALLBACK
 
 
+def core_macs_per_cycle(hardware: dict[str, Any]) -> tuple[int, str]:
+    """The identified core's figure; for an unknown core the flags' best case, said as such."""
+    if hardware.get("cpu_core_macs_per_cycle"):
+        return int(hardware["cpu_core_macs_per_cycle"]), str(hardware.get("cpu_core_assumption"))
+    macs, why = int8_macs_per_cycle(hardware.get("flags", []), hardware.get("cpu_vendor", ""))
+    return macs, f"core unknown, so from the flags alone (an upper bound, may be 2x off): {why}"
+
+
 def int8_peak(
     hardware: dict[str, Any], int8_weights: int, mean_padded_tokens: float, texts_per_s: float | None
 ) -> dict[str, Any]:
     """ops/text = 2 x int8 matmul weights x padded tokens (attention products, a few per cent
     at 128 tokens, are left out); peak = cores x clock x 2 x MAC/cycle."""
-    macs, assumption = int8_macs_per_cycle(hardware.get("flags", []), hardware.get("cpu_vendor", ""))
+    macs, assumption = core_macs_per_cycle(hardware)
     mhz = hardware.get("clock_mhz")
     cores = int(hardware.get("cores_physical") or 1)
     out: dict[str, Any] = {
@@ -49,6 +56,7 @@ def int8_peak(
         "ops_per_text": 2 * int8_weights * mean_padded_tokens,
         "int8_macs_per_cycle_per_core": macs,
         "assumption": assumption,
+        "core": hardware.get("cpu_core") or "unknown",
         "cores": cores,
         "clock_mhz": mhz,
         "peak_ops_per_s": None,

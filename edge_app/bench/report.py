@@ -30,7 +30,7 @@ def header_lines(results: dict[str, Any]) -> list[str]:
     return [
         f"edge-app bench: {bundle['name']} (bundle sha256 {bundle['sha256'][:16]}, model.onnx {bundle['model_bytes'] / MIB:.1f} MiB)",
         f"cpu:      {hw['cpu_model']} ({hw['machine']}), {hw['cores_physical']} physical / {hw['cores_logical']} logical "
-        f"cores, {clock}, int8 SIMD: {', '.join(hw['flags']) or 'none found'}",
+        f"cores, {clock}, int8 SIMD: {', '.join(hw['flags']) or 'none found'}; core: {hw.get('cpu_core', 'unknown')}",
         f"board:    {board}",
         f"runtime:  onnxruntime {rt['onnxruntime']} ({', '.join(providers) or 'provider n/a'}), python {hw['python']}, "
         f"kernel {hw['kernel']}, {plan['threads']} threads per engine, "
@@ -73,6 +73,10 @@ def _metric_rows(results: dict[str, Any]) -> list[Row]:
         ("peak RSS MiB", lambda e: e["peak_rss_bytes"] / MIB, ".0f"),
         ("model size on disk MiB", lambda e: e["size_bytes"] / MIB, ".1f"),
     ]
+    for batch in ("1", str(max(results["plan"]["batch_sizes"]))):
+        rows.append((f"CPU ms in the 3 s after a batch-{batch} call",
+                     lambda e, b=batch: 1000 * e["idle_cpu_after_call_s"][b] if "idle_cpu_after_call_s" in e else None,
+                     ".1f"))
     for name, data in inputs["eval_sets"].items():
         title = "bundle eval set" if name == "bundle" else "test split"
         rows.append((
@@ -132,7 +136,7 @@ def peak_lines(peak: dict[str, Any] | None) -> list[str]:
         f"{2 * peak['int8_macs_per_cycle_per_core']} int8 ops/cycle); at the peak: {peak['peak_texts_per_s']:.0f} texts/s",
         f"  ops/text = 2 x {peak['int8_matmul_weights'] / 1e6:.2f} M int8 matmul weights x {peak['mean_padded_tokens']:.1f} "
         f"padded tokens = {peak['ops_per_text'] / 1e6:.0f} M (attention score products not counted)",
-        f"  assumption: {peak['assumption']}",
+        f"  core: {peak.get('core', 'unknown')}; assumption: {peak['assumption']}",
     ]
 
 

@@ -69,6 +69,18 @@ def _throughput(engine, name: str, texts: list[str], batch: int, plan: dict[str,
     return out
 
 
+IDLE_WINDOW_S = 3.0
+
+
+def idle_cpu_after_call(call: Callable[[], Any], window_s: float = IDLE_WINDOW_S) -> float:
+    """CPU seconds this process (all its threads) uses in the `window_s` after one call: what
+    spinning worker threads burn on a board between messages. A sleeping process scores ~0."""
+    call()
+    start = time.process_time()
+    time.sleep(window_s)
+    return time.process_time() - start
+
+
 def _accuracy(engine, sets: dict[str, Any], batch: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for set_name, data in sets.items():
@@ -108,6 +120,14 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "throughput": {str(b): _throughput(engine, name, inputs["batch"], b, plan) for b in plan["batch_sizes"]},
         "accuracy": _accuracy(engine, inputs["eval_sets"], max(plan["batch_sizes"])),
     }
+    biggest = max(plan["batch_sizes"])
+    result["idle_cpu_after_call_s"] = {  # keyed by batch size, like "throughput"
+        "1": idle_cpu_after_call(lambda: engine.predict([inputs["short"]])),
+        str(biggest): idle_cpu_after_call(lambda: engine.predict(inputs["batch"][:biggest])),
+    }
+    _progress(name, "CPU in the {:.0f} s after a call: batch 1 {:.1f} ms, batch {} {:.1f} ms".format(
+        IDLE_WINDOW_S, 1000 * result["idle_cpu_after_call_s"]["1"], biggest,
+        1000 * result["idle_cpu_after_call_s"][str(biggest)]))
     result["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     return result
 

@@ -1,0 +1,51 @@
+"""The latency/throughput policy: a lone short text on a one-thread session, bigger calls on
+the session with every thread; same answers either way, on the real default bundle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_app.classifier import Classifier
+from edge_app.session import LATENCY_MAX_TOKENS, Sessions
+
+BATCH = ["turn on the kitchen lights", "what is the weather tomorrow", "set a timer for ten minutes",
+         "play some jazz in the living room", "lock the front door please"] * 4
+
+
+def test_calls_go_by_padded_token_count():
+    sessions = Sessions(throughput="all", latency="one", provider="CPUExecutionProvider")
+    lone = {"input_ids": np.zeros((1, LATENCY_MAX_TOKENS), np.int64)}
+    longer = {"input_ids": np.zeros((1, LATENCY_MAX_TOKENS + 1), np.int64)}
+    pair = {"input_ids": np.zeros((2, 12), np.int64)}  # two short commands: still little work
+    batch = {"input_ids": np.zeros((4, 12), np.int64), "attention_mask": np.zeros((4, 12), np.int64)}
+    assert sessions.for_call(lone) == "one" and sessions.for_call(pair) == "one"
+    assert sessions.for_call(longer) == "all" and sessions.for_call(batch) == "all"
+
+
+def _threads(session) -> int:
+    return session.get_session_options().intra_op_num_threads
+
+
+def test_two_threads_give_a_one_thread_latency_session(default_bundle):
+    clf = Classifier.load(default_bundle, device="cpu", threads=2, verify=False)
+    assert _threads(clf.sessions.latency) == 1 and _threads(clf.sessions.throughput) == 2
+    assert clf.session is clf.sessions.throughput  # `threads` keeps its meaning: the maximum
+
+
+@pytest.mark.parametrize("kwargs", [{"threads": 1}, {"threads": 2, "latency_session": False}])
+def test_one_thread_or_opt_out_keeps_one_session(default_bundle, kwargs):
+    clf = Classifier.load(default_bundle, device="cpu", verify=False, **kwargs)
+    assert clf.sessions.latency is clf.sessions.throughput
+    assert _threads(clf.session) == kwargs["threads"]
+
+
+def test_both_sessions_give_the_same_answers(default_bundle):
+    policy = Classifier.load(default_bundle, device="cpu", threads=2, verify=False)
+    single = Classifier.load(default_bundle, device="cpu", threads=2, verify=False, latency_session=False)
+    for texts in (BATCH[:1], BATCH):  # one short text (latency session), a batch (throughput session)
+        got, want = policy.classify(texts), single.classify(texts)
+        assert [p.label for p in got] == [p.label for p in want]
+        assert np.allclose([p.score for p in got], [p.score for p in want], atol=1e-5)
+    lone = policy.encoder.encode(BATCH[:1], policy.input_names).arrays
+    assert policy.sessions.for_call(lone) is policy.sessions.latency  # the text really took the other path
