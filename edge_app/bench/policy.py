@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..bundle import Bundle
+from ..classifier import Classifier
 from .stats import median
+from .texts import build_inputs
 from .worker import idle_cpu_after_call
 
 # name -> (latency_session, spin); spinning is the reference the idle-CPU figure must catch
@@ -42,10 +45,6 @@ def _rss_now() -> int:
 
 def measure(bundle_dir: str, latency_session: bool, spin: bool, threads: int | None) -> dict[str, Any]:
     """One process's figures for one policy."""
-    from ..bundle import Bundle
-    from ..classifier import Classifier
-    from .texts import build_inputs
-
     inputs = build_inputs(Bundle.load(bundle_dir, verify=False), None, 64)
     clf = Classifier.load(bundle_dir, device="cpu", verify=False, threads=threads, spin=spin,
                           latency_session=latency_session)

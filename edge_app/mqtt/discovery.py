@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
+from ..config import load_config
+from ..errors import EdgeAppError
+from .connection import BrokerAddress, detect_protocol, make_client
 from .topics import HA_DISCOVERY_PREFIX, Topics
 
 log = logging.getLogger(__name__)
@@ -196,8 +199,6 @@ def clear_on_broker(cfg, timeout: float = 15.0) -> None:
     For `deploy/install.sh --uninstall`, when the service will never start again to do it. Raises
     BrokerError (from the connection probe) or TimeoutError, both naming the broker.
     """
-    from .connection import BrokerAddress, detect_protocol, make_client
-
     topics = Topics.from_config(cfg)
     address = BrokerAddress.parse(cfg.mqtt.broker, cfg.mqtt.username)
     client = make_client(cfg, address, detect_protocol(cfg, address), f"{cfg.client_id}-uninstall", manual_ack=False)
@@ -218,9 +219,6 @@ def clear_on_broker(cfg, timeout: float = 15.0) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m edge_app.mqtt.discovery clear --config FILE`: what uninstall runs; no model needed."""
-    from ..config import load_config
-    from ..errors import EdgeAppError
-
     parser = argparse.ArgumentParser(prog="python -m edge_app.mqtt.discovery",
                                      description="Remove this device's Home Assistant entities (empty retained configs).")
     parser.add_argument("action", choices=["clear"])
