@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -149,10 +149,8 @@ class Classifier:
         """Predictions in input order. Long inputs are split into length-sorted batches, so
         texts of similar length share a batch and padding stays small."""
         texts = check_texts(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         results: list[Prediction | None] = [None] * len(texts)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
+        for idx in self._length_sorted_batches(texts):
             outputs, lengths, truncated = self._run([texts[i] for i in idx])
             probs, scores = self._probabilities(outputs)
             for row, i in enumerate(idx):
@@ -164,14 +162,21 @@ class Classifier:
         input order; what the export side fits a detector on."""
         texts = check_texts(texts)
         names = [o.name for o in self.session.get_outputs()]
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         parts: list[list[np.ndarray]] = [[] for _ in names]
-        for start in range(0, len(order), self.batch_size):
-            enc = self.encoder.encode([texts[i] for i in order[start : start + self.batch_size]], self.input_names)
+        order: list[int] = []
+        for idx in self._length_sorted_batches(texts):
+            enc = self.encoder.encode([texts[i] for i in idx], self.input_names)
             for part, out in zip(parts, self.session.run(names, enc.arrays)):
                 part.append(out)
+            order += idx
         inverse = np.argsort(order)
         return [np.concatenate(part)[inverse] for part in parts]
+
+    def _length_sorted_batches(self, texts: Sequence[str]) -> Iterator[list[int]]:
+        """Indices of `texts` in batches of similar length, so padding stays small."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            yield order[start : start + self.batch_size]
 
     def _probabilities(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Per-label probabilities and the score of each row's best label."""
