@@ -227,6 +227,10 @@ class FakeClassifier:
         self.provider = "fake"
         self.calls = 0
 
+    @property
+    def model_info(self):  # as Classifier.model_info
+        return {"name": self.bundle.name, "sha256": self.bundle.sha256}
+
     def classify(self, texts, top_k=3):
         self.calls += 1
         if any("poison" in t for t in texts):

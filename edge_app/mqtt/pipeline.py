@@ -132,7 +132,7 @@ class ClassifyPipeline:
         classifier = self.current()
         outcomes = self._classify(classifier, [p for p in batch if p.request])
         done = time.monotonic()
-        model = {"name": classifier.bundle.name, "sha256": classifier.bundle.sha256}
+        model = classifier.model_info
         out, results = [], 0
         for p in batch:
             outcome = outcomes.get(p.seq) if p.error is None else p.error

@@ -116,7 +116,7 @@ class Service:
     @property
     def model_info(self) -> dict[str, str]:
         classifier = self.pipeline.current() if self.pipeline else self.classifier
-        return {"name": classifier.bundle.name, "sha256": classifier.bundle.sha256}
+        return classifier.model_info
 
     def publish_discovery(self) -> None:
         """Home Assistant configs (discovery on) or their removal (off); the labels are HA's event types."""
