@@ -6,8 +6,14 @@ sentences come from the templates and lists below (all written for this project)
 split 65/20/15 by a hash of their normalised text, so the same sentence always lands in the
 same split and no text is in two splits. Run it again after editing; `--check` only checks.
 
+Every row carries its slot spans (edge_app/slots/schema.py): templates mark slots with a
+placeholder (`{room}`) or a group (`[{n} minutes](duration:60)`), the spans are recorded while
+filling, with gold values from the fill lists, and the hand-written sentences take theirs from
+original/slots.jsonl. The slot-rich rows (SLOT_RICH) follow the earlier rows, which stay as
+they were.
+
     python export/data/make_intents.py          # rewrite the three files
-    python export/data/make_intents.py --check  # exit 1 if the files are stale or overlap
+    python export/data/make_intents.py --check  # exit 1 if the files are stale, overlap or a span is wrong
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import sys
 from pathlib import Path
 
 from edge_app.slots.schema import INTENT_SLOTS
+from edge_app.slots.values import read_value
 
 HERE = Path(__file__).resolve().parent / "intents"
 ORIGINAL = HERE / "original"
@@ -28,6 +35,7 @@ ORIGINAL_SLOTS = ORIGINAL / "slots.jsonl"  # the hand-checked spans of the hand-
 SPLITS = ("train", "validation", "test")
 SEED = 12
 OOS = "out_of_scope"
+MIN_AGREEMENT = 0.95  # the value parsers must read at least this share of the gold values back
 
 FILLS: dict[str, list] = {  # placeholder -> what fills it: texts, or (text, value) pairs
     "room": ["kitchen", "living room", "bedroom", "office", "bathroom", "hallway", "kids room", "guest room",
@@ -195,9 +203,11 @@ OUT_OF_SCOPE: dict[str, tuple[int, list[str]]] = {  # family: (how many to draw,
     ]),
     "general": (50, [
         "what time is it", "what's the date today", "is it going to rain later", "what's the weather tomorrow",
-        "tell everyone dinner is ready", "announce that we're leaving in five minutes", "what's the temperature outside",
+        "tell everyone dinner is ready", "announce that we're leaving in five minutes",
+        "what's the temperature outside",
         "how hot will it be today", "when is sunset", "start the car", "is the car charging",
-        "how long does it take to cook rice", "what's the time in london", "what day is it", "set a reminder for friday",
+        "how long does it take to cook rice", "what's the time in london", "what day is it",
+        "set a reminder for friday",
         "remind me to {task} tomorrow", "call the kids down for dinner", "order more {item}",
         "where are my keys", "find my phone", "how many minutes in a day", "what's {n} plus {n}",
         "convert 180 celsius to fahrenheit", "what temperature should i cook chicken at",
@@ -220,15 +230,21 @@ IN_SCOPE: dict[str, tuple[int, list[str]]] = {
         "no more air con in the {room}", "the ac can go off now", "turn the air conditioning off, i'm cold",
     ]),
     "ac_set_temperature": (24, [
-        "set the temperature to [{temp} degrees](temperature)", "make it [{temp} degrees](temperature) in here", "set the thermostat to {temp}",
+        "set the temperature to [{temp} degrees](temperature)", "make it [{temp} degrees](temperature) in here",
+        "set the thermostat to {temp}",
         "i'd like it to be {temp} in the {room}", "change the temperature to {temp}", "cool the {room} to {temp}",
-        "set the {room} to [{temp} degrees](temperature)", "thermostat to {temp} please", "keep the {room} at [{temp} degrees](temperature)",
-        "set the ac in the {room} to {temp}", "bring the temperature down to {temp}", "aircon [{temp} degrees](temperature)",
+        "set the {room} to [{temp} degrees](temperature)", "thermostat to {temp} please",
+        "keep the {room} at [{temp} degrees](temperature)",
+        "set the ac in the {room} to {temp}", "bring the temperature down to {temp}",
+        "aircon [{temp} degrees](temperature)",
     ]),
     "tv_volume": (24, [
-        "i can't hear the tv", "the tv is too loud", "the tv is deafening", "i can't make out what they're saying on tv",
-        "the telly is blasting", "tv volume to {pct}", "turn the tv [down a little](volume:down)", "[louder](volume:up) on the tv please",
-        "the tv is way too quiet", "[unmute](volume:unmute) the tv", "bring the tv volume [down](volume:down)", "tv sound [up a bit](volume:up)",
+        "i can't hear the tv", "the tv is too loud", "the tv is deafening",
+        "i can't make out what they're saying on tv",
+        "the telly is blasting", "tv volume to {pct}", "turn the tv [down a little](volume:down)",
+        "[louder](volume:up) on the tv please",
+        "the tv is way too quiet", "[unmute](volume:unmute) the tv", "bring the tv volume [down](volume:down)",
+        "tv sound [up a bit](volume:up)",
         "can you [lower](volume:down) the volume on the television", "the baby is asleep, [quiet](volume:down) the tv",
     ]),
     "lights_on": (24, [
@@ -240,7 +256,8 @@ IN_SCOPE: dict[str, tuple[int, list[str]]] = {
     "lights_off": (24, [
         "i'm going to sleep, lights out", "lights out", "we don't need the lights anymore",
         "nobody is in the {room}, switch the lights off", "turn the {room} lights off", "{room} lights off",
-        "switch off the [lamp](device) in the {room}", "shut the lights off in the {room}", "it's too bright in the {room}, lights off",
+        "switch off the [lamp](device) in the {room}", "shut the lights off in the {room}",
+        "it's too bright in the {room}, lights off",
         "all lights off please", "put the {room} light out", "turn off every light [downstairs](room)",
     ]),
     "vacuum_start": (22, [
@@ -256,10 +273,14 @@ IN_SCOPE: dict[str, tuple[int, list[str]]] = {
         "recall the vacuum", "take the vacuum back to the dock", "finish cleaning and go home, vacuum",
     ]),
     "timer_set": (24, [
-        "let me know when [{n} minutes](duration:60) are up", "count down [{n} minutes](duration:60)", "buzz me in [{n} minutes](duration:60)",
-        "remind me in [{n} minutes](duration:60)", "[{n} minute](duration:60) timer for the {food}", "start a [{n} minute](duration:60) timer",
-        "timer for [{n} minutes](duration:60) please", "set a {food} timer for [{n} minutes](duration:60)", "tell me when [{n} minutes](duration:60) have passed",
-        "put a timer on for [{n} minutes](duration:60)", "set a timer, [{n} minutes](duration:60)", "i need a timer for [{n} minutes](duration:60)",
+        "let me know when [{n} minutes](duration:60) are up", "count down [{n} minutes](duration:60)",
+        "buzz me in [{n} minutes](duration:60)",
+        "remind me in [{n} minutes](duration:60)", "[{n} minute](duration:60) timer for the {food}",
+        "start a [{n} minute](duration:60) timer",
+        "timer for [{n} minutes](duration:60) please", "set a {food} timer for [{n} minutes](duration:60)",
+        "tell me when [{n} minutes](duration:60) have passed",
+        "put a timer on for [{n} minutes](duration:60)", "set a timer, [{n} minutes](duration:60)",
+        "i need a timer for [{n} minutes](duration:60)",
     ]),
     "washer_start": (20, [
         "the laundry is in, go", "the washer is loaded, get it going", "wash the towels", "start a [quick](mode) wash",
@@ -272,8 +293,10 @@ IN_SCOPE: dict[str, tuple[int, list[str]]] = {
         "what's the dryer doing", "minutes left on the dryer?", "is the drying done", "dryer finished?",
     ]),
     "oven_preheat": (20, [
-        "i'm baking at {oven}, get the oven ready", "get the oven ready for [{oven} degrees](temperature)", "preheat to {oven}",
-        "heat the oven to {oven}", "warm the oven up to [{oven} degrees](temperature)", "oven to {oven} please, i'm roasting",
+        "i'm baking at {oven}, get the oven ready", "get the oven ready for [{oven} degrees](temperature)",
+        "preheat to {oven}",
+        "heat the oven to {oven}", "warm the oven up to [{oven} degrees](temperature)",
+        "oven to {oven} please, i'm roasting",
         "preheat the oven for the pizza, [{oven} degrees](temperature)", "start preheating the oven at {oven}",
     ]),
     "fridge_temperature": (20, [
@@ -385,7 +408,7 @@ SLOT_RICH: dict[str, tuple[int, list[str]]] = {
         "set the temperature in the {area} to {deg}", "cool the {area} down to {deg}",
         "set the air conditioner to {deg}", "put the ac on {deg}", "aircon at {deg}",
     ]),
-    "tv_volume": (65, [
+    "tv_volume": (90, [
         "turn the tv {change}", "turn the {area} tv {change}", "tv {change}", "turn the volume {change} on the tv",
         "{area} tv volume {change}", "in the {area} turn the tv {change}", "turn the telly {change}",
         "set the tv volume to {level}", "tv volume {level}", "put the {area} tv volume at {level}",
@@ -394,17 +417,20 @@ SLOT_RICH: dict[str, tuple[int, list[str]]] = {
         "{mute} the television in the {area}", "set the television to {level}", "tv in the {area} to {level} please",
         "can you turn the tv {change}", "television volume {change}", "volume {change} on the {area} tv",
     ]),
-    "lights_on": (45, [
+    "lights_on": (50, [
         "turn on the {light}", "turn on the {area} {light}", "switch the {light} on in the {area}",
-        "in the {area} turn on the {light}", "in the {area} turn on the lights", "{area} lights on", "{area} {light} on",
+        "in the {area} turn on the {light}", "in the {area} turn on the lights", "{area} lights on",
+        "{area} {light} on",
         "put the {light} on", "{light} on please", "could you switch on the {light} in the {area}",
         "the {area} is dark, turn on the {light}", "turn the {light} on", "lights on in the {area}",
-        "switch on the {area} lights", "{light} on", "in the {area}, lights on please", "can you put the {light} on for me",
+        "switch on the {area} lights", "{light} on", "in the {area}, lights on please",
+        "can you put the {light} on for me",
     ]),
-    "lights_off": (45, [
+    "lights_off": (50, [
         "turn off the {light}", "turn off the {area} {light}", "switch the {light} off in the {area}",
         "in the {area} turn off the {light}", "in the {area} turn off the lights", "{area} lights off",
-        "{area} {light} off", "put the {light} off", "{light} off please", "could you switch off the {light} in the {area}",
+        "{area} {light} off", "put the {light} off", "{light} off please",
+        "could you switch off the {light} in the {area}",
         "nobody is in the {area}, turn off the {light}", "turn the {light} off", "lights off in the {area}",
         "switch off the {area} lights", "{light} off", "kill the {light} in the {area}",
     ]),
@@ -414,7 +440,7 @@ SLOT_RICH: dict[str, tuple[int, list[str]]] = {
         "have the robot do the {area} floor", "{area} vacuum please", "the {area} needs vacuuming",
         "robot vacuum, clean the {area}", "can you vacuum the {area} now",
     ]),
-    "timer_set": (65, [
+    "timer_set": (75, [
         "set a timer for {dur}", "timer {dur}", "start a timer for {dur}", "remind me in {dur}", "countdown {dur}",
         "set a {food} timer for {dur}", "buzz me in {dur}", "count down {dur}", "timer for {dur} please",
         "i need a timer, {dur}", "let me know in {dur}", "start a countdown of {dur}", "put a timer on for {dur}",
@@ -649,7 +675,8 @@ def span_problems(row: dict) -> list[str]:
         where = f"{text!r} {s.get('slot')} [{s.get('start')}:{s.get('end')}]"
         if s.get("slot") not in INTENT_SLOTS.get(label, ()):
             problems.append(f"{where}: {label} cannot carry it")
-        if not (isinstance(s.get("start"), int) and isinstance(s.get("end"), int) and 0 <= s["start"] < s["end"] <= len(text)):
+        start, end = s.get("start"), s.get("end")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
             problems.append(f"{where}: out of bounds")
             continue
         words = text[s["start"]:s["end"]]
@@ -695,6 +722,23 @@ def check(splits: dict[str, list[dict]]) -> list[str]:
     return problems
 
 
+def disagreements(splits: dict[str, list[dict]]) -> tuple[int, list[str]]:
+    """How many temperature/duration/volume spans there are, and those whose gold value the runtime's
+    parser (edge_app/slots/values.py) reads differently."""
+    total, differ = 0, []
+    for rows in splits.values():
+        for row in rows:
+            for s in row.get("slots") or []:
+                if s.get("slot") in NUMERIC_SLOTS:
+                    total += 1
+                    words = row["text"][s["start"]:s["end"]]
+                    read = {k: v for k, v in read_value(s["slot"], words).items() if k != "text"}
+                    gold = {k: s[k] for k in ("value", "unit", "step") if k in s}
+                    if read != gold:
+                        differ.append(f"{s['slot']} {words!r}: gold {gold}, parser {read}")
+    return total, differ
+
+
 def render(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
@@ -702,6 +746,7 @@ def render(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check the written files")
+    parser.add_argument("--disagreements", action="store_true", help="list the spans the parser reads differently")
     args = parser.parse_args(argv)
     splits = build()
     problems = check(splits)
@@ -713,8 +758,16 @@ def main(argv: list[str] | None = None) -> int:
     elif not problems:
         for name in SPLITS:
             (HERE / f"{name}.jsonl").write_text(render(splits[name]), encoding="utf-8")
+    total, differ = disagreements(splits)
+    agreement = 1 - len(differ) / max(total, 1)
+    if agreement < MIN_AGREEMENT:
+        problems.append(f"the value parsers read {agreement:.1%} of the gold values back, under {MIN_AGREEMENT:.0%}")
+    for line in differ if args.disagreements else []:
+        print(line)
     for problem in problems:
         print(problem, file=sys.stderr)
+    print(f"values: the parser reads {total - len(differ)}/{total} ({agreement:.1%}) temperature/duration/volume "
+          "gold values back")
     counts = {n: len(rows) for n, rows in splits.items()}
     oos = {n: sum(r["label"] == OOS for r in rows) for n, rows in splits.items()}
     print(f"examples {counts}; out_of_scope {oos}; problems {len(problems)}")
