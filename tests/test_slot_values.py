@@ -117,6 +117,8 @@ def test_a_volume_that_cannot_be_read_keeps_only_its_text(text: str) -> None:
 def test_names_are_lower_case_and_single_spaced(slot: str) -> None:
     assert read_value(slot, "  Living\t ROOM ") == {"text": "  Living\t ROOM ", "value": "living room"}
     assert read_value(slot, " ") == {"text": " "}
+    assert read_value(slot, "Kitchen,")["value"] == "kitchen"
+    assert read_value(slot, "?") == {"text": "?"}
 
 
 def test_an_unknown_slot_keeps_its_text() -> None:

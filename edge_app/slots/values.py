@@ -38,6 +38,7 @@ TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "six
         "eighty": 80, "ninety": 90}
 UNIT_WORDS = {"degree", "degrees", "deg", "minute", "minutes", "min", "mins", "hour", "hours", "hr", "hrs",
               "second", "seconds", "sec", "secs", "hundred", "thousand", "half", "quarter", "percent", "notch"}
+EDGE_PUNCTUATION = " .,;:!?\"'()"
 MAX_DIGITS = 15  # longer digit strings are not a setting anyone means (and lose float precision)
 
 TEMPERATURE_RANGE = (-100, 1000)
@@ -293,8 +294,9 @@ def read_volume(text: str) -> dict | None:
 
 
 def read_name(text: str) -> dict | None:
-    """Room, device, mode: the span's words in lower case, single-spaced (schema.py)."""
-    words = " ".join(text.lower().split())
+    """Room, device, mode: the span's words in lower case, single-spaced (schema.py), without the
+    punctuation a decoded span may drag along at its ends ("kitchen," -> "kitchen")."""
+    words = " ".join(text.lower().split()).strip(EDGE_PUNCTUATION)
     return {"value": words} if words else None
 
 
