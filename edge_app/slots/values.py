@@ -8,7 +8,8 @@ of 10^21 degrees). Runtime module: standard library only.
 Choices (README "Slots"):
 - Numbers: digits ("21.5", "1,000", "-18"), words ("twenty two", "twenty-one", "one hundred and eighty",
   "minus fifteen", "twenty one point five", "two and a half"), spoken hundreds ("one seventy five" = 175,
-  "three fifty" = 350), "a"/"an" = 1 only before a unit or "hundred", "a couple of" = 2.
+  "three fifty" = 350), "a couple of" = 2; "a"/"an" = 1 only before "hundred"/"thousand" and, in a
+  duration, before a unit ("an hour"), so "a lot" is no number.
 - Temperature: the first number, unit C unless F/fahrenheit/°F follows it.
 - Duration: whole seconds from number+unit parts ("1h 30m", "an hour and a half", "half an hour",
   "quarter of an hour", "one minute thirty"); "1:30" is m:ss (a kitchen timer's display), "1:30:00"
@@ -36,8 +37,6 @@ SMALL = {w: i for i, w in enumerate(
     "sixteen seventeen eighteen nineteen".split())}
 TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
         "eighty": 80, "ninety": 90}
-UNIT_WORDS = {"degree", "degrees", "deg", "minute", "minutes", "min", "mins", "hour", "hours", "hr", "hrs",
-              "second", "seconds", "sec", "secs", "hundred", "thousand", "half", "quarter", "percent", "notch"}
 EDGE_PUNCTUATION = " .,;:!?\"'()"
 MAX_DIGITS = 15  # longer digit strings are not a setting anyone means (and lose float precision)
 
@@ -46,8 +45,8 @@ MAX_DURATION_S = 366 * 24 * 3600
 SECONDS = {"h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
            "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
            "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1}
-FAHRENHEIT = {"f", "fahrenheit", "°f"}
-CELSIUS = {"c", "celsius", "centigrade", "°c"}
+FAHRENHEIT = {"f", "fahrenheit"}  # "°F" tokenises as "°", "f"
+CELSIUS = {"c", "celsius", "centigrade"}
 UP = {"up", "louder", "raise", "increase", "higher", "boost", "crank", "more"}
 DOWN = {"down", "quieter", "softer", "lower", "reduce", "decrease", "drop", "quiet", "less"}
 VOLUME_MAX = {"max", "maximum", "full", "highest", "loudest"}
