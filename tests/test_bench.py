@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from mqtt_helpers import free_port, mosquitto  # noqa: F401  (fixture)
 
-from edge_app.bench.hardware import cpuinfo_fields, cpu_model, describe_hardware
-from edge_app.bench.onnx_graph import matmul_weights
-from edge_app.bench.peak import int8_macs_per_cycle
-from edge_app.bench.texts import build_inputs
+from edge_app_tools.bench.hardware import cpuinfo_fields, cpu_model, describe_hardware
+from edge_app_tools.bench.onnx_graph import matmul_weights
+from edge_app_tools.bench.peak import int8_macs_per_cycle
+from edge_app_tools.bench.texts import build_inputs
 from edge_app.bundle import Bundle
 
 EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
@@ -198,7 +198,7 @@ def test_mqtt_end_to_end_loses_nothing(default_bundle, mosquitto, tmp_path):  # 
 
 
 def test_rounds_merge_to_medians_and_keep_every_repeat():
-    from edge_app.bench.stats import median_merge, percentile
+    from edge_app_tools.bench.stats import median_merge, percentile
 
     runs = [{"engine": "int8", "lat": {"p50_ms": v, "repeats": [v]}, "note": ""} for v in (3.0, 9.0, 4.0)]
     assert median_merge(runs) == {"engine": "int8", "lat": {"p50_ms": 4.0, "repeats": [3.0, 9.0, 4.0]}, "note": ""}

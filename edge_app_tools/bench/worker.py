@@ -1,4 +1,4 @@
-"""One engine, one process: `python -m edge_app.bench.worker SPEC.json OUT.json`.
+"""One engine, one process: `python -m edge_app_tools.bench.worker SPEC.json OUT.json`.
 
 Running each engine in a fresh process keeps peak RSS and start-up time honest (no engine
 inherits another's imports or memory) and is how a user would run it. The parent passes the
@@ -141,7 +141,7 @@ def main(argv: list[str]) -> int:
     except RuntimeError as exc:  # an engine that cannot run here: a missing extra, a bad folder
         result = {"engine": spec["engine"], "error": str(exc)}
     except Exception as exc:  # EdgeAppError and friends: report the one line, not a traceback
-        from ..errors import EdgeAppError
+        from edge_app.errors import EdgeAppError
 
         if not isinstance(exc, EdgeAppError):
             raise
