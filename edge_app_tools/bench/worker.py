@@ -9,12 +9,15 @@ start and imports. Progress goes to stderr; the result goes to OUT.json.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
 from typing import Any, Callable
 
 from .stats import latency_summary, median
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `edge-app` itself does (edge_app/cli.py), before numpy loads
 
 
 def _progress(name: str, message: str) -> None:
