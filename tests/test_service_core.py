@@ -263,6 +263,13 @@ def make_pipeline(**mqtt) -> tuple[ClassifyPipeline, FakeBus, FakeClassifier]:
     return ClassifyPipeline(cfg, Topics.from_config(cfg), bus, Metrics(), model, threading.Event()), bus, model
 
 
+def run_batch(pipe: ClassifyPipeline, batch: list) -> None:
+    """One batch through the worker step, then the writer thread stores and acks it (stop drains it)."""
+    pipe.writer.start()
+    pipe._handle_batch(batch)
+    pipe.writer.stop()
+
+
 def inbound(mid: int, payload: bytes, reply_to=None, correlation=None) -> Inbound:
     return Inbound("edge-app/d/classify", payload, 1, mid, reply_to=reply_to, correlation=correlation)
 
@@ -274,7 +281,7 @@ def test_answers_leave_in_arrival_order_not_length_order():
         pipe.handle(inbound(i, json.dumps({"id": i, "text": text}).encode()))
     batch = [pipe.batcher.queue.get_nowait() for _ in range(20)]
     batch.sort(key=lambda p: p.size)  # what the batcher hands over
-    pipe._handle_batch(batch)
+    run_batch(pipe, batch)
     assert [json.loads(m.payload)["id"] for m in bus.out] == list(range(20))  # old code: length order
     assert bus.acked == list(range(20))
 
@@ -285,7 +292,7 @@ def test_a_bad_message_costs_its_neighbours_nothing():
             b'{"id": "p", "text": "poison pill"}', b'{"id": "b", "text": "lights off"}']
     for i, payload in enumerate(msgs):
         pipe.handle(inbound(i, payload))
-    pipe._handle_batch([pipe.batcher.queue.get_nowait() for _ in msgs])
+    run_batch(pipe, [pipe.batcher.queue.get_nowait() for _ in msgs])
     answers = [(m.topic.rsplit("/", 1)[1], json.loads(m.payload)) for m in bus.out]
     assert [(t, a.get("id"), a.get("kind")) for t, a in answers] == [
         ("result", "a", None), ("error", None, "bad_unicode"), ("error", "p", "model_error"), ("result", "b", None)]
@@ -298,7 +305,7 @@ def test_v5_rejections_answer_on_the_response_topic_with_correlation():
     pipe.handle(inbound(2, b'{"text": "ok"}', "elsewhere/x", b"c-2"))
     pipe.handle(inbound(3, b'{"text": "ok"}', "edge-app/d/replies/+", b"c-3"))
     pipe.handle(inbound(4, b'{"text": "ok"}', "edge-app/d/replies/y", b"c-4"))
-    pipe._handle_batch([pipe.batcher.queue.get_nowait() for _ in range(4)])
+    run_batch(pipe, [pipe.batcher.queue.get_nowait() for _ in range(4)])
     got = [(m.topic, m.correlation, json.loads(m.payload).get("kind")) for m in bus.out]
     assert got == [("edge-app/d/replies/x", b"c-1", "too_deep"), ("edge-app/d/error", b"c-2", "bad_response_topic"),
                    ("edge-app/d/error", b"c-3", "bad_response_topic"), ("edge-app/d/replies/y", b"c-4", None)]
@@ -307,7 +314,7 @@ def test_v5_rejections_answer_on_the_response_topic_with_correlation():
 def test_response_prefixes_config_allows_other_trees():
     pipe, bus, _ = make_pipeline(response_prefixes=["replies/"])
     pipe.handle(inbound(1, b"hello there", "replies/me", b"c"))
-    pipe._handle_batch([pipe.batcher.queue.get_nowait()])
+    run_batch(pipe, [pipe.batcher.queue.get_nowait()])
     assert bus.out[0].topic == "replies/me" and "label" in json.loads(bus.out[0].payload)
 
 
@@ -315,7 +322,7 @@ def test_result_too_large_for_the_broker_is_an_error():
     pipe, bus, _ = make_pipeline(max_packet_size=20000)  # unchecked here; config requires > max_payload
     items = [{"id": i, "text": "x", "pad": "y" * 400} for i in range(64)]
     pipe.handle(inbound(1, json.dumps({"items": items}).encode()))
-    pipe._handle_batch([pipe.batcher.queue.get_nowait()])
+    run_batch(pipe, [pipe.batcher.queue.get_nowait()])
     assert json.loads(bus.out[0].payload)["kind"] == "result_too_large"
 
 
