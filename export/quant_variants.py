@@ -188,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenize = lambda texts: reference.encoder.encode(texts, reference.input_names).arrays  # noqa: E731
     chosen = [v for v in variants(validation, tokenize) if not args.only or v.name in args.only.split(",")]
     work = Path(tempfile.mkdtemp(prefix="quant-variants-")) if args.keep is None else args.keep
+    work.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, Any]] = {}
     fp32_argmax = None
     source = args.fp32 / "model.onnx"
