@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from edge_app.classifier import Prediction
 from edge_app.config import Config, load_config
 from edge_app.errors import ConfigError
+from edge_app.mqtt.bus import cap_read_burst
 from edge_app.mqtt.guard import Watchdog, guarded
 from edge_app.mqtt.metrics import Metrics
 from edge_app.mqtt.outbox import OutMessage, Outbox
@@ -393,3 +395,57 @@ def test_outbox_syncs_each_commit_to_disk(tmp_path):
     # old code: synchronous=NORMAL (1), which a power cut can undo after the input was acknowledged
     assert box._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     box.close()
+
+
+class BurstClient:
+    """paho's reader seen from loop_read: `_packet_read` returns what `script` says, one item a call."""
+
+    def __init__(self, script):
+        self.script, self.reads, self.handled = list(script), 0, []
+
+    def socket(self):
+        return object()
+
+    def _packet_read(self):
+        self.reads += 1
+        return self.script.pop(0) if self.script else mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _loop_rc_handle(self, rc):
+        self.handled.append(rc)
+        return rc
+
+
+def test_the_network_loop_reads_a_bounded_burst_then_writes():
+    flood = BurstClient([])  # data keeps coming: paho would read one packet per unacknowledged message
+    cap_read_burst(flood, burst=32)
+    assert flood.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and flood.reads == 32
+    drained = BurstClient([mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS, mqtt.MQTTErrorCode.MQTT_ERR_AGAIN])
+    cap_read_burst(drained, burst=32)
+    assert drained.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and drained.reads == 2  # socket empty: stop
+    lost = BurstClient([mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST])
+    cap_read_burst(lost, burst=32)
+    assert lost.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST and lost.handled == [mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST]
+
+
+def test_storing_a_batch_deletes_the_acknowledged_rows_in_the_same_transaction(tmp_path):
+    box = Outbox(tmp_path / "o.sqlite3", 100)
+    first = box.add([OutMessage("t", b"1", 1), OutMessage("t", b"2", 1)])
+    second = box.add([OutMessage("t", b"3", 1)], remove=[first[0].row_id])
+    assert len(box) == 2 and [m.payload for m in box.pending()] == [b"2", b"3"]
+    with pytest.raises(sqlite3.Error):  # a failed store keeps the rows it was to delete
+        box.add([OutMessage(None, b"4", 1)], remove=[first[1].row_id])  # type: ignore[arg-type]  (topic NOT NULL)
+    assert len(box) == 2 and [m.payload for m in box.pending()] == [b"2", b"3"] and second[0].row_id
+
+
+def test_rows_acknowledged_before_a_failed_store_are_deleted_by_the_next(tmp_path):
+    client = FakeClient()
+    box = Outbox(tmp_path / "o.sqlite3", 100)
+    pub = ResultPublisher(client, box, True)
+    pub.on_connect()
+    pub.send([OutMessage("a", b"1", 1)])
+    pub.on_publish(1, Reason(0))  # PUBACKed: its row is due to go with the next store
+    with pytest.raises(sqlite3.Error):
+        pub.send([OutMessage(None, b"bad", 1)])  # type: ignore[arg-type]
+    assert len(box) == 1
+    pub.send([OutMessage("a", b"2", 1)])
+    assert [m.payload for m in box.pending()] == [b"2"]
