@@ -231,10 +231,10 @@ class Bus:
 
 
 def no_delay(client: mqtt.Client) -> None:
-    """Nagle off on our socket (paho leaves it on). The worker sends an input's PUBACK and then its
-    result as two small packets; with Nagle the result waits for the broker's delayed ACK of the
-    PUBACK, up to 40 ms on Linux: measured, the round trip at 20 msg/s went from ~50 ms to a few ms
-    (docs/benchmarks.md). A websocket transport has no setsockopt and keeps the default."""
+    """Nagle off on our socket (paho leaves it on), as the bench's clients do. The worker sends an
+    input's PUBACK and then its result as two small packets; with Nagle the second may wait for the
+    ACK of the first (up to 40 ms with a delayed ACK). The broker's own `set_tcp_nodelay` matters as
+    much (docs/benchmarks.md). A websocket transport has no setsockopt and keeps the default."""
     sock = client.socket()
     if sock is not None and hasattr(sock, "setsockopt"):
         try:
