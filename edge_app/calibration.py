@@ -40,10 +40,19 @@ class ClassStats:
     means: np.ndarray  # (classes, dim)
     precision: np.ndarray  # (dim, dim)
 
+    def __post_init__(self) -> None:
+        # d2(x, m) = x'Px - 2 x'(Pm) + m'Pm: the class terms once here, so a call costs one (n, dim) x (dim, dim)
+        # product instead of one per class (the per-class form took ~15 ms for one text on the dev machine,
+        # more than the model: docs/benchmarks.md). float64: the three terms are large and nearly cancel.
+        precision = self.precision.astype(np.float64)
+        self._precision64 = precision
+        self._p_means = precision @ self.means.astype(np.float64).T  # (dim, classes)
+        self._m_p_m = np.einsum("cd,dc->c", self.means.astype(np.float64), self._p_means)  # (classes,)
+
     def distance(self, embeddings: np.ndarray) -> np.ndarray:
         """Mahalanobis distance of each row to its nearest class mean."""
-        diff = embeddings[:, None, :] - self.means[None, :, :]  # (n, classes, dim)
-        d2 = ((diff @ self.precision) * diff).sum(axis=-1)
+        x = np.asarray(embeddings, dtype=np.float64)
+        d2 = ((x @ self._precision64) * x).sum(axis=-1)[:, None] - 2.0 * (x @ self._p_means) + self._m_p_m
         return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
 
 

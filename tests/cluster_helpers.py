@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_app.harness import free_port, wait_port
+from edge_app_tools.harness import free_port, wait_port
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 RABBITMQCTL = "/usr/sbin/rabbitmqctl"

@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge_app.harness import free_port, wait_port
+from edge_app_tools.harness import free_port, wait_port
 
 
 def member(port: int, cid: str, expiry: int, ack: bool) -> None:

@@ -4,7 +4,7 @@ Mosquitto is Debian's, started here on a free loopback port with a config file o
 (never systemd). Queue limits follow what we ship: `max_queued_messages 0` with a byte bound,
 because mosquitto's default of 1,000 silently drops QoS 1 messages for a slow subscriber.
 
-`Serve` and `Collector` are the shared harness of edge_app/harness.py (also used by the demo
+`Serve` and `Collector` are the shared harness of edge_app_tools/harness.py (also used by the demo
 and the bench) with the names and signatures these tests have always used.
 """
 
@@ -21,7 +21,7 @@ from typing import Iterator
 
 import pytest
 
-from edge_app.harness import EDGE_APP, Recorder, ServeProcess, free_port, result_ids, serve_argv, wait_port
+from edge_app_tools.harness import EDGE_APP, Recorder, ServeProcess, free_port, result_ids, serve_argv, wait_port
 
 __all__ = ["EDGE_APP", "MOSQUITTO", "Collector", "Mosquitto", "Serve", "free_port", "mosquitto", "result_ids",
            "wait_port"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from edge_app.bench.cores import core_identity, identify_core
-from edge_app.bench.hardware import cpuinfo_fields
-from edge_app.bench.peak import int8_peak
+from edge_app_tools.bench.cores import core_identity, identify_core
+from edge_app_tools.bench.hardware import cpuinfo_fields
+from edge_app_tools.bench.peak import int8_peak
 
 AVX512 = "fpu sse2 avx2 fma avx512f avx512bw avx512_vnni"
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 from mqtt_helpers import Mosquitto, free_port
 
-from edge_app import demo
+from edge_app_tools import demo
 
 EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
 RUN_TIMEOUT_S = 300

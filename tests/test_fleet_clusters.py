@@ -15,7 +15,7 @@ import time
 import pytest
 
 from cluster_helpers import EjabberdCluster, RabbitCluster
-from edge_app.harness import Recorder
+from edge_app_tools.harness import Recorder
 from mqtt_helpers import Serve
 from test_fleet_capabilities import refusal_line, serve_once
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from edge_app.harness import Recorder
+from edge_app_tools.harness import Recorder
 from mqtt_helpers import Serve, mosquitto  # noqa: F401
 
 pytestmark = pytest.mark.slow

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from edge_app.classifier import Prediction
 from edge_app.config import Config, load_config
 from edge_app.errors import ConfigError
+from edge_app.mqtt.bus import cap_read_burst
 from edge_app.mqtt.guard import Watchdog, guarded
 from edge_app.mqtt.metrics import Metrics
 from edge_app.mqtt.outbox import OutMessage, Outbox
@@ -263,6 +265,13 @@ def make_pipeline(**mqtt) -> tuple[ClassifyPipeline, FakeBus, FakeClassifier]:
     return ClassifyPipeline(cfg, Topics.from_config(cfg), bus, Metrics(), model, threading.Event()), bus, model
 
 
+def run_batch(pipe: ClassifyPipeline, batch: list) -> None:
+    """One batch through the worker step, then the writer thread stores and acks it (stop drains it)."""
+    pipe.writer.start()
+    pipe._handle_batch(batch)
+    pipe.writer.stop()
+
+
 def inbound(mid: int, payload: bytes, reply_to=None, correlation=None) -> Inbound:
     return Inbound("edge-app/d/classify", payload, 1, mid, reply_to=reply_to, correlation=correlation)
 
@@ -274,7 +283,7 @@ def test_answers_leave_in_arrival_order_not_length_order():
         pipe.handle(inbound(i, json.dumps({"id": i, "text": text}).encode()))
     batch = [pipe.batcher.queue.get_nowait() for _ in range(20)]
     batch.sort(key=lambda p: p.size)  # what the batcher hands over
-    pipe._handle_batch(batch)
+    run_batch(pipe, batch)
     assert [json.loads(m.payload)["id"] for m in bus.out] == list(range(20))  # old code: length order
     assert bus.acked == list(range(20))
 
@@ -285,7 +294,7 @@ def test_a_bad_message_costs_its_neighbours_nothing():
             b'{"id": "p", "text": "poison pill"}', b'{"id": "b", "text": "lights off"}']
     for i, payload in enumerate(msgs):
         pipe.handle(inbound(i, payload))
-    pipe._handle_batch([pipe.batcher.queue.get_nowait() for _ in msgs])
+    run_batch(pipe, [pipe.batcher.queue.get_nowait() for _ in msgs])
     answers = [(m.topic.rsplit("/", 1)[1], json.loads(m.payload)) for m in bus.out]
     assert [(t, a.get("id"), a.get("kind")) for t, a in answers] == [
         ("result", "a", None), ("error", None, "bad_unicode"), ("error", "p", "model_error"), ("result", "b", None)]
@@ -298,7 +307,7 @@ def test_v5_rejections_answer_on_the_response_topic_with_correlation():
     pipe.handle(inbound(2, b'{"text": "ok"}', "elsewhere/x", b"c-2"))
     pipe.handle(inbound(3, b'{"text": "ok"}', "edge-app/d/replies/+", b"c-3"))
     pipe.handle(inbound(4, b'{"text": "ok"}', "edge-app/d/replies/y", b"c-4"))
-    pipe._handle_batch([pipe.batcher.queue.get_nowait() for _ in range(4)])
+    run_batch(pipe, [pipe.batcher.queue.get_nowait() for _ in range(4)])
     got = [(m.topic, m.correlation, json.loads(m.payload).get("kind")) for m in bus.out]
     assert got == [("edge-app/d/replies/x", b"c-1", "too_deep"), ("edge-app/d/error", b"c-2", "bad_response_topic"),
                    ("edge-app/d/error", b"c-3", "bad_response_topic"), ("edge-app/d/replies/y", b"c-4", None)]
@@ -307,7 +316,7 @@ def test_v5_rejections_answer_on_the_response_topic_with_correlation():
 def test_response_prefixes_config_allows_other_trees():
     pipe, bus, _ = make_pipeline(response_prefixes=["replies/"])
     pipe.handle(inbound(1, b"hello there", "replies/me", b"c"))
-    pipe._handle_batch([pipe.batcher.queue.get_nowait()])
+    run_batch(pipe, [pipe.batcher.queue.get_nowait()])
     assert bus.out[0].topic == "replies/me" and "label" in json.loads(bus.out[0].payload)
 
 
@@ -315,7 +324,7 @@ def test_result_too_large_for_the_broker_is_an_error():
     pipe, bus, _ = make_pipeline(max_packet_size=20000)  # unchecked here; config requires > max_payload
     items = [{"id": i, "text": "x", "pad": "y" * 400} for i in range(64)]
     pipe.handle(inbound(1, json.dumps({"items": items}).encode()))
-    pipe._handle_batch([pipe.batcher.queue.get_nowait()])
+    run_batch(pipe, [pipe.batcher.queue.get_nowait()])
     assert json.loads(bus.out[0].payload)["kind"] == "result_too_large"
 
 
@@ -386,3 +395,57 @@ def test_outbox_syncs_each_commit_to_disk(tmp_path):
     # old code: synchronous=NORMAL (1), which a power cut can undo after the input was acknowledged
     assert box._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     box.close()
+
+
+class BurstClient:
+    """paho's reader seen from loop_read: `_packet_read` returns what `script` says, one item a call."""
+
+    def __init__(self, script):
+        self.script, self.reads, self.handled = list(script), 0, []
+
+    def socket(self):
+        return object()
+
+    def _packet_read(self):
+        self.reads += 1
+        return self.script.pop(0) if self.script else mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _loop_rc_handle(self, rc):
+        self.handled.append(rc)
+        return rc
+
+
+def test_the_network_loop_reads_a_bounded_burst_then_writes():
+    flood = BurstClient([])  # data keeps coming: paho would read one packet per unacknowledged message
+    cap_read_burst(flood, burst=32)
+    assert flood.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and flood.reads == 32
+    drained = BurstClient([mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS, mqtt.MQTTErrorCode.MQTT_ERR_AGAIN])
+    cap_read_burst(drained, burst=32)
+    assert drained.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and drained.reads == 2  # socket empty: stop
+    lost = BurstClient([mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST])
+    cap_read_burst(lost, burst=32)
+    assert lost.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST and lost.handled == [mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST]
+
+
+def test_storing_a_batch_deletes_the_acknowledged_rows_in_the_same_transaction(tmp_path):
+    box = Outbox(tmp_path / "o.sqlite3", 100)
+    first = box.add([OutMessage("t", b"1", 1), OutMessage("t", b"2", 1)])
+    second = box.add([OutMessage("t", b"3", 1)], remove=[first[0].row_id])
+    assert len(box) == 2 and [m.payload for m in box.pending()] == [b"2", b"3"]
+    with pytest.raises(sqlite3.Error):  # a failed store keeps the rows it was to delete
+        box.add([OutMessage(None, b"4", 1)], remove=[first[1].row_id])  # type: ignore[arg-type]  (topic NOT NULL)
+    assert len(box) == 2 and [m.payload for m in box.pending()] == [b"2", b"3"] and second[0].row_id
+
+
+def test_rows_acknowledged_before_a_failed_store_are_deleted_by_the_next(tmp_path):
+    client = FakeClient()
+    box = Outbox(tmp_path / "o.sqlite3", 100)
+    pub = ResultPublisher(client, box, True)
+    pub.on_connect()
+    pub.send([OutMessage("a", b"1", 1)])
+    pub.on_publish(1, Reason(0))  # PUBACKed: its row is due to go with the next store
+    with pytest.raises(sqlite3.Error):
+        pub.send([OutMessage(None, b"bad", 1)])  # type: ignore[arg-type]
+    assert len(box) == 1
+    pub.send([OutMessage("a", b"2", 1)])
+    assert [m.payload for m in box.pending()] == [b"2"]

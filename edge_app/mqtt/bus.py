@@ -14,6 +14,7 @@ returns); `publish_volatile()` is for status and metrics, which are worth nothin
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -36,6 +37,7 @@ from .topics import Topics
 
 log = logging.getLogger(__name__)
 MAX_INFLIGHT_OUT = 100
+READ_BURST = 32  # packets the network thread reads before it writes again (see cap_read_burst)
 
 
 class Bus:
@@ -57,6 +59,7 @@ class Bus:
         self.client = make_client(cfg, address, protocol, cfg.client_id, manual_ack=True)
         self.client.will_set(topics.will, "offline", qos=1, retain=True)
         self.client.max_inflight_messages_set(MAX_INFLIGHT_OUT)
+        cap_read_burst(self.client)
         self.outbox = Outbox(Path(cfg.state_dir) / "outbox.sqlite3", cfg.outbox.max_messages)
         if self.outbox.moved_aside:
             metrics.count("outbox_corrupt")
@@ -122,6 +125,7 @@ class Bus:
             return
         log.info("connected to %s (MQTT %s, session %s)", self.address.url, "5" if self.v5 else "3.1.1",
                  "resumed" if flags.session_present else "new")
+        no_delay(client)
         for route in self.routes:
             if self.v5 and route.keep_retain:
                 _rc, mid = client.subscribe(route.subscribe_as,
@@ -224,3 +228,43 @@ class Bus:
         threading.Thread(target=guarded("reporting a refused publish", self.metrics)(self.publish_json),
                          args=(self.topics.error, report, self.cfg.mqtt.qos, message.correlation),
                          name="refused-report", daemon=True).start()
+
+
+def no_delay(client: mqtt.Client) -> None:
+    """Nagle off on our socket (paho leaves it on), as the bench's clients do. The worker sends an
+    input's PUBACK and then its result as two small packets; with Nagle the second may wait for the
+    ACK of the first (up to 40 ms with a delayed ACK). The broker's own `set_tcp_nodelay` matters as
+    much (docs/benchmarks.md). A websocket transport has no setsockopt and keeps the default."""
+    sock = client.socket()
+    if sock is not None and hasattr(sock, "setsockopt"):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:  # not TCP (a unix socket): nothing to turn off
+            log.debug("TCP_NODELAY not set: %s", exc)
+
+
+def cap_read_burst(client: mqtt.Client, burst: int = READ_BURST) -> None:
+    """Make paho's network loop write between bursts of at most `burst` incoming packets.
+
+    paho's loop_read reads up to len(out_messages) + len(in_messages) packets before the loop
+    writes anything: under a flood of QoS 1 inputs with hundreds of our results unacknowledged,
+    that is hundreds of reads (each an on_message) while results and PUBACKs wait, and results
+    leave in bursts with gaps of 0.4-1.5 s (docs/benchmarks.md). The same loop, with a bound: it
+    uses paho's own packet reader, so a paho without it keeps its own loop_read."""
+    packet_read, rc_handle = getattr(client, "_packet_read", None), getattr(client, "_loop_rc_handle", None)
+    if packet_read is None or rc_handle is None:
+        log.debug("paho %s has no _packet_read/_loop_rc_handle: its own loop_read stays", mqtt.__name__)
+        return
+
+    def loop_read(max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        for _ in range(burst):
+            if client.socket() is None:
+                return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = packet_read()
+            if rc > 0:
+                return rc_handle(rc)
+            if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:
+                break
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    client.loop_read = loop_read  # type: ignore[method-assign]

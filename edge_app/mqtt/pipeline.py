@@ -1,9 +1,9 @@
-"""The classify pipeline: parse -> micro-batcher -> classifier -> outbox -> publish -> ack.
+"""The classify pipeline: parse -> micro-batcher -> classifier -> writer: outbox -> ack -> publish.
 
 `handle` runs on the network thread and only parses and queues (no disk, no model, no wait).
-Rejected inputs are queued too, as errors, so every answer, result or error, leaves from the one
-worker thread in the order the inputs arrived, and each input is acknowledged once its answer
-is durable. When a model call fails for a batch, each message is retried alone, so one bad
+Rejected inputs are queued too, as errors, so every answer, result or error, is made by the one
+worker thread and stored and sent by the one writer thread, in the order the inputs arrived; each
+input is acknowledged once its answer is durable. When a model call fails for a batch, each message is retried alone, so one bad
 message never costs its neighbours their results.
 
 Swapping models (`swap`) happens between two batches under a lock; hooks in `on_swap` (e.g. Home
@@ -31,6 +31,8 @@ from .topics import Topics
 
 log = logging.getLogger(__name__)
 RESULT_HEADROOM = 1024  # bytes of a packet kept for topic and properties
+WRITER_GROUP = 64  # micro-batches stored in one transaction at most
+WRITER_QUEUE = 4  # micro-batches the worker may run ahead of the writer
 
 
 @dataclass
@@ -46,6 +48,15 @@ class Pending:
     @property
     def size(self) -> int:
         return sum(len(item.text) for item in self.request.items) if self.request else 0
+
+
+@dataclass
+class Answers:
+    """One micro-batch's answers on their way to the outbox, and the inputs they acknowledge."""
+
+    messages: list[OutMessage]
+    inputs: list[Inbound]
+    results: int  # how many of the messages are results (the rest are errors)
 
 
 def response_topic_problem(topic: str, allowed: list[str]) -> str | None:
@@ -80,17 +91,25 @@ class ClassifyPipeline:
         # since nothing is acknowledged before it is answered; QoS 0 overflow is answered "busy".
         self.batcher = MicroBatcher(guarded("the batch worker", metrics)(self._handle_batch), b.max_batch,
                                     b.max_wait_ms, 0, size_of=lambda p: p.size)
+        # The writer: answers of every micro-batch queued behind the model go to the outbox in one
+        # transaction (one fsync, group commit), then their inputs are acknowledged and the answers sent,
+        # while the worker already runs the next batch. A small bound keeps the worker at most
+        # WRITER_QUEUE batches ahead of the disk; durability is unchanged: no ack before the fsync.
+        self.writer = MicroBatcher(guarded("the result writer", metrics)(self._write), WRITER_GROUP, 0.0,
+                                   WRITER_QUEUE)
 
     def start(self) -> "ClassifyPipeline":
+        self.writer.start()
         self.batcher.start()
         return self
 
     def stop(self) -> None:
-        self.batcher.stop()
+        self.batcher.stop()  # answers everything queued, handing each batch to the writer
+        self.writer.stop()  # stores, acknowledges and sends them
 
     @property
     def worker_alive(self) -> bool:
-        return self.batcher.alive
+        return self.batcher.alive and self.writer.alive
 
     # ---- models -------------------------------------------------------------------------
     def current(self) -> Any:
@@ -145,13 +164,19 @@ class ClassifyPipeline:
                     self.metrics.latency(latency)
                     continue
             out.append(self._error(p, outcome))
-        def ack_inputs() -> None:  # the answers are durable: now the inputs may be acknowledged
-            for p in batch:
-                self.bus.ack(p.message)
+        self.writer.submit(Answers(out, [p.message for p in batch], results))
 
-        self.bus.publish(out, ack_inputs)
+    def _write(self, groups: list["Answers"]) -> None:
+        """Store the answers of several batches durably (one transaction), then acknowledge their inputs."""
+        def ack_inputs() -> None:  # the answers are durable: now the inputs may be acknowledged
+            for group in groups:
+                for message in group.inputs:
+                    self.bus.ack(message)
+
+        self.bus.publish([m for group in groups for m in group.messages], ack_inputs)
+        results = sum(group.results for group in groups)
         self.metrics.count("results_out", results)
-        self.metrics.count("errors", len(out) - results)
+        self.metrics.count("errors", sum(len(group.messages) for group in groups) - results)
 
     def _classify(self, classifier: Any, batch: list[Pending]) -> dict[int, Any]:
         """seq -> list of predictions, or a PayloadError; one call for all, else one call each."""

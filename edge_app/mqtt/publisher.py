@@ -53,9 +53,15 @@ class ResultPublisher:
             if stored_hook:
                 stored_hook()
             return
-        self.reap()
-        with self._gate:
-            stored = self.outbox.add(messages)
+        with self._lock:
+            done, self._acked = self._acked, []
+        with self._gate:  # the acknowledged rows leave in the same transaction (one fsync, not two)
+            try:
+                stored = self.outbox.add(messages, remove=done)
+            except BaseException:
+                with self._lock:  # rolled back: those rows still wait to be deleted
+                    self._acked[:0] = done
+                raise
             live = self.connected
         if stored_hook:
             stored_hook()

@@ -11,7 +11,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from ..session import physical_cores
+from edge_app.session import physical_cores
 from .cores import core_identity, identify_core
 
 CPUINFO = Path("/proc/cpuinfo")

@@ -46,7 +46,7 @@ class BundleEngine:
     """edge-app's Classifier, exactly as `classify` and `serve` use it."""
 
     def __init__(self, bundle_dir: str, threads: int, spin: bool = False):
-        from ..classifier import Classifier
+        from edge_app.classifier import Classifier
 
         extra = {"spin": True} if spin else {}  # the session's own default otherwise
         self.classifier = Classifier.load(bundle_dir, device="cpu", threads=threads, **extra)

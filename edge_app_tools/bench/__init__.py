@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from edge_app.errors import ConfigError
 
 FULL = {"warmup": 20, "iterations_short": 200, "iterations_long": 100, "repeats": 5, "batch_texts": 256,
         "mqtt_count": 2000, "mqtt_rates": "250,500,1000,max", "rtt_count": 200}
@@ -145,8 +145,8 @@ def _drop_predictions(engines: dict[str, Any]) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from ..bundle import Bundle
-    from ..session import physical_cores
+    from edge_app.bundle import Bundle
+    from edge_app.session import physical_cores
 
     progress = _Progress()
     bundle = Bundle.load(args.bundle)
@@ -238,7 +238,7 @@ def _write(args: argparse.Namespace, results: dict[str, Any], progress) -> None:
 
 
 def _mqtt(args: argparse.Namespace, bundle, inputs: dict[str, Any], plan: dict[str, Any], progress) -> dict[str, Any]:
-    from ..errors import BrokerError
+    from edge_app.errors import BrokerError
     from .mqtt_load import run_mqtt
 
     try:

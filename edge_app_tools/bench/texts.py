@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..bundle import Bundle
-from ..errors import ConfigError
+from edge_app.bundle import Bundle
+from edge_app.errors import ConfigError
 
 SHORT_COMMAND = "please turn on the air conditioner in the bedroom"
 LONG_TOKENS = 128

@@ -1,4 +1,4 @@
-"""One engine, one process: `python -m edge_app.bench.worker SPEC.json OUT.json`.
+"""One engine, one process: `python -m edge_app_tools.bench.worker SPEC.json OUT.json`.
 
 Running each engine in a fresh process keeps peak RSS and start-up time honest (no engine
 inherits another's imports or memory) and is how a user would run it. The parent passes the
@@ -9,12 +9,15 @@ start and imports. Progress goes to stderr; the result goes to OUT.json.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
 from typing import Any, Callable
 
 from .stats import latency_summary, median
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `edge-app` itself does (edge_app/cli.py), before numpy loads
 
 
 def _progress(name: str, message: str) -> None:
@@ -141,7 +144,7 @@ def main(argv: list[str]) -> int:
     except RuntimeError as exc:  # an engine that cannot run here: a missing extra, a bad folder
         result = {"engine": spec["engine"], "error": str(exc)}
     except Exception as exc:  # EdgeAppError and friends: report the one line, not a traceback
-        from ..errors import EdgeAppError
+        from edge_app.errors import EdgeAppError
 
         if not isinstance(exc, EdgeAppError):
             raise

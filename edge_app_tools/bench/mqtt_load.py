@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import harness
-from ..errors import BrokerError
+from edge_app.errors import BrokerError
 from .stats import latency_summary
 
 ONLINE_TIMEOUT_S = 120.0
@@ -32,7 +32,7 @@ Progress = Callable[[str], None]
 
 def parse_broker(url: str):
     """The service's own URL parsing (one definition); the bench speaks plain TCP only."""
-    from ..mqtt.connection import BrokerAddress
+    from edge_app.mqtt.connection import BrokerAddress
 
     address = BrokerAddress.parse(url)
     if address.tls:
@@ -44,7 +44,7 @@ def _password(username: str) -> str | None:
     """Same source as the service: EDGE_APP_MQTT_PASSWORD or mqtt.password_file, via the config."""
     if not username:
         return None
-    from ..config import load_config
+    from edge_app.config import load_config
 
     return load_config().mqtt.password or None
 

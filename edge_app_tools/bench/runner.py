@@ -12,14 +12,14 @@ from typing import Any
 
 
 def run_engine(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run `edge_app.bench.worker` for one engine; its progress goes to our stderr.
+    """Run `edge_app_tools.bench.worker` for one engine; its progress goes to our stderr.
 
     The spawn time goes into the spec so the worker can report start-to-first-prediction
     from the moment the process was created, interpreter start-up included.
     """
     with tempfile.TemporaryDirectory(prefix="edge-app-bench-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
-        command = [sys.executable, "-m", "edge_app.bench.worker", str(spec_path), str(out_path)]
+        command = [sys.executable, "-m", "edge_app_tools.bench.worker", str(spec_path), str(out_path)]
         spec = {**spec, "spawned_at": time.time()}  # a few ms before exec: the spec write below
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         # stdout belongs to the table: anything a library prints goes to stderr with the progress.

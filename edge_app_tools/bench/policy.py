@@ -1,4 +1,4 @@
-"""Before/after of the thread policy, in one run: `python -m edge_app.bench.policy BUNDLE [ROUNDS] [OUT.json] [THREADS]`.
+"""Before/after of the thread policy, in one run: `python -m edge_app_tools.bench.policy BUNDLE [ROUNDS] [OUT.json] [THREADS]`.
 
 "one session" is the old way (every call on one session with all threads); "policy" is
 Classifier's default (a one-thread session for a lone short text, all threads for bigger
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..bundle import Bundle
-from ..classifier import Classifier
+from edge_app.bundle import Bundle
+from edge_app.classifier import Classifier
 from .stats import median
 from .texts import build_inputs
 from .worker import idle_cpu_after_call
@@ -78,7 +78,7 @@ def compare(bundle_dir: str, rounds: int, threads: int | None) -> dict[str, Any]
         for name, (lone, spin) in (POLICIES.items() if r % 2 == 0 else reversed(list(POLICIES.items()))):
             load = _load_average()
             child = ["--child", bundle_dir, str(int(lone)), str(int(spin)), str(threads or 0)]
-            out = subprocess.run([sys.executable, "-m", "edge_app.bench.policy", *child],
+            out = subprocess.run([sys.executable, "-m", "edge_app_tools.bench.policy", *child],
                                  capture_output=True, text=True, check=True)
             runs[name].append({**json.loads(out.stdout), "load_average_before": load})
             print(f"round {r + 1}/{rounds} {name}: {runs[name][-1]}", file=sys.stderr, flush=True)

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import urlsplit
 
-from .errors import BrokerError, BundleError, EdgeAppError, ExportError
+from edge_app.errors import BrokerError, BundleError, EdgeAppError, ExportError
 from .harness import EDGE_APP, ServeProcess, free_port, serve_argv
 
 if TYPE_CHECKING:
-    from .mqtt.topics import Topics
+    from edge_app.mqtt.topics import Topics
 
 DEVICE_ID = "demo"
 DEFAULT_TIMEOUT_S = 60.0
@@ -212,7 +212,7 @@ def _demo_config(url: str):
     Credentials and TLS files come from the same layers `serve` reads (environment,
     EDGE_APP_CONFIG); the topics are pinned here and passed to `serve` as flags, which win over both.
     """
-    from .config import load_config
+    from edge_app.config import load_config
 
     prefix = f"edge-app/{DEVICE_ID}"
     return load_config(overrides={"device_id": DEVICE_ID, "mqtt": {
@@ -262,8 +262,8 @@ def _subscribe(client, topic: str, timeout: float) -> None:
 # --- the run ----------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace, bundle_dir: Path, tmp: Path, stack: contextlib.ExitStack) -> int:
-    from .bundle import Bundle
-    from .mqtt.topics import Topics
+    from edge_app.bundle import Bundle
+    from edge_app.mqtt.topics import Topics
 
     bundle = Bundle.load(bundle_dir, verify=False)
     _say(f"bundle   {_display(bundle_dir)} ({bundle.name}, {len(bundle.labels)} labels)")

@@ -1,8 +1,8 @@
 """The one harness for "start `edge-app serve`, talk to it over MQTT, collect what it says".
 
-Used by `./run demo` (edge_app/demo.py), `edge-app bench --mqtt` (edge_app/bench/mqtt_load.py)
+Used by `./run demo` (edge_app_tools/demo.py), `edge-app bench --mqtt` (edge_app_tools/bench/mqtt_load.py)
 and the tests (tests/mqtt_helpers.py builds its fixtures on it). The board runtime (`serve`)
-never imports it; it lives in the package only because demo and bench are shipped commands.
+never imports it, and a board does not install it (it is in edge-app-tools, not the runtime).
 Standard library and paho only.
 """
 
