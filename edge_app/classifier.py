@@ -115,14 +115,7 @@ class Classifier:
         outputs = {o.name: o for o in self.session.get_outputs()}
         names = [next(iter(outputs))]
         if self.slot_tags:
-            output = outputs.get(SLOT_OUTPUT)
-            width = output.shape[-1] if output is not None else None
-            if output is None or (isinstance(width, int) and width != len(self.slot_tags)):
-                raise BundleError(
-                    f"bundle {self.bundle.path}: the manifest lists {len(self.slot_tags)} slot tags but model.onnx "
-                    f"has {'no ' + SLOT_OUTPUT + ' output' if output is None else f'{width} tag columns'}; "
-                    "re-export the bundle"
-                )
+            self._check_slot_output(outputs.get(SLOT_OUTPUT))
             names.append(SLOT_OUTPUT)
         if self.calibration.needs_embedding:
             if EMBEDDING_OUTPUT not in outputs:
@@ -132,6 +125,15 @@ class Classifier:
                 )
             names.append(EMBEDDING_OUTPUT)
         return names
+
+    def _check_slot_output(self, output: Any) -> None:
+        """A joint bundle's model must tag tokens with exactly the manifest's slot tags."""
+        tags = len(self.slot_tags or [])
+        width = output.shape[-1] if output is not None else None
+        if output is None or (isinstance(width, int) and width != tags):
+            found = f"no {SLOT_OUTPUT} output" if output is None else f"{width} tag columns"
+            raise BundleError(f"bundle {self.bundle.path}: the manifest lists {tags} slot tags but model.onnx has "
+                              f"{found}; re-export the bundle")
 
     @classmethod
     def load(

