@@ -2,8 +2,11 @@
 
 The model tags every token (BIO, edge_app/slots/schema.py). Decoding walks the real tokens of
 one text: B- opens a span, I- of the same slot extends it, a stray I- (after O or another
-slot) opens one too, O closes. A word's later sub-tokens always join the span their first
-sub-token is in, so a span never ends inside a word. Character offsets come from the
+slot) opens one too, O closes. A B- of the slot whose span is open right before it also extends
+that span: the model often says B- twice inside "living room" or "two hundred" (more so after
+int8 quantization), while one command never names two rooms or two temperatures side by side.
+A word's later sub-tokens always join the span their first sub-token is in, so a span never
+ends inside a word. Character offsets come from the
 tokenizer, so a span is a slice of the text as sent.
 """
 
@@ -70,9 +73,9 @@ def decode_spans(
         prefix, name = tags[tag_id] if 0 <= tag_id < len(tags) else (BIO_OUTSIDE, "")
         if prefix == BIO_OUTSIDE or not name:
             close()
-        elif prefix == "I" and start >= 0 and name == slot:
+        elif start >= 0 and name == slot:  # I-, or B- right after the same slot: one span
             end = max(end, t_end)
-        else:  # B-, or a stray I- that opens a span
+        else:  # B- (of another slot, or after O), or a stray I-: a new span
             close()
             slot, start, end = name, t_start, t_end
         word = t_word
