@@ -47,6 +47,13 @@ def test_a_stray_i_opens_a_span_and_another_slot_closes_one(tokenizer: Tokenizer
     assert decode(tokenizer, text, ["I-room", "I-device", "O"]) == [("room", "kitchen"), ("device", "lamp")]
 
 
+def test_b_twice_in_a_row_for_one_slot_is_one_span(tokenizer: Tokenizer) -> None:
+    text = "vacuum the dining room please"
+    assert decode(tokenizer, text, ["O", "O", "B-room", "B-room", "O"]) == [("room", "dining room")]
+    text = "kitchen to 22"
+    assert decode(tokenizer, text, ["B-room", "O", "B-room"]) == [("room", "kitchen"), ("room", "22")]
+
+
 def test_a_word_split_into_sub_tokens_stays_whole(tokenizer: Tokenizer) -> None:
     text = "preheat to 220celsius"
     enc = tokenizer.encode(text)
