@@ -4,7 +4,9 @@ A bundle is a folder holding `model.onnx`, `tokenizer.json`, `manifest.json` and
 extras (`eval_samples.jsonl`; `detector.npz` with the class statistics of a distance detector,
 which the manifest's optional `calibration` object names — see edge_app/calibration.py;
 `model.fp16.onnx` in a GPU bundle, named per device in the manifest's `device_models`, since int8
-suits a CPU and fp16 a GPU). The manifest lists every other file with its sha256 and
+suits a CPU and fp16 a GPU). A joint intent + slot bundle's manifest also has `slot_tags`, the
+BIO tag of each column of the model's `slot_logits` output (edge_app/slots/decode.py); a plain
+sequence classifier's has none. The manifest lists every other file with its sha256 and
 size, so a board can prove it runs exactly what the workstation validated. `export/` writes
 bundles with `write_manifest` and the runtime reads them with `Bundle.load`: one definition.
 
@@ -255,6 +257,12 @@ class Bundle:
         return self.manifest["problem_type"] == "multi_label_classification"
 
     @property
+    def slot_tags(self) -> list[str] | None:
+        """The token tags of a joint intent + slot model; None for a plain sequence classifier."""
+        tags = self.manifest.get("slot_tags")
+        return list(tags) if tags is not None else None
+
+    @property
     def model_path(self) -> Path:
         return self.path / MODEL_FILE
 
@@ -307,6 +315,18 @@ def _check_manifest(manifest: Any, where: Path) -> None:
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
         raise BundleError(f"{where}: version must be a positive integer, not {version!r}; re-sign the bundle")
     _check_device_models(manifest.get("device_models", {}), files, where)
+    _check_slot_tags(manifest.get("slot_tags"), where)
+
+
+def _check_slot_tags(tags: Any, where: Path) -> None:
+    """Optional `slot_tags` (joint bundles): "O" first, then B-/I- tags of named slots, no repeats."""
+    if tags is None:
+        return
+    bad = (not isinstance(tags, list) or len(tags) < 2 or tags[0] != "O" or len(set(map(str, tags))) != len(tags)
+           or not all(isinstance(t, str) and t[:2] in ("B-", "I-") and len(t) > 2 for t in tags[1:]))
+    if bad:
+        raise BundleError(f"{where}: slot_tags must be a list of BIO tags (\"O\", then \"B-slot\"/\"I-slot\"), "
+                          f"not {tags!r}; re-export the bundle")
 
 
 def _check_device_models(device_models: Any, files: dict[str, Any], where: Path) -> None:

@@ -16,7 +16,8 @@ from .bundle import Bundle
 from .calibration import EMBEDDING_OUTPUT, OUT_OF_SCOPE, load_calibration, softmax
 from .errors import BundleError
 from .session import create_sessions
-from .tokenize import TextEncoder
+from .slots.decode import SLOT_OUTPUT, Span, allowed, decode_spans, parse_tags, slot_values
+from .tokenize import Encoded, TextEncoder
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,11 @@ class Prediction:
     tokens: int = 0
     labels: list[str] = field(default_factory=list)  # multi-label bundles: every label scoring >= 0.5
     rejected: bool = False  # the best candidate scored under the minimum score
+    # Joint bundles: the values in the command, by slot ({} for none, a rejection, or a plain bundle).
+    slots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What the export side measures and compares (not sent): the kept spans and every token's tag id.
+    spans: list[Span] = field(default_factory=list, repr=False)
+    token_tags: tuple[int, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -43,6 +49,7 @@ class Prediction:
             "rejected": self.rejected,
             "scores": [{"label": name, "score": round(score, 6)} for name, score in self.top_k],
             "truncated": self.truncated,
+            "slots": self.slots,
         }
         if self.labels:
             out["labels"] = self.labels
@@ -87,6 +94,8 @@ class Classifier:
         self._check_label_count()
         self.batch_size = batch_size
         self.calibration = load_calibration(bundle.manifest, bundle.path)
+        self.slot_tags = bundle.slot_tags
+        self._tags = parse_tags(self.slot_tags) if self.slot_tags else []
         self.output_names = self._output_names()
         # None or negative: the bundle's threshold (chosen on its validation split), if it has one.
         self.min_score = self.calibration.threshold if min_score is None or min_score < 0 else min_score
@@ -102,16 +111,29 @@ class Classifier:
             )
 
     def _output_names(self) -> list[str]:
-        """Logits, plus the pooled embedding when the bundle's detector needs it."""
-        names = [o.name for o in self.session.get_outputs()]
-        if not self.calibration.needs_embedding:
-            return names[:1]
-        if EMBEDDING_OUTPUT not in names:
-            raise BundleError(
-                f"bundle {self.bundle.path}: its calibration needs the model output {EMBEDDING_OUTPUT!r}, "
-                "which model.onnx lacks; re-export the bundle"
-            )
-        return [names[0], EMBEDDING_OUTPUT]
+        """Logits; the slot tags of a joint bundle; the pooled embedding when the detector needs it."""
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        names = [next(iter(outputs))]
+        if self.slot_tags:
+            self._check_slot_output(outputs.get(SLOT_OUTPUT))
+            names.append(SLOT_OUTPUT)
+        if self.calibration.needs_embedding:
+            if EMBEDDING_OUTPUT not in outputs:
+                raise BundleError(
+                    f"bundle {self.bundle.path}: its calibration needs the model output {EMBEDDING_OUTPUT!r}, "
+                    "which model.onnx lacks; re-export the bundle"
+                )
+            names.append(EMBEDDING_OUTPUT)
+        return names
+
+    def _check_slot_output(self, output: Any) -> None:
+        """A joint bundle's model must tag tokens with exactly the manifest's slot tags."""
+        tags = len(self.slot_tags or [])
+        width = output.shape[-1] if output is not None else None
+        if output is None or (isinstance(width, int) and width != tags):
+            found = f"no {SLOT_OUTPUT} output" if output is None else f"{width} tag columns"
+            raise BundleError(f"bundle {self.bundle.path}: the manifest lists {tags} slot tags but model.onnx has "
+                              f"{found}; re-export the bundle")
 
     @classmethod
     def load(
@@ -137,13 +159,14 @@ class Classifier:
 
     def logits(self, texts: list[str]) -> tuple[np.ndarray, list[int], list[bool]]:
         """Raw logits for one model call; callers wanting predictions use classify()."""
-        outputs, lengths, truncated = self._run(texts)
-        return outputs[0], lengths, truncated
+        outputs, enc = self._run(texts)
+        return outputs[self.output_names[0]], enc.lengths, enc.truncated
 
-    def _run(self, texts: list[str]) -> tuple[list[np.ndarray], list[int], list[bool]]:
+    def _run(self, texts: list[str]) -> tuple[dict[str, np.ndarray], Encoded]:
+        """One model call: every output this bundle uses, by name, and the encoded batch."""
         enc = self.encoder.encode(texts, self.input_names)
         session = self.sessions.for_call(enc.arrays)
-        return session.run(self.output_names, enc.arrays), enc.lengths, enc.truncated
+        return dict(zip(self.output_names, session.run(self.output_names, enc.arrays))), enc
 
     def classify(self, texts: Sequence[str], top_k: int = 3) -> list[Prediction]:
         """Predictions in input order. Long inputs are split into length-sorted batches, so
@@ -151,17 +174,33 @@ class Classifier:
         texts = check_texts(texts)
         results: list[Prediction | None] = [None] * len(texts)
         for idx in self._length_sorted_batches(texts):
-            outputs, lengths, truncated = self._run([texts[i] for i in idx])
+            outputs, enc = self._run([texts[i] for i in idx])
             probs, scores = self._probabilities(outputs)
+            tag_ids = outputs[SLOT_OUTPUT].argmax(axis=-1) if SLOT_OUTPUT in outputs else None
             for row, i in enumerate(idx):
-                results[i] = self._predict(probs[row], float(scores[row]), lengths[row], truncated[row], top_k)
+                pred = self._predict(probs[row], float(scores[row]), enc.lengths[row], enc.truncated[row], top_k)
+                if tag_ids is not None:
+                    self._add_slots(pred, texts[i], tag_ids[row], enc.encodings[row])
+                results[i] = pred
         return results  # type: ignore[return-value]
+
+    def _add_slots(self, pred: Prediction, text: str, tag_ids: np.ndarray, encoding: Any) -> None:
+        """Decode one text's token tags into the slots its predicted intent can carry; none when
+        the answer is out of scope (rejected or not), since nothing should act on them."""
+        word_ids = encoding.word_ids
+        pred.token_tags = tuple(int(t) for t, w in zip(tag_ids, word_ids) if w is not None)
+        if pred.label == OUT_OF_SCOPE or pred.rejected:
+            return
+        spans = decode_spans(tag_ids, encoding.offsets, word_ids, self._tags, len(text))
+        pred.spans = allowed(pred.label, spans)
+        pred.slots = slot_values(text, pred.spans)
 
     def model_outputs(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Every output of the model (logits, and the pooled embedding where exported), rows in
         input order; what the export side fits a detector on."""
         texts = check_texts(texts)
-        names = [o.name for o in self.session.get_outputs()]
+        # Per-text outputs only: a joint model's per-token slot_logits differ in length per batch.
+        names = [o.name for o in self.session.get_outputs() if o.name != SLOT_OUTPUT]
         parts: list[list[np.ndarray]] = [[] for _ in names]
         order: list[int] = []
         for idx in self._length_sorted_batches(texts):
@@ -178,15 +217,16 @@ class Classifier:
         for start in range(0, len(order), self.batch_size):
             yield order[start : start + self.batch_size]
 
-    def _probabilities(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _probabilities(self, outputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Per-label probabilities and the score of each row's best label."""
+        logits = outputs[self.output_names[0]]
         if self.bundle.multi_label:
-            probs = _sigmoid(outputs[0])
+            probs = _sigmoid(logits)
             return probs, probs.max(axis=-1)
         if self.calibration.method == "none":
-            probs = softmax(outputs[0])
+            probs = softmax(logits)
             return probs, probs.max(axis=-1)
-        return self.calibration.scores(outputs[0], outputs[1] if len(outputs) > 1 else None)
+        return self.calibration.scores(logits, outputs.get(EMBEDDING_OUTPUT))
 
     def _predict(self, probs: np.ndarray, score: float, tokens: int, truncated: bool, top_k: int) -> Prediction:
         multi = self.bundle.multi_label

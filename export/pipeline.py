@@ -30,9 +30,9 @@ from edge_app.errors import ExportError
 from edge_app.calibration import EMBEDDING_OUTPUT
 
 from . import calibrate
-from .data import DEFAULT_TEST, Example, check_labels, load_examples
+from .data import DEFAULT_TEST, Example, check_labels, has_slots, load_many
 from .evaluate import agreement, evaluate, figures as eval_figures, model_outputs, per_label_lines, uncalibrated_ece
-from .evaluate import agreement, evaluate
+from .evaluate import slot_figures, tag_agreement
 from .fp16 import convert_to_fp16
 from .progress import Steps
 
@@ -43,6 +43,10 @@ EVAL_SAMPLES_IN_BUNDLE = 64
 STATS_FILE = "detector.npz"
 # fp16 changes no weights' meaning, only their precision: it must agree almost everywhere.
 FP16_MIN_AGREEMENT = 0.995
+# The slot head of a joint model, int8 against fp32: the share of real tokens whose tag is the
+# same, and how much lower the int8 span F1 (against the data's spans) may be.
+MIN_TAG_AGREEMENT = 0.98
+MAX_SPAN_F1_DROP = 0.02
 
 
 @dataclass
@@ -51,7 +55,7 @@ class ExportOptions:
     out: Path
     optimize: str = "O1"
     quantize: str = "arm64"
-    eval_file: Path | None = None
+    eval_file: Path | list[Path] | None = None  # a list: several splits as one (e.g. English + Korean)
     min_agreement: float = 0.98
     force: bool = False
     max_length: int = 128
@@ -59,13 +63,29 @@ class ExportOptions:
     name: str | None = None
     source: str | None = None  # what the manifest records as the origin; default: model
     quiet: bool = False
-    calibration_file: Path | None = None  # labelled validation split: fit the detector and threshold
-    train_file: Path | None = None  # the training split: class statistics for the distance detector
+    calibration_file: Path | list[Path] | None = None  # labelled validation split(s): fit the detector and threshold
+    train_file: Path | list[Path] | None = None  # the training split(s): class statistics for the distance detector
     gpu: bool = False  # also an fp16 model for --device cuda|tensorrt (the int8 one stays for CPUs)
 
 
 def _looks_local(model: str) -> bool:
     return model.startswith(("/", ".", "~")) or model.count("/") > 1 or Path(model).exists()
+
+
+def _paths(value: Path | list[Path] | None) -> list[Path]:
+    if value is None:
+        return []
+    return [Path(v) for v in value] if isinstance(value, (list, tuple)) else [Path(value)]
+
+
+def _name(value: Path | list[Path]) -> str:
+    return "+".join(p.name for p in _paths(value))
+
+
+def slot_tags_of(config: Any) -> list[str] | None:
+    """The BIO tags of a joint intent + slot checkpoint (export/joint.py); None for a plain classifier."""
+    tags = getattr(config, "slot_tags", None)
+    return list(tags) if tags else None
 
 
 def check_model(model: str) -> Any:
@@ -83,7 +103,7 @@ def check_model(model: str) -> Any:
     except (OSError, ValueError) as exc:
         raise ExportError(f"cannot load model {model!r} ({str(exc).splitlines()[0]}); check the id or folder") from None
     archs = config.architectures or []
-    if not any(a.endswith("ForSequenceClassification") for a in archs):
+    if slot_tags_of(config) is None and not any(a.endswith("ForSequenceClassification") for a in archs):
         raise ExportError(
             f"{model} is a {', '.join(archs) or 'model of unknown architecture'}, not a sequence classifier; "
             "fine-tune it for text classification first (or run `edge-app build-default`)"
@@ -155,10 +175,10 @@ def _versions() -> dict[str, str]:
 def _eval_set(opts: ExportOptions, labels: list[str]) -> tuple[list[Example], str, bool]:
     """Examples to validate on, their source, and whether their labels are the model's own."""
     if opts.eval_file:
-        examples = load_examples(opts.eval_file)
-        check_labels(examples, labels, opts.eval_file)
-        return examples, Path(opts.eval_file).name, True
-    examples = load_examples(DEFAULT_TEST)
+        examples = load_many(_paths(opts.eval_file))
+        check_labels(examples, labels, _name(opts.eval_file))
+        return examples, _name(opts.eval_file), True
+    examples = load_many([DEFAULT_TEST])
     labelled = {e.label for e in examples} <= set(labels)
     return examples, f"default:{DEFAULT_TEST.name}", labelled
 
@@ -170,18 +190,20 @@ def export_model(opts: ExportOptions) -> Bundle:
     steps = Steps(7 if opts.gpu else 6, quiet=opts.quiet)
     config = check_model(opts.model)
     labels = _labels(config)
+    tags = slot_tags_of(config)
     examples, eval_source, labelled = _eval_set(opts, labels)
     with tempfile.TemporaryDirectory(prefix="edge-app-export-") as tmp:
         work = Path(tmp)
-        with steps.step(f"Exporting {opts.model} to ONNX (Optimum, text-classification)"):
-            onnx_dir, tokenizer_json, max_length = _export_onnx(opts, work)
+        kind = f"intent + {len(tags)} slot tags" if tags else "text-classification"
+        with steps.step(f"Exporting {opts.model} to ONNX (Optimum, {kind})"):
+            onnx_dir, tokenizer_json, max_length = _export_onnx(opts, work, tags is not None)
         fp32_dir = onnx_dir
         if opts.optimize != "none":
             with steps.step(f"Optimising the graph ({opts.optimize}, ORTOptimizer)"):
                 fp32_dir = _optimize(onnx_dir, opts.optimize, work)
         else:
             steps.skip("Graph optimisation skipped (--optimize none)")
-        base = _base_fields(opts, config, labels, max_length)
+        base = _base_fields(opts, config, labels, max_length, tags)
         fp32_bundle = _stage(fp32_dir, work / "bundle-fp32", tokenizer_json, {**base, "quantization": None})
         served, quant = fp32_bundle, None
         if opts.quantize != "none":
@@ -232,20 +254,23 @@ def _library_chatter_hidden() -> Iterator[None]:
         hf_logging.set_verbosity(level)
 
 
-def _export_onnx(opts: ExportOptions, work: Path) -> tuple[Path, Path, int]:
+def _export_onnx(opts: ExportOptions, work: Path, joint: bool = False) -> tuple[Path, Path, int]:
     from optimum.onnxruntime import ORTModelForSequenceClassification
     from transformers import AutoTokenizer
 
     onnx_dir = work / "onnx"
     try:
         with _library_chatter_hidden():
-            model = ORTModelForSequenceClassification.from_pretrained(opts.model, export=True)
+            if joint:
+                model = _export_joint(opts.model, onnx_dir)
+            else:
+                model = ORTModelForSequenceClassification.from_pretrained(opts.model, export=True)
+                model.save_pretrained(onnx_dir)
         tokenizer = AutoTokenizer.from_pretrained(opts.model)
     except (OSError, ValueError) as exc:
         raise ExportError(f"Optimum could not export {opts.model} ({str(exc).splitlines()[0]})") from None
     if not tokenizer.is_fast:
         raise ExportError(f"{opts.model} has no fast tokenizer (tokenizer.json); the board needs one")
-    model.save_pretrained(onnx_dir)
     _expose_embedding(onnx_dir)
     tok_dir = work / "tokenizer"
     tokenizer.save_pretrained(tok_dir)
@@ -253,6 +278,25 @@ def _export_onnx(opts: ExportOptions, work: Path) -> tuple[Path, Path, int]:
     if tokenizer.model_max_length and tokenizer.model_max_length < 100_000:
         limits.append(tokenizer.model_max_length)
     return onnx_dir, tok_dir / TOKENIZER_FILE, min(limits)
+
+
+def _export_joint(model_dir: str, onnx_dir: Path) -> Any:
+    """A joint intent + slot checkpoint through Optimum's exporter with our ONNX config (two
+    outputs), checked against PyTorch by Optimum's own output validation. Returns the model
+    (its config: max_position_embeddings)."""
+    # Lazy: export/joint.py imports torch and optimum, which the CLI must not load to start.
+    from optimum.exporters.onnx import export, validate_model_outputs
+
+    from .joint import BertForIntentAndSlots, onnx_config
+
+    model = BertForIntentAndSlots.from_pretrained(model_dir).eval()
+    config = onnx_config(model)
+    onnx_dir.mkdir(parents=True, exist_ok=True)
+    path = onnx_dir / MODEL_FILE
+    _, outputs = export(model, config, path, opset=config.DEFAULT_ONNX_OPSET)
+    validate_model_outputs(config, model, path, outputs, atol=config.ATOL_FOR_VALIDATION, use_subprocess=False)
+    model.config.save_pretrained(onnx_dir)  # ORTOptimizer reads the model type from it
+    return model
 
 
 def _expose_embedding(onnx_dir: Path) -> None:
@@ -292,14 +336,14 @@ def _calibrate(opts: ExportOptions, config: Any, labels: list[str], served: Path
         steps.skip("Calibration skipped (no validation split given)" if not multi else
                    "Calibration skipped (multi-label model)")
         return
-    val = load_examples(opts.calibration_file)
-    check_labels(val, [*labels, "out_of_scope"], opts.calibration_file)
-    with steps.step(f"Calibrating on {len(val)} validation examples ({Path(opts.calibration_file).name})"):
+    val = load_many(_paths(opts.calibration_file))
+    check_labels(val, [*labels, "out_of_scope"], _name(opts.calibration_file))
+    with steps.step(f"Calibrating on {len(val)} validation examples ({_name(opts.calibration_file)})"):
         logits, emb = model_outputs(served, [e.text for e in val])
         split = calibrate.make_split(logits, emb, [e.label for e in val], labels)
         train_emb, train_truth = None, []
         if emb is not None and opts.train_file:
-            train = load_examples(opts.train_file)
+            train = load_many(_paths(opts.train_file))
             train_truth = [e.label for e in train]
             train_emb = model_outputs(served, [e.text for e in train])[1]
         choice = calibrate.choose(labels, split, train_emb, train_truth)
@@ -318,8 +362,10 @@ def _calibrate(opts: ExportOptions, config: Any, labels: list[str], served: Path
                    f"threshold {choice.calibration.threshold}")
 
 
-def _base_fields(opts: ExportOptions, config: Any, labels: list[str], max_length: int) -> dict[str, Any]:
+def _base_fields(opts: ExportOptions, config: Any, labels: list[str], max_length: int,
+                 tags: list[str] | None = None) -> dict[str, Any]:
     multi = getattr(config, "problem_type", None) == "multi_label_classification"
+    slots = {"slot_tags": tags} if tags else {}  # only joint bundles: the runtime decodes slots when present
     return {
         "name": opts.name or Path(str(opts.model).rstrip("/")).name,
         "source": opts.source or str(opts.model),
@@ -327,6 +373,7 @@ def _base_fields(opts: ExportOptions, config: Any, labels: list[str], max_length
         "problem_type": "multi_label_classification" if multi else "single_label_classification",
         "labels": labels,
         "max_length": max_length,
+        **slots,
         "optimization": None if opts.optimize == "none" else opts.optimize,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "exporter": _versions(),
@@ -342,6 +389,8 @@ def _validate(fp32: Path, served: Path, examples: list[Example], labelled: bool,
         "accuracy_int8": round(q.accuracy, 4) if labelled and quantized else None,
         "agreement": round(agreement(fp.predictions, q.predictions), 4) if quantized else None,
     }
+    if _manifest(served).get("slot_tags"):
+        figures.update(_slot_gate_figures(fp, q, examples, quantized))
     figures["size_fp32"] = (fp32 / MODEL_FILE).stat().st_size
     figures["size_int8"] = (served / MODEL_FILE).stat().st_size if quantized else None
     figures["opset"] = _opset(served / MODEL_FILE)
@@ -360,15 +409,32 @@ def _validate(fp32: Path, served: Path, examples: list[Example], labelled: bool,
     return figures, fp.predictions, q.predictions
 
 
+def _slot_gate_figures(fp, q, examples: list[Example], quantized: bool) -> dict[str, Any]:
+    """The slot head, fp32 against int8: token-tag agreement, and span F1 of both against the data's spans."""
+    out: dict[str, Any] = {"tag_agreement": round(tag_agreement(fp.details, q.details), 4) if quantized else None}
+    if has_slots(examples):
+        out["span_f1_fp32"] = slot_figures(examples, fp.details)["span_f1"]
+        out["span_f1_int8"] = slot_figures(examples, q.details)["span_f1"] if quantized else None
+    return out
+
+
 def _refuse_if_disagreeing(figures: dict[str, Any], opts: ExportOptions) -> None:
     agree = figures["agreement"]
-    if agree is None or agree >= opts.min_agreement:
+    problems = []
+    if agree is not None and agree < opts.min_agreement:
+        problems.append(f"the int8 model agrees with fp32 on only {agree:.1%} of {figures['examples']} examples "
+                        f"(--min-agreement {opts.min_agreement:.0%})")
+    tags = figures.get("tag_agreement")
+    if tags is not None and tags < MIN_TAG_AGREEMENT:
+        problems.append(f"its slot tags agree with fp32 on only {tags:.1%} of tokens (needs {MIN_TAG_AGREEMENT:.0%})")
+    f1_fp, f1_q = figures.get("span_f1_fp32"), figures.get("span_f1_int8")
+    if f1_fp is not None and f1_q is not None and round(f1_fp - f1_q, 4) > MAX_SPAN_F1_DROP:
+        problems.append(f"its slot span F1 is {f1_q:.3f} against fp32's {f1_fp:.3f} "
+                        f"(may drop {MAX_SPAN_F1_DROP:.2f} at most)")
+    if not problems:
         return
-    message = (
-        f"the int8 model agrees with fp32 on only {agree:.1%} of {figures['examples']} examples "
-        f"(--min-agreement {opts.min_agreement:.0%}); try another --quantize target or --optimize level, "
-        "or pass --force to write it anyway"
-    )
+    message = (f"{'; '.join(problems)}; try another --quantize target or --optimize level, "
+               "or pass --force to write it anyway")
     if not opts.force:
         raise ExportError(message)
     log.warning("forced: %s", message)

@@ -148,6 +148,10 @@ class HomeAssistant:
     def state(self, entity_id: str) -> dict | None:
         return self.states().get(entity_id)
 
+    def render(self, template: str) -> Any:
+        """What HA's template engine makes of `template` (JSON-decoded when it is JSON, e.g. 22)."""
+        return http("POST", f"{self.url}/api/template", {"template": template}, self.token)
+
     def entities_of(self, prefix: str) -> dict[str, dict]:
         return {k: v for k, v in self.states().items() if k.split(".", 1)[1].startswith(prefix)}
 

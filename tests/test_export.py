@@ -108,9 +108,15 @@ def test_model_outputs_match_manifest_labels(default_bundle: Path) -> None:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(default_bundle / "model.onnx"), providers=["CPUExecutionProvider"])
-    logits, embedding = session.get_outputs()  # the pooled embedding feeds the distance detector
+    outputs = {o.name: o for o in session.get_outputs()}
+    logits = session.get_outputs()[0]
     assert logits.shape[-1] == len(manifest(default_bundle)["labels"])
-    assert embedding.name == "embedding" and embedding.shape[-1] in (384, "hidden_size")
+    embedding = outputs["embedding"]  # the pooled embedding feeds the distance detector
+    assert embedding.shape[-1] in (384, "hidden_size")
+    tags = manifest(default_bundle).get("slot_tags")  # a joint bundle also tags every token
+    assert set(outputs) == {logits.name, "embedding"} | ({"slot_logits"} if tags else set())
+    if tags:
+        assert outputs["slot_logits"].shape[-1] == len(tags)
 
 
 # --- edge-app verify ----------------------------------------------------------------------

