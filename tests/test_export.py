@@ -89,7 +89,7 @@ def test_default_manifest_records_what_a_board_needs(default_bundle: Path) -> No
     assert m["optimization"] == "O1"
     q = m["quantization"]
     assert q["method"] == "dynamic" and q["target"] == "arm64"
-    assert q["weights"] == "QInt8" and q["per_channel"] is False
+    assert q["weights"] == "QInt8" and q["per_channel"] is True
     assert "MatMul" in q["operators"]
     ev = m["eval"]
     for key in ("source", "examples", "accuracy_fp32", "accuracy_int8", "agreement", "size_fp32", "size_int8"):
