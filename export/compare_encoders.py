@@ -201,14 +201,15 @@ def e5_source(out: Path, layers: int, limit: int = E5_KEEP_PIECES) -> tuple[Path
     return out, {"layers": layers, "vocab": len(keep)}
 
 
-def fine_tune(source: Path, train: list[Row], out: Path, epochs: int, seed: int = SEED) -> Path:
+def fine_tune(source: Path, train: list[Row], out: Path, epochs: int, seed: int = SEED,
+              threads: int = TORCH_THREADS) -> Path:
     """The default model's recipe (all in-scope rows and a fresh half of out-of-scope each
     epoch, linear decay) on any sequence-classification architecture."""
     import numpy as np
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    torch.set_num_threads(TORCH_THREADS)
+    torch.set_num_threads(threads)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -294,14 +295,16 @@ def size_mb(bundle: Path) -> float:
     return round(sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file()) / 1e6, 1)
 
 
-def source_of(name: str, work: Path) -> tuple[Path, dict[str, Any]]:
-    """The checkpoint folder a candidate starts from, and notes for the report."""
+def source_of(name: str, work: Path, start: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint folder a candidate starts from, and notes for the report. `start`: a
+    MiniLM classifier checkpoint to continue from (e.g. today's English default) instead of
+    the plain encoder."""
     if "=" in name:
         return Path(name.split("=", 1)[1]), {}
     if name == "minilm-jamo":
-        return minilm_dir(), {}
+        return start or minilm_dir(), {}
     if name == "minilm-jamo-vocab":
-        folder, extra = extend_jamo(minilm_dir(), work / "minilm-jamo-vocab-source")
+        folder, extra = extend_jamo(start or minilm_dir(), work / "minilm-jamo-vocab-source")
         return folder, {"added_vocab": len(extra)}
     if name.startswith("e5-small-l"):  # e5-small-l12, e5-small-l6: multilingual-e5-small, first N layers
         return e5_source(work / f"{name}-source", int(name.removeprefix("e5-small-l")))
@@ -313,17 +316,22 @@ def run_candidate(name: str, args: argparse.Namespace, files: dict[str, Path]) -
     work = args.out / label
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    source, notes = source_of(name, work)
+    source, notes = source_of(name, work, args.start)
     train = read_rows(files["train"])
     print(f"{label}: fine-tuning {source} on {len(train)} rows, {args.epochs} epochs", flush=True)
     started = time.perf_counter()
-    checkpoint = fine_tune(source, train, work / "checkpoint", args.epochs)
+    checkpoint = fine_tune(source, train, work / "checkpoint", args.epochs, threads=args.threads)
     train_s = time.perf_counter() - started
     bundle = work / "bundle"
+    trained = args.epochs > 0  # untrained (size and speed only): no calibration, a token validation
     export_model(ExportOptions(
-        model=str(checkpoint), out=bundle, quantize=args.quantize, eval_file=files["test"],
-        calibration_file=files["validation"], train_file=files["train"], name=f"compare-{label}", quiet=True,
+        model=str(checkpoint), out=bundle, quantize=args.quantize,
+        eval_file=files["test"] if trained else write_rows(read_rows(files["test"])[:32], work / "few.jsonl"),
+        calibration_file=files["validation"] if trained else None, train_file=files["train"] if trained else None,
+        name=f"compare-{label}", quiet=True,
+        min_agreement=0.98 if args.epochs else 0.0,  # an untrained head's near-ties may flip under int8
         source=f"{source} fine-tuned on en+ko ({args.epochs} epochs, seed {SEED})"))
+    notes["start"] = str(args.start) if args.start else "encoder"
     return {**measure(label, bundle), "source": str(source), "epochs": args.epochs, "train_s": round(train_s), **notes}
 
 
@@ -344,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure an already exported candidate (e.g. from an earlier run) beside the others")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--quantize", default="arm64")
+    parser.add_argument("--threads", type=int, default=TORCH_THREADS, help="torch threads for fine-tuning")
+    parser.add_argument("--start", type=Path, help="continue from this MiniLM classifier checkpoint (same labels)")
     parser.add_argument("--reference", type=Path, help="today's default bundle, timed in the same run")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -356,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         label, folder = spec.split("=", 1)
         earlier = Path(folder).parent.parent / "results.json"  # written by the run that trained it
         notes = next((r for r in json.loads(earlier.read_text()) if r["candidate"] == label), {}) if earlier.is_file() else {}
-        results.append({**{k: notes[k] for k in ("source", "epochs", "train_s", "added_vocab", "layers", "vocab")
+        results.append({**{k: notes[k] for k in ("source", "start", "epochs", "train_s", "added_vocab", "layers", "vocab")
                            if k in notes}, **measure(label, Path(folder))})
     if args.reference:
         results.insert(0, measure("reference", args.reference))

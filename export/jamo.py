@@ -32,7 +32,7 @@ def extend_jamo(source: Path, out: Path) -> tuple[Path, list[str]]:
     vocabulary (real WordPiece entries, not added tokens, so ## continuation works), the
     embedding matrix resized and each new row copied from the nearest plain jamo."""
     import torch
-    from transformers import AutoModel, BertTokenizerFast
+    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, BertTokenizerFast
 
     tokenizer = BertTokenizerFast.from_pretrained(source)
     vocab = tokenizer.get_vocab()
@@ -42,7 +42,9 @@ def extend_jamo(source: Path, out: Path) -> tuple[Path, list[str]]:
     (out / "vocab.txt").write_text("\n".join(ordered) + "\n", encoding="utf-8")
     new_tok = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=True,
                                 model_max_length=tokenizer.model_max_length)
-    model = AutoModel.from_pretrained(source)
+    archs = AutoConfig.from_pretrained(source).architectures or []
+    classifier = any(a.endswith("ForSequenceClassification") for a in archs)  # a fine-tuned checkpoint keeps its head
+    model = (AutoModelForSequenceClassification if classifier else AutoModel).from_pretrained(source)
     model.resize_token_embeddings(len(ordered), mean_resizing=False)
     weights = model.get_input_embeddings().weight
     with torch.no_grad():
