@@ -367,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.bundle:
         label, folder = spec.split("=", 1)
         earlier = Path(folder).parent.parent / "results.json"  # written by the run that trained it
-        notes = next((r for r in json.loads(earlier.read_text()) if r["candidate"] == label), {}) if earlier.is_file() else {}
+        notes = next((r for r in json.loads(earlier.read_text()) if Path(r["bundle"]) == Path(folder)), {}) \
+            if earlier.is_file() else {}
         results.append({**{k: notes[k] for k in ("source", "start", "epochs", "train_s", "added_vocab", "layers", "vocab")
                            if k in notes}, **measure(label, Path(folder))})
     if args.reference:
