@@ -16,6 +16,7 @@ from .bundle import Bundle
 from .calibration import EMBEDDING_OUTPUT, OUT_OF_SCOPE, load_calibration, softmax
 from .errors import BundleError
 from .session import create_sessions
+from .text import TextMap
 from .slots.decode import SLOT_OUTPUT, Span, allowed, decode_spans, parse_tags, slot_values
 from .tokenize import Encoded, TextEncoder
 
@@ -191,9 +192,15 @@ class Classifier:
         pred.token_tags = tuple(int(t) for t, w in zip(tag_ids, word_ids) if w is not None)
         if pred.label == OUT_OF_SCOPE or pred.rejected:
             return
-        spans = decode_spans(tag_ids, encoding.offsets, word_ids, self._tags, len(text))
-        pred.spans = allowed(pred.label, spans)
-        pred.slots = slot_values(text, pred.spans)
+        # The tokenizer saw the normalised text (edge_app.text): values are read from that form
+        # (ASCII digits, NFC), spans and their "text" are reported against what was sent.
+        mapped = TextMap(text)
+        spans = allowed(pred.label, decode_spans(tag_ids, encoding.offsets, word_ids, self._tags,
+                                                 len(mapped.normalised)))
+        pred.slots = slot_values(mapped.normalised, spans)
+        pred.spans = [Span(s.slot, *mapped.span(s.start, s.end)) for s in spans]
+        for span in pred.spans:
+            pred.slots[span.slot]["text"] = text[span.start : span.end]
 
     def model_outputs(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Every output of the model (logits, and the pooled embedding where exported), rows in

@@ -18,11 +18,11 @@ DATA_DIR = Path(__file__).resolve().parent / "data" / "intents"
 DEFAULT_TRAIN = DATA_DIR / "train.jsonl"
 DEFAULT_VALIDATION = DATA_DIR / "validation.jsonl"
 DEFAULT_TEST = DATA_DIR / "test.jsonl"
-# The joint model's splits: lists, so other languages' files join the English ones
-# (e.g. DATA_DIR / "ko" / "train.jsonl").
-DEFAULT_TRAIN_FILES: tuple[Path, ...] = (DEFAULT_TRAIN,)
-DEFAULT_VALIDATION_FILES: tuple[Path, ...] = (DEFAULT_VALIDATION,)
-DEFAULT_TEST_FILES: tuple[Path, ...] = (DEFAULT_TEST,)
+KOREAN_DIR = DATA_DIR / "ko"
+# The default model's splits: English and Korean, each split read as one list of examples.
+DEFAULT_TRAIN_FILES: tuple[Path, ...] = (DEFAULT_TRAIN, KOREAN_DIR / "train.jsonl")
+DEFAULT_VALIDATION_FILES: tuple[Path, ...] = (DEFAULT_VALIDATION, KOREAN_DIR / "validation.jsonl")
+DEFAULT_TEST_FILES: tuple[Path, ...] = (DEFAULT_TEST, KOREAN_DIR / "test.jsonl")
 
 
 @dataclass(frozen=True)

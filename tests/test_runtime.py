@@ -22,6 +22,8 @@ from edge_app.errors import BundleError, ProviderError
 from edge_app.tokenize import TextEncoder
 
 TEST_SPLIT = Path(__file__).resolve().parents[1] / "export" / "data" / "intents" / "test.jsonl"
+# The default bundle is evaluated on the English and the Korean test splits, in that order.
+TEST_SPLITS = (TEST_SPLIT, TEST_SPLIT.parent / "ko" / "test.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,8 @@ def classifier(default_bundle: Path) -> Classifier:
 
 @pytest.fixture(scope="module")
 def test_split() -> list[dict]:
-    return [json.loads(line) for line in TEST_SPLIT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for path in TEST_SPLITS for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
 
 
 # --- a board has no torch -----------------------------------------------------------------

@@ -26,11 +26,12 @@ import logging
 import re
 from typing import Callable
 
+from .korean import read_value_ko
+
 log = logging.getLogger(__name__)
 
 # Readers tried before the English ones, each `(slot, text) -> dict | None` (None: not its language).
-# The lead adds edge_app.slots.korean.read_value_ko here at merge.
-EXTRA_READERS: tuple[Callable[[str, str], dict | None], ...] = ()
+EXTRA_READERS: tuple[Callable[[str, str], dict | None], ...] = (read_value_ko,)
 
 SMALL = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script beside make_intents.py
-from make_intents import normalise, read_jsonl, render  # noqa: E402  (the English generator's helpers)
+from make_intents import normalise, read_jsonl, render, span_problems  # noqa: E402  (the English generator's helpers)
 
 HERE = Path(__file__).resolve().parent / "intents" / "ko"
 SPLITS = ("train", "validation", "test")
@@ -305,16 +305,22 @@ def fill(template: str, rng: random.Random, keep_slots: bool) -> tuple[str, list
     return out + template[pos:], slots, used
 
 
+NAME_SLOTS = ("room", "device", "mode")  # slots whose value is their words (schema.py)
+
+
 def _squeeze(text: str, slots: list[dict], rng: random.Random) -> str:
     """Drop one space (에어컨 꺼 -> 에어컨꺼), the way people type; spans shift with it."""
     spaces = [i for i, ch in enumerate(text) if ch == " "]
     if not spaces:
         return text
     i = rng.choice(spaces)
+    text = text[:i] + text[i + 1 :]
     for slot in slots:
         slot["start"] -= slot["start"] > i
         slot["end"] -= slot["end"] > i
-    return text[:i] + text[i + 1 :]
+        if slot["slot"] in NAME_SLOTS:  # a name's value is its span's words, as typed
+            slot["value"] = " ".join(text[slot["start"] : slot["end"]].lower().split())
+    return text
 
 
 def _voice(text: str, slots: list[dict], rng: random.Random) -> str:
@@ -386,9 +392,7 @@ def build() -> dict[str, list[dict]]:
 
 
 def check(splits: dict[str, list[dict]]) -> list[str]:
-    """Problems: texts in two splits, empty labels, spans that do not fit their text or intent."""
-    from edge_app.slots.schema import INTENT_SLOTS  # the contract (repo root on the path when imported)
-
+    """Problems: texts in two splits, and each row's span problems by the English generator's rules."""
     problems = []
     where: dict[str, str] = {}
     for name, rows in splits.items():
@@ -397,15 +401,7 @@ def check(splits: dict[str, list[dict]]) -> list[str]:
             if key in where:
                 problems.append(f"{row['text']!r} is in {where[key]} and {name}")
             where[key] = name
-            if row.get("label") not in INTENT_SLOTS:
-                problems.append(f"{row['text']!r} in {name} has label {row.get('label')!r}")
-                continue
-            for slot in row["slots"]:
-                span = row["text"][slot["start"] : slot["end"]]
-                if slot["slot"] not in INTENT_SLOTS[row["label"]]:
-                    problems.append(f"{row['text']!r}: {row['label']} cannot carry {slot['slot']}")
-                if not span.strip() or span != span.strip():
-                    problems.append(f"{row['text']!r}: bad span {span!r} for {slot['slot']}")
+            problems += span_problems(row)
     return problems
 
 
@@ -413,7 +409,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check the written files")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for the schema
     splits = build()
     problems = check(splits)
     if args.check:
