@@ -42,8 +42,8 @@ MAX_ACCEPTED_TOPICS = 4096  # topics remembered as accepted; beyond that new one
 
 @dataclass(eq=False)
 class Flight:
-    """A QoS 1/2 message paho holds until its PUBACK: its row id once stored (0 before), and
-    whether the PUBACK came before the row was stored."""
+    """A message handed to paho: the message (row_id 0 until it is stored) and whether the broker
+    has it already (PUBACK, or QoS 0 sent), so that its row is deleted, or never written."""
 
     message: OutMessage
     acked: bool = False
