@@ -7,8 +7,8 @@ thread never blocks, so PUBACKs and pings keep flowing. Back-pressure is MQTT's 
 acknowledged only once answered, and MQTT 5 Receive Maximum caps how many unacknowledged inputs
 the broker lets us hold.
 
-Publishing: `publish()` is durable (outbox first, then the broker; safe to ack inputs after it
-returns); `publish_volatile()` is for status and metrics, which are worth nothing when stale.
+Publishing: `publish()` is durable (outbox and broker, see publisher.py for the order; safe to ack
+inputs after it returns); `publish_volatile()` is for status and metrics, worth nothing when stale.
 """
 
 from __future__ import annotations
@@ -80,8 +80,9 @@ class Bus:
         self.client.loop_start()
 
     def publish(self, messages: list[OutMessage], stored_hook: Callable[[], None] | None = None) -> None:
-        """Durable: stored in the outbox (one transaction), then sent; delivered at least once.
-        `stored_hook` runs once they are stored and before they are sent: acknowledge inputs there."""
+        """Durable: stored in the outbox (one transaction) and sent; delivered at least once.
+        `stored_hook` runs once they are stored (they may be sent already, to a topic the broker has
+        accepted before; else they are sent after it): acknowledge inputs there."""
         self.publisher.send(messages, stored_hook)
 
     def publish_json(self, topic: str, obj: dict[str, Any], qos: int = 1, correlation: bytes | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The classify pipeline: parse -> micro-batcher -> classifier -> writer: outbox -> ack -> publish.
+"""The classify pipeline: parse -> micro-batcher -> classifier -> writer: publish + outbox -> ack.
 
 `handle` runs on the network thread and only parses and queues (no disk, no model, no wait).
 Rejected inputs are queued too, as errors, so every answer, result or error, is made by the one
@@ -91,10 +91,11 @@ class ClassifyPipeline:
         # since nothing is acknowledged before it is answered; QoS 0 overflow is answered "busy".
         self.batcher = MicroBatcher(guarded("the batch worker", metrics)(self._handle_batch), b.max_batch,
                                     b.max_wait_ms, 0, size_of=lambda p: p.size)
-        # The writer: answers of every micro-batch queued behind the model go to the outbox in one
-        # transaction (one fsync, group commit), then their inputs are acknowledged and the answers sent,
-        # while the worker already runs the next batch. A small bound keeps the worker at most
-        # WRITER_QUEUE batches ahead of the disk; durability is unchanged: no ack before the fsync.
+        # The writer: answers of every micro-batch queued behind the model are published (to topics the
+        # broker has accepted before; see publisher.py) and go to the outbox in one transaction (one fsync,
+        # group commit), then their inputs are acknowledged, while the worker already runs the next batch.
+        # A small bound keeps the worker at most WRITER_QUEUE batches ahead of the disk; durability is
+        # unchanged: no ack before the fsync.
         self.writer = MicroBatcher(guarded("the result writer", metrics)(self._write), WRITER_GROUP, 0.0,
                                    WRITER_QUEUE)
 
@@ -167,7 +168,7 @@ class ClassifyPipeline:
         self.writer.submit(Answers(out, [p.message for p in batch], results))
 
     def _write(self, groups: list["Answers"]) -> None:
-        """Store the answers of several batches durably (one transaction), then acknowledge their inputs."""
+        """Publish and store the answers of several batches (one transaction), then acknowledge their inputs."""
         def ack_inputs() -> None:  # the answers are durable: now the inputs may be acknowledged
             for group in groups:
                 for message in group.inputs:
