@@ -25,6 +25,7 @@ import random
 import re
 import sys
 from pathlib import Path
+from typing import Callable
 
 from edge_app.slots.schema import INTENT_SLOTS
 from edge_app.slots.values import read_value
@@ -706,13 +707,14 @@ def value_problems(span: dict, words: str) -> list[str]:
     return []
 
 
-def check(splits: dict[str, list[dict]]) -> list[str]:
-    """Problems with a set of splits: texts in two splits, duplicates inside one, empty labels, bad spans."""
+def check(splits: dict[str, list[dict]], key_of: Callable[[str], str] = normalise) -> list[str]:
+    """Problems with a set of splits: texts in two splits, duplicates inside one, empty labels, bad spans.
+    `key_of`: when two texts count as the same sentence (the Korean generator ignores spaces)."""
     problems = []
     where: dict[str, str] = {}
     for name, rows in splits.items():
         for row in rows:
-            key = normalise(row["text"])
+            key = key_of(row["text"])
             if key in where:
                 problems.append(f"{row['text']!r} is in {where[key]} and {name}")
             where[key] = name

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script beside make_intents.py
-from make_intents import normalise, read_jsonl, render, span_problems  # noqa: E402  (the English generator's helpers)
+from make_intents import check, normalise, read_jsonl, render  # noqa: E402  (the English generator's helpers)
 
 HERE = Path(__file__).resolve().parent / "intents" / "ko"
 SPLITS = ("train", "validation", "test")
@@ -391,29 +391,15 @@ def build() -> dict[str, list[dict]]:
     return splits
 
 
-def check(splits: dict[str, list[dict]]) -> list[str]:
-    """Problems: texts in two splits, and each row's span problems by the English generator's rules."""
-    problems = []
-    where: dict[str, str] = {}
-    for name, rows in splits.items():
-        for row in rows:
-            key = _key(row["text"])
-            if key in where:
-                problems.append(f"{row['text']!r} is in {where[key]} and {name}")
-            where[key] = name
-            problems += span_problems(row)
-    return problems
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check the written files")
     args = parser.parse_args(argv)
     splits = build()
-    problems = check(splits)
+    problems = check(splits, _key)
     if args.check:
         on_disk = {n: read_jsonl(HERE / f"{n}.jsonl") for n in SPLITS}
-        problems += check(on_disk)
+        problems += check(on_disk, _key)
         problems += [f"ko/{n}.jsonl is stale; run python export/data/make_intents_ko.py" for n in SPLITS
                      if on_disk[n] != splits[n]]
     elif not problems:
