@@ -37,7 +37,8 @@ DEFAULT_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 LOG_TAIL_LINES = 15
 
-PLAIN_SAMPLES = ["turn on the kitchen lights", "is the dryer done yet", "preheat the oven to 200 degrees"]
+PLAIN_SAMPLES = ["turn on the kitchen lights", "is the dryer done yet", "preheat the oven to 200 degrees",
+                 "거실 불 켜줘", "에어컨 온도 이십이 도로 맞춰 줘", "TV 볼륨 좀 줄여"]
 JSON_SAMPLES = [
     {"id": "cmd-1", "text": "switch off the air conditioning", "room": "bedroom"},
     {"id": "cmd-2", "text": "start the vacuum in the hallway", "room": "hallway"},

@@ -19,11 +19,10 @@ DEFAULT_TRAIN = DATA_DIR / "train.jsonl"
 DEFAULT_VALIDATION = DATA_DIR / "validation.jsonl"
 DEFAULT_TEST = DATA_DIR / "test.jsonl"
 KOREAN_DIR = DATA_DIR / "ko"
-# The default model's splits, each a list read as one. English only for now: trained together
-# with KOREAN_DIR's splits, the joint model lost too much (docs/accuracy.md, Korean).
-DEFAULT_TRAIN_FILES: tuple[Path, ...] = (DEFAULT_TRAIN,)
-DEFAULT_VALIDATION_FILES: tuple[Path, ...] = (DEFAULT_VALIDATION,)
-DEFAULT_TEST_FILES: tuple[Path, ...] = (DEFAULT_TEST,)
+# The default model's splits, English and Korean, each split a list read as one.
+DEFAULT_TRAIN_FILES: tuple[Path, ...] = (DEFAULT_TRAIN, KOREAN_DIR / "train.jsonl")
+DEFAULT_VALIDATION_FILES: tuple[Path, ...] = (DEFAULT_VALIDATION, KOREAN_DIR / "validation.jsonl")
+DEFAULT_TEST_FILES: tuple[Path, ...] = (DEFAULT_TEST, KOREAN_DIR / "test.jsonl")
 
 
 @dataclass(frozen=True)

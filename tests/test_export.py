@@ -20,7 +20,8 @@ from edge_app.bundle import Bundle
 from edge_app.classifier import Classifier
 
 TEST_SPLIT = Path(__file__).resolve().parents[1] / "export" / "data" / "intents" / "test.jsonl"
-TEST_SPLITS = (TEST_SPLIT,)  # what the default bundle is evaluated on (export.data.DEFAULT_TEST_FILES)
+# What the default bundle is evaluated on (export.data.DEFAULT_TEST_FILES): English, then Korean.
+TEST_SPLITS = (TEST_SPLIT, TEST_SPLIT.parent / "ko" / "test.jsonl")
 TINY_LABELS = ["negative", "neutral", "positive"]
 
 

@@ -93,6 +93,8 @@ def test_native_korean_numbers(word: str, value: int | None) -> None:
     ("temperature", "섭씨 22도", {"value": 22, "unit": "C"}),
     ("temperature", "화씨 72도", {"value": 72, "unit": "F"}),
     ("temperature", "백팔십 도", {"value": 180, "unit": "C"}),
+    ("temperature", "이십이 도로", {"value": 22, "unit": "C"}),  # the particle a span may keep (22도로 맞춰 줘)
+    ("temperature", "180도까지", {"value": 180, "unit": "C"}),
     ("temperature", "영하 18도", {"value": -18, "unit": "C"}),
     ("temperature", "26℃", {"value": 26, "unit": "C"}),
     ("volume", "최대", {"value": 100, "unit": "%"}),

@@ -23,7 +23,7 @@ DURATION_PART = re.compile(r"(?P<num>[0-9]+(?:\.[0-9]+)?|[가-힣]+?)\s*(?P<unit
 DURATION_FILLER = re.compile(r"\s|동안|정도|뒤에?|후에?|짜리|쯤|만|간")
 TEMPERATURE = re.compile(
     r"^(?P<scale>섭씨|화씨)?\s*(?P<minus>영하|마이너스)?\s*(?P<num>-?[0-9]+(?:\.[0-9]+)?|[가-힣]+?)\s*"
-    r"(?P<unit>도씨|도|℃|℉|°C|°F|°)?\s*(?:정도|쯤)?$"
+    r"(?P<unit>도씨|도|℃|℉|°C|°F|°)?\s*(?:정도|쯤)?(?:으로|로|에|까지)?$"  # 22도로 맞춰: a particle may follow
 )
 VOLUME_UP = ("올려", "올리", "높여", "높이", "키워", "키우", "크게", "업", "더 크")
 VOLUME_DOWN = ("내려", "내리", "줄여", "줄이", "낮춰", "낮추", "작게", "다운", "더 작")
