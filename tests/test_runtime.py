@@ -105,8 +105,11 @@ def test_runtime_matches_hf_tokenizer_and_raw_onnxruntime_on_the_test_split(
     assert all(p.label == b or (p.rejected and p.label == "out_of_scope") for p, b in zip(preds, best))
     got = [p.label for p in preds]
     accuracy = sum(g == r["label"] for g, r in zip(got, test_split)) / len(test_split)
-    assert accuracy >= 0.90
     assert accuracy == pytest.approx(bundle.manifest["eval"]["accuracy_int8"], abs=1e-4)
+    # The manifest mixes the languages; each has its own floor (docs/accuracy.md: 0.979 and 0.82).
+    for lang, floor in (("en", 0.95), ("ko", 0.75)):
+        rows = [(g, r) for g, r in zip(got, test_split) if r.get("lang", "en") == lang]
+        assert rows and sum(g == r["label"] for g, r in rows) / len(rows) >= floor, lang
 
 
 # --- Classifier -----------------------------------------------------------------------------
