@@ -149,9 +149,19 @@ def test_the_default_bundle_carries_a_calibration_chosen_on_validation(default_b
     assert "temperature" in cal["compared"] and cal["validation_examples"] > 100
     if cal["method"] == "mahalanobis":
         assert cal["stats_file"] in m["files"]
-    ev = m["eval"]
-    assert ev["in_scope_accuracy"] >= 0.97 and ev["out_of_scope_recall"] >= 0.95 and ev["ece"] <= 0.05
-    assert set(ev["per_label"]) >= set(m["labels"])
+    assert set(m["eval"]["per_label"]) >= set(m["labels"])
+
+
+def test_the_default_bundle_meets_the_out_of_scope_goals_in_english(default_bundle: Path) -> None:
+    """Issue #12's bars on the English test split. The manifest's `eval` mixes English and Korean
+    (docs/accuracy.md gives both), so the English figures are computed here through the runtime."""
+    split = Path(__file__).resolve().parents[1] / "export" / "data" / "intents" / "test.jsonl"
+    rows = [json.loads(line) for line in split.read_text(encoding="utf-8").splitlines() if line.strip()]
+    preds = Classifier.load(default_bundle, device="cpu").classify([r["text"] for r in rows], top_k=1)
+    right = np.array([p.label == r["label"] for p, r in zip(preds, rows)])
+    inside = np.array([r["label"] != OUT_OF_SCOPE for r in rows])
+    assert right[inside].mean() >= 0.97 and right[~inside].mean() >= 0.95
+    assert ece(np.array([p.score for p in preds]), right) <= 0.05
 
 
 def test_near_domain_commands_are_refused_and_commands_still_run(classifier: Classifier) -> None:
