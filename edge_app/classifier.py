@@ -181,11 +181,11 @@ class Classifier:
             for row, i in enumerate(idx):
                 pred = self._predict(probs[row], float(scores[row]), enc.lengths[row], enc.truncated[row], top_k)
                 if tag_ids is not None:
-                    self._add_slots(pred, texts[i], tag_ids[row], enc.encodings[row])
+                    self._add_slots(pred, enc.texts[row], tag_ids[row], enc.encodings[row])
                 results[i] = pred
         return results  # type: ignore[return-value]
 
-    def _add_slots(self, pred: Prediction, text: str, tag_ids: np.ndarray, encoding: Any) -> None:
+    def _add_slots(self, pred: Prediction, mapped: TextMap, tag_ids: np.ndarray, encoding: Any) -> None:
         """Decode one text's token tags into the slots its predicted intent can carry; none when
         the answer is out of scope (rejected or not), since nothing should act on them."""
         word_ids = encoding.word_ids
@@ -194,13 +194,12 @@ class Classifier:
             return
         # The tokenizer saw the normalised text (edge_app.text): values are read from that form
         # (ASCII digits, NFC), spans and their "text" are reported against what was sent.
-        mapped = TextMap(text)
         spans = allowed(pred.label, decode_spans(tag_ids, encoding.offsets, word_ids, self._tags,
                                                  len(mapped.normalised)))
         pred.slots = slot_values(mapped.normalised, spans)
         pred.spans = [Span(s.slot, *mapped.span(s.start, s.end)) for s in spans]
         for span in pred.spans:
-            pred.slots[span.slot]["text"] = text[span.start : span.end]
+            pred.slots[span.slot]["text"] = mapped.original[span.start : span.end]
 
     def model_outputs(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Every output of the model (logits, and the pooled embedding where exported), rows in

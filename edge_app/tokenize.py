@@ -14,7 +14,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from .errors import BundleError
-from .text import normalise_input
+from .text import TextMap
 
 
 @dataclass
@@ -27,6 +27,8 @@ class Encoded:
     # The tokenizer's Encoding per text: character offsets and word ids per token, which a
     # joint model's slot decoding maps its token tags back to the text with.
     encodings: list[Any] = field(default_factory=list)
+    # Per text, what the tokenizer saw (edge_app.text) and where each of its characters came from.
+    texts: list[TextMap] = field(default_factory=list)
 
 
 class TextEncoder:
@@ -45,7 +47,8 @@ class TextEncoder:
         self.tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)  # to the longest in batch
 
     def encode(self, texts: list[str], input_names: list[str]) -> Encoded:
-        encodings = self.tokenizer.encode_batch([normalise_input(t) for t in texts])  # NFC, ASCII digits
+        mapped = [TextMap(t) for t in texts]  # NFC, ASCII digits
+        encodings = self.tokenizer.encode_batch([m.normalised for m in mapped])
         arrays = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
@@ -56,4 +59,5 @@ class TextEncoder:
             lengths=[sum(e.attention_mask) for e in encodings],
             truncated=[bool(e.overflowing) for e in encodings],
             encodings=encodings,
+            texts=mapped,
         )
