@@ -745,6 +745,14 @@ def render(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
+def written_problems(folder: Path, splits: dict[str, list[dict]], key_of: Callable[[str], str], command: str) -> list[str]:
+    """What is wrong with the split files in `folder`: check()'s problems, and files that differ
+    from what the generator writes now (`command` rewrites them)."""
+    on_disk = {n: read_jsonl(folder / f"{n}.jsonl") for n in SPLITS}
+    return check(on_disk, key_of) + [f"{folder.name}/{n}.jsonl is stale; run {command}" for n in SPLITS
+                                     if on_disk[n] != splits[n]]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check the written files")
@@ -753,10 +761,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = build()
     problems = check(splits)
     if args.check:
-        on_disk = {n: read_jsonl(HERE / f"{n}.jsonl") for n in SPLITS}
-        problems += check(on_disk)
-        problems += [f"{n}.jsonl is stale; run python export/data/make_intents.py" for n in SPLITS
-                     if on_disk[n] != splits[n]]
+        problems += written_problems(HERE, splits, normalise, "python export/data/make_intents.py")
     elif not problems:
         for name in SPLITS:
             (HERE / f"{name}.jsonl").write_text(render(splits[name]), encoding="utf-8")

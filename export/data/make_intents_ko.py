@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script beside make_intents.py
-from make_intents import check, normalise, read_jsonl, render  # noqa: E402  (the English generator's helpers)
+from make_intents import check, normalise, render, written_problems  # noqa: E402  (the English generator's helpers)
 
 HERE = Path(__file__).resolve().parent / "intents" / "ko"
 SPLITS = ("train", "validation", "test")
@@ -398,10 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = build()
     problems = check(splits, _key)
     if args.check:
-        on_disk = {n: read_jsonl(HERE / f"{n}.jsonl") for n in SPLITS}
-        problems += check(on_disk, _key)
-        problems += [f"ko/{n}.jsonl is stale; run python export/data/make_intents_ko.py" for n in SPLITS
-                     if on_disk[n] != splits[n]]
+        problems += written_problems(HERE, splits, _key, "python export/data/make_intents_ko.py")
     elif not problems:
         HERE.mkdir(parents=True, exist_ok=True)
         for name in SPLITS:
