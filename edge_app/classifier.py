@@ -194,8 +194,7 @@ class Classifier:
             return
         # The tokenizer saw the normalised text (edge_app.text): values are read from that form
         # (ASCII digits, NFC), spans and their "text" are reported against what was sent.
-        spans = allowed(pred.label, decode_spans(tag_ids, encoding.offsets, word_ids, self._tags,
-                                                 len(mapped.normalised)))
+        spans = allowed(pred.label, decode_spans(tag_ids, encoding.offsets, word_ids, self._tags, mapped.normalised))
         pred.slots = slot_values(mapped.normalised, spans)
         pred.spans = [Span(s.slot, *mapped.span(s.start, s.end)) for s in spans]
         for span in pred.spans:

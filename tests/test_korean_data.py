@@ -26,7 +26,7 @@ def test_files_are_current_and_consistent() -> None:
 
 def test_sizes_labels_and_out_of_scope_share() -> None:
     sizes = {s: len(rows(s)) for s in ("train", "validation", "test")}
-    assert 900 <= sizes["train"] <= 1300 and 250 <= sizes["validation"] <= 400 and 250 <= sizes["test"] <= 420
+    assert 2400 <= sizes["train"] <= 3000 and 250 <= sizes["validation"] <= 400 and 250 <= sizes["test"] <= 420
     for split in sizes:
         labels = Counter(r["label"] for r in rows(split))
         assert len(labels) == 14 and all(r["lang"] == "ko" for r in rows(split))
@@ -55,3 +55,17 @@ def test_held_out_fillers_only_in_test() -> None:
             assert not any(word in row["text"] for word in ("서재", "손님방", "수면등", "켜주실래요", "김치냉장고")), row
     test_text = " ".join(r["text"] for r in rows("test"))
     assert all(word in test_text for word in ("서재", "손님방", "켜주실래요"))
+
+
+def test_the_train_only_pass_adds_to_train_and_changes_nothing_else(monkeypatch) -> None:
+    """Validation and test are exactly what the first pass writes, so figures before and after
+    the train-only pass (docs/accuracy.md) are measured on the same sentences."""
+    with_extra = make_intents_ko.build()
+    monkeypatch.setattr(make_intents_ko, "extra_train", lambda taken, rng: [])
+    first = make_intents_ko.build()
+    assert with_extra["validation"] == first["validation"] and with_extra["test"] == first["test"]
+    added = [r for r in with_extra["train"] if r not in first["train"]]
+    assert len(with_extra["train"]) - len(first["train"]) == len(added) > 1000
+    extra_words = {w for words in make_intents_ko.EXTRA_SPAN_FILLERS.values() for w in words}
+    assert sum(any(w in r["text"] for w in extra_words) for r in added) > 150
+    assert not extra_words & make_intents_ko.HELD_OUT_FILLERS

@@ -33,7 +33,7 @@ def decode(tokenizer: Tokenizer, text: str, tags: list[str]) -> list[tuple[str, 
     assert len(real) == len(tags), [enc.tokens[i] for i in real]
     ids = np.zeros(len(enc.ids), dtype=np.int64)
     ids[real] = [TAG_ID[t] for t in tags]
-    return [(s.slot, text[s.start : s.end]) for s in decode_spans(ids, enc.offsets, enc.word_ids, PARSED, len(text))]
+    return [(s.slot, text[s.start : s.end]) for s in decode_spans(ids, enc.offsets, enc.word_ids, PARSED, text)]
 
 
 def test_b_and_i_make_one_span_and_o_ends_it(tokenizer: Tokenizer) -> None:
@@ -65,6 +65,30 @@ def test_a_word_split_into_sub_tokens_stays_whole(tokenizer: Tokenizer) -> None:
     assert decode(tokenizer, text, tags) == [("temperature", "220celsius")]
 
 
+def tags_of(tokenizer: Tokenizer, text: str, gold: list[tuple[str, int, int]]) -> list[str]:
+    """The tags training teaches (export/joint.py tag_targets): B/I on every token overlapping a span."""
+    enc, tags, started = tokenizer.encode(text), [], set()
+    for (start, end), word in zip(enc.offsets, enc.word_ids):
+        if word is None:
+            continue
+        hit = next((i for i, (_, s, e) in enumerate(gold) if start < e and end > s), None)
+        tags.append("O" if hit is None else f"{'I' if hit in started else 'B'}-{gold[hit][0]}")
+        started.add(hit)
+    return tags
+
+
+@pytest.mark.parametrize("text, gold", [
+    ("에어컨 22도로 맞춰줘", [("temperature", "22도")]),            # a particle glued to the value
+    ("거실에 불 켜줘", [("room", "거실")]),                          # ... and to a room
+    ("냉동실을 영하 이십 도로 바꿔줘", [("mode", "냉동실"), ("temperature", "영하 이십 도")]),
+    ("안방스탠드 켜", [("room", "안방"), ("device", "스탠드")]),       # two slots squeezed into one word
+    ("TV 볼륨 30으로", [("volume", "30")]),
+])
+def test_korean_spans_end_where_the_tags_say_inside_a_word(tokenizer: Tokenizer, text: str, gold) -> None:
+    spans = [(slot, text.index(words), text.index(words) + len(words)) for slot, words in gold]
+    assert decode(tokenizer, text, tags_of(tokenizer, text, spans)) == gold
+
+
 def test_intent_keeps_only_its_slots_and_the_first_span_per_slot() -> None:
     spans = [Span("room", 0, 7), Span("temperature", 8, 10), Span("room", 11, 15), Span("duration", 16, 20)]
     assert allowed("ac_set_temperature", spans) == spans[:2]
@@ -83,7 +107,7 @@ def test_slot_values_keep_the_span_text() -> None:
 def test_random_tags_never_crash_and_spans_lie_inside_the_text(tokenizer: Tokenizer, text: str, data) -> None:
     enc = tokenizer.encode(text)
     ids = data.draw(st.lists(st.integers(-3, len(TAGS) + 3), min_size=len(enc.ids), max_size=len(enc.ids)))
-    spans = decode_spans(np.array(ids, dtype=np.int64), enc.offsets, enc.word_ids, PARSED, len(text))
+    spans = decode_spans(np.array(ids, dtype=np.int64), enc.offsets, enc.word_ids, PARSED, text)
     last_end = 0
     for span in spans:
         assert 0 <= span.start < span.end <= len(text)
@@ -98,9 +122,10 @@ def test_random_tags_never_crash_and_spans_lie_inside_the_text(tokenizer: Tokeni
 @given(data=st.data())
 def test_arbitrary_offsets_and_word_ids_stay_inside_the_text(data) -> None:
     n = data.draw(st.integers(0, 20))
-    length = data.draw(st.integers(0, 30))
+    text = data.draw(st.text(alphabet="ab 1거실도로", max_size=30))  # Hangul and not: both rules
+    length = len(text)
     offsets = data.draw(st.lists(st.tuples(st.integers(-5, 40), st.integers(-5, 40)), min_size=n, max_size=n))
     words = data.draw(st.lists(st.one_of(st.none(), st.integers(0, 5)), min_size=n, max_size=n))
     ids = data.draw(st.lists(st.integers(0, len(TAGS) - 1), min_size=n, max_size=n))
-    for span in decode_spans(ids, offsets, words, PARSED, length):
+    for span in decode_spans(ids, offsets, words, PARSED, text):
         assert 0 <= span.start < span.end <= length

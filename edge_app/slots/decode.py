@@ -6,8 +6,10 @@ slot) opens one too, O closes. A B- of the slot whose span is open right before 
 that span: the model often says B- twice inside "living room" or "two hundred" (more so after
 int8 quantization), while one command never names two rooms or two temperatures side by side.
 A word's later sub-tokens always join the span their first sub-token is in, so a span never
-ends inside a word. Character offsets come from the
-tokenizer, so a span is a slice of the text as sent.
+ends inside an English word. Hangul sub-tokens are the exception: Korean glues particles and
+endings to the word (거실에, 22도로, 냉장고가) and a squeezed command glues words (안방스탠드), so
+there each sub-token's own tag decides, and "22도로" gives the span "22도". Character offsets
+come from the tokenizer, so a span is a slice of the text as sent.
 """
 
 from __future__ import annotations
@@ -42,15 +44,24 @@ def parse_tags(tags: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
+def is_hangul(text: str) -> bool:
+    """Whether any character is Hangul: syllables, or conjoining or compatibility jamo (the
+    English vocabulary's normaliser splits syllables into jamo)."""
+    return any("\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+               or "\ua960" <= ch <= "\ua97f" or "\ud7b0" <= ch <= "\ud7ff" for ch in text)
+
+
 def decode_spans(
     tag_ids: np.ndarray | Sequence[int], offsets: Sequence[tuple[int, int]], word_ids: Sequence[int | None],
-    tags: Sequence[tuple[str, str]], text_length: int,
+    tags: Sequence[tuple[str, str]], text: str,
 ) -> list[Span]:
-    """Spans of one text from its per-token tag ids (argmax of slot_logits), in text order.
+    """Spans of one text (what the tokenizer saw) from its per-token tag ids (argmax of
+    slot_logits), in text order.
 
     Tokens without a word (special tokens, padding) or without characters close any open span
     and are never part of one; offsets are clipped to the text.
     """
+    text_length = len(text)
     spans: list[Span] = []
     slot, start, end, word = "", -1, -1, None  # the open span; start < 0: none open
 
@@ -66,8 +77,8 @@ def decode_spans(
             close()
             word = None
             continue
-        if start >= 0 and t_word == word:  # a later sub-token of the open span's last word
-            end = max(end, t_end)
+        if start >= 0 and t_word == word and not is_hangul(text[t_start:t_end]):
+            end = max(end, t_end)  # a later sub-token of the open span's last word
             continue
         tag_id = int(tag_id)
         prefix, name = tags[tag_id] if 0 <= tag_id < len(tags) else (BIO_OUTSIDE, "")
@@ -77,7 +88,12 @@ def decode_spans(
             end = max(end, t_end)
         else:  # B- (of another slot, or after O), or a stray I-: a new span
             close()
-            slot, start, end = name, t_start, t_end
+            # Jamo of one syllable share its offsets: a new span starts after the last one.
+            floor = spans[-1].end if spans else 0
+            if t_end <= floor:
+                word = t_word
+                continue
+            slot, start, end = name, max(t_start, floor), t_end
         word = t_word
     close()
     return spans

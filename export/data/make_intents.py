@@ -660,7 +660,33 @@ def build() -> dict[str, list[dict]]:
     for name in SPLITS:
         random.Random(f"{SEED}-slots-{name}").shuffle(added[name])
         splits[name] += added[name]
+    splits["train"] += extra_train(taken, random.Random(f"{SEED}-extra"))
     return splits
+
+
+EXTRA_PER_FAMILY = 25  # train-only out-of-scope sentences per family (extra_train)
+
+
+def extra_train(taken: set[str], rng: random.Random) -> list[dict]:
+    """More near-domain out-of-scope sentences, for train only, at the tail of the file. Issue 14's
+    bilingual model took 8 of 161 English out-of-scope test commands as commands ("turn the dryer
+    off" -> dryer_status), one from the bar. A sentence whose hash puts it in validation or test
+    is dropped, not moved: those splits stay as they are, and split_of still says where any
+    sentence belongs. `taken`: every written sentence's key, extended here."""
+    rows: list[dict] = []
+    for _family, (_count, templates) in OUT_OF_SCOPE.items():
+        added = 0
+        for _ in range(EXTRA_PER_FAMILY * 40):
+            if added == EXTRA_PER_FAMILY:
+                break
+            text, _spans = _voice(*_fill(rng.choice(templates), rng), rng)
+            key = normalise(text)
+            if key in taken or split_of(text) != "train":
+                continue
+            taken.add(key)
+            rows.append({"text": text, "label": OOS, "slots": []})
+            added += 1
+    return rows
 
 
 def span_problems(row: dict) -> list[str]:

@@ -122,6 +122,60 @@ WORDS: dict[str, list[str]] = {
     "washer": ["세탁기", "세탁기", "빨래"],
 }
 
+# Train-only variety. The first Korean model read commands with a room, lamp or ending it had not
+# seen as out_of_scope (손님방 불 켜기 -> out_of_scope 0.97): every unfamiliar word looked like
+# the varied out-of-scope sentences. A second pass (extra_train) draws more sentences from the same
+# templates, never the test-only ones, with these words besides the lists above, and adds them to
+# train only: validation and test stay exactly what the first pass writes. None of these is a
+# held-out filler, and the leads are everyday openers, not the test-only templates' reasons.
+EXTRA_SPAN_FILLERS: dict[str, list[str]] = {
+    "room": ["다락방", "옷방", "세탁실", "1층", "3층", "지하실", "막내 방", "딸 방", "아들 방", "부모님 방",
+             "게스트룸", "놀이방", "작업실", "복도", "식당", "마루", "위층", "아래층", "테라스", "큰아이 방",
+             "작은아이 방", "팬트리", "거실 쪽", "현관 쪽", "안방 욕실", "건넌방"],
+    "lamp": ["벽등", "펜던트 조명", "샹들리에", "주방등", "현관등", "욕실등", "책상 조명", "줄조명", "레일 조명",
+             "센서등", "독서등", "싱크대 조명", "화장대 조명", "캠핑 조명", "장식등"],
+    "wash": ["청바지", "운동복", "찬물", "소량", "와이셔츠", "침구", "강력", "불림", "란제리", "패딩"],
+    "ovenmode": ["스팀", "발효", "해동", "로스트", "오토쿡", "피자"],
+    "fridgemode": ["냉장칸", "냉동칸", "야채칸", "와인 냉장고", "음료 칸", "얼음칸"],
+}
+EXTRA_WORDS: dict[str, list[str]] = {
+    "켜": ["켜라", "켜주라", "켜 줄 수 있어?", "켜줄 수 있어요?", "켜 줄래요?", "켜 줘요", "켜주면 좋겠어", "켜 봐줘", "켜주셈", "켜 줘봐"],
+    "꺼": ["꺼라", "꺼주라", "꺼 줄 수 있어?", "꺼줄 수 있어요?", "꺼 줄래요?", "꺼 줘요", "꺼주면 좋겠어", "꺼 봐", "꺼주셈", "꺼 줘봐"],
+    "틀어": ["틀어라", "틀어 줄래요?", "틀어 줄 수 있어?", "틀어 줘요", "틀어주셈"],
+    "해": ["해라", "해 줄래요?", "해 줄 수 있어?", "해 줘요", "해주셈", "해 봐"],
+    "맞춰": ["맞춰라", "맞춰 줄래요?", "맞춰 줄 수 있어?", "맞춰 줘요", "맞춰주셈"],
+    "돌려": ["돌려라", "돌려 줄래요?", "돌려 줄 수 있어?", "돌려 줘요", "돌려주셈"],
+    "시작해": ["시작해라", "시작해 줄래요?", "시작해 줄 수 있어?", "시작해 줘요", "시작하자"],
+    "알려": ["알려 줄래요?", "알려 줄 수 있어?", "알려 줘요", "알려주셈", "말해줘"],
+    "ac": ["에어컨디셔너", "시스템 에어컨", "벽걸이 에어컨", "스탠드 에어컨"],
+    "tv": ["텔레비", "테레비", "스마트 TV", "티뷔"],
+    "light": ["라이트", "전구", "램프"],
+    "vac": ["청소 로봇", "물걸레 청소기", "로봇"],
+    "washer": ["드럼세탁기", "통돌이"],
+}
+LEADS = ["아 맞다", "잠깐만", "있잖아", "부탁인데", "미안한데", "오늘 좀 피곤하네", "손님 오신대", "지금 막 들어왔어",
+         "이따 나갈 거야", "애들 잔다", "밥 다 먹었어", "근데", "그리고", "제발", "여보", "오케이", "좋아", "하이",
+         "집아", "날씨가 이상하네", "퇴근했어", "일어났어", "아이고", "자", "그럼"]
+# More near-domain negatives for the train-only pass, beside each family's own (non-test) templates:
+# other appliances switched on and off, state questions, channel and brightness changes.
+EXTRA_OUT_OF_SCOPE: dict[str, list[str]] = {
+    "appliances": ["전기포트 {켜}", "비데 {꺼}", "안마의자 {켜}", "스타일러 {돌려}", "식기세척기 {꺼}", "음식물 처리기 {돌려}",
+                   "온풍기 {켜}", "전기난로 {꺼}", "에어프라이어 {켜}", "건조기 전원 {꺼}", "세탁기 {꺼}", "세탁기 다 돌았어?",
+                   "냉장고 문 닫혔어?", "오븐 안에 불 {켜}"],
+    "state": ["{vac} 청소 다 했어?", "{room} 습도 몇이야", "{ac} 필터 갈아야 돼?", "{tv} 몇 번 채널이야", "오븐 몇 도까지 올라갔어",
+              "{room} {lamp} 켜져 있나?"],
+    "light_level": ["{lamp} 색 바꿔줘", "{room} 조명 초록색으로 {해}", "{light} 밝기 {vol_level} 퍼센트로", "{room} 불 은은하게 {해}"],
+    "heating": ["보일러 {temp|로} 올려줘", "{room} 바닥 난방 {temp|로} {맞춰}", "온수 온도 {temp|로} {해}"],
+    "tv_other": ["{tv} 채널 올려", "{tv} 채널 내려", "{tv} 화면 밝기 {vol_up}", "{tv} 화면 좀 어둡게 {해}"],
+    "music": ["스피커 {vol_mute}", "음악 소리 {vol_up}", "노래 소리 {vol_down}"],
+    "ac_other": ["{ac} 바람 약하게 {해}", "{ac} 습도 맞춰줘", "{ac} 예약 취소"],
+    "timer_other": ["타이머 몇 분 남았어", "타이머 {dur} 더 {해}"],
+}
+LEAD_SHARE = 0.3  # of the train-only sentences that start with one of LEADS
+EXTRA_PER_INTENT = 70  # train-only sentences per in-scope intent
+EXTRA_PER_FAMILY = 40  # train-only sentences per out-of-scope family
+EXTRA_SEED = 1414
+
 IN_SCOPE: dict[str, tuple[int, list[str]]] = {  # intent: (how many to draw, templates)
     "ac_on": (75, [
         "{ac} {켜}", "{room} {ac} {켜}", "{ac} {좀}{켜}", "{room|에} {ac} {좀}{켜}", "{ac} {틀어}", "{room} {ac} {틀어}",
@@ -274,28 +328,41 @@ def _particle(word: str, josa: str) -> str:
     return pairs[josa][0] if final != "vowel" else pairs[josa][1]
 
 
-def _pick(name: str, rng: random.Random) -> tuple[str, dict | None]:
-    """A filler's text and, for a slot, its annotation without offsets."""
+def _value_slot(name: str, text: str, value, extra) -> tuple[str, dict]:
+    """A value filler's text and annotation: the unit ("C", "F", "s", "%") or a volume step."""
+    slot = {"slot": SLOT_OF[name], "value": value}
+    if extra in ("C", "F", "s", "%"):
+        slot["unit"] = extra
+    elif extra is not None:
+        slot["step"] = extra
+    return text, slot
+
+
+def _pick(name: str, rng: random.Random, pools: dict[str, list] | None = None) -> tuple[str, dict | None]:
+    """A filler's text and, for a slot, its annotation without offsets. `pools`: other lists to
+    draw from (the train-only pass), by placeholder name; the module's lists otherwise."""
+    if pools is not None:
+        choice = rng.choice(pools[name])
+        if name in VALUES:
+            return _value_slot(name, *choice)
+        if name in SPAN_FILLERS:
+            return choice, {"slot": SLOT_OF[name], "value": " ".join(choice.lower().split())}
+        return choice, None
     if name in VALUES:
-        text, value, extra = rng.choice(VALUES[name])
-        slot = {"slot": SLOT_OF[name], "value": value}
-        if extra in ("C", "F", "s", "%"):
-            slot["unit"] = extra
-        elif extra is not None:
-            slot["step"] = extra
-        return text, slot
+        return _value_slot(name, *rng.choice(VALUES[name]))
     if name in SPAN_FILLERS:
         text = rng.choice(SPAN_FILLERS[name])
         return text, {"slot": SLOT_OF[name], "value": " ".join(text.lower().split())}
     return rng.choice(WORDS[name]), None
 
 
-def fill(template: str, rng: random.Random, keep_slots: bool) -> tuple[str, list[dict], list[str]]:
+def fill(template: str, rng: random.Random, keep_slots: bool,
+         pools: dict[str, list] | None = None) -> tuple[str, list[dict], list[str]]:
     """Fill `{name}` / `{name|josa}` placeholders; return text, slot spans and the fillers used."""
     out, slots, used, pos = "", [], [], 0
     for m in re.finditer(r"\{(\w+)(?:\|(\w+))?\}", template):
         out += template[pos : m.start()]
-        text, slot = _pick(m.group(1), rng)
+        text, slot = _pick(m.group(1), rng, pools)
         used.append(text)
         if slot is not None and keep_slots:
             slots.append({"slot": slot["slot"], "start": len(out), "end": len(out) + len(text),
@@ -367,6 +434,53 @@ def generate(families: dict[str, tuple[int, list[str]]], label_of, rng: random.R
     return rows
 
 
+def _pools() -> dict[str, list]:
+    """Every placeholder's list for the train-only pass: the first pass's and the extra words,
+    without the held-out fillers."""
+    pools: dict[str, list] = {}
+    for name, items in VALUES.items():
+        pools[name] = [item for item in items if item[0] not in HELD_OUT_FILLERS]
+    for source in (SPAN_FILLERS, WORDS):
+        for name, items in source.items():
+            pools[name] = [w for w in items + EXTRA_SPAN_FILLERS.get(name, []) + EXTRA_WORDS.get(name, [])
+                           if w not in HELD_OUT_FILLERS]
+    return pools
+
+
+def _lead(text: str, slots: list[dict], rng: random.Random) -> str:
+    """Now and then an everyday opener in front (아 맞다, 부탁인데); spans shift with it."""
+    if rng.random() >= LEAD_SHARE:
+        return text
+    lead = rng.choice(LEADS) + " "
+    for slot in slots:
+        slot["start"] += len(lead)
+        slot["end"] += len(lead)
+    return lead + text
+
+
+def extra_train(taken: set[str], rng: random.Random) -> list[dict]:
+    """The train-only pass: more sentences from the non-test templates with the extra words,
+    none already written (`taken`: keys of every sentence in any split; extended here)."""
+    pools = _pools()
+    rows: list[dict] = []
+    families = [(f, OOS, EXTRA_PER_FAMILY, t + EXTRA_OUT_OF_SCOPE.get(f, [])) for f, (_, t) in OUT_OF_SCOPE.items()]
+    families += [(f, f, EXTRA_PER_INTENT, t) for f, (_, t) in IN_SCOPE.items()]
+    for _, label, count, templates in families:
+        usable = [t for t in templates if not t.startswith(TEST_ONLY)]
+        added = 0
+        for _ in range(count * 30):
+            if added == count:
+                break
+            text, slots, _used = fill(rng.choice(usable), rng, keep_slots=label != OOS, pools=pools)
+            text = _voice(_lead(text, slots, rng), slots, rng)
+            if _key(text) in taken:
+                continue
+            taken.add(_key(text))
+            rows.append({"text": text, "label": label, "lang": "ko", "slots": slots})
+            added += 1
+    return rows
+
+
 def split_of(row: dict) -> str:
     if row["_held"]:
         return "test"
@@ -386,6 +500,7 @@ def build() -> dict[str, list[dict]]:
             name = split_of(row)
             del row["_held"]
             splits[name].append(row)
+    splits["train"] += extra_train(taken, random.Random(EXTRA_SEED))
     for name in SPLITS:
         random.Random(f"{SEED}-{name}").shuffle(splits[name])
     return splits
