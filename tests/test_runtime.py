@@ -76,8 +76,9 @@ def test_runtime_reproduces_the_export_sides_recorded_predictions(
 def test_runtime_matches_hf_tokenizer_and_raw_onnxruntime_on_the_test_split(
     classifier: Classifier, default_bundle: Path, test_split: list[dict]
 ) -> None:
-    """The export side's own tools, one text at a time with no padding: the runtime's padded,
-    length-sorted batches must give the same label for every text of the split."""
+    """The export side's own tools, one text at a time with no padding. The runtime must feed the
+    model exactly the tokens the export side's tokenizer makes, and its padded, length-sorted
+    batches must give the same label wherever the model's call is not a close one."""
     import onnxruntime as ort
 
     # The export side's tokenizer: absent where only the runtime is installed (the Python 3.10 stage).
@@ -88,25 +89,34 @@ def test_runtime_matches_hf_tokenizer_and_raw_onnxruntime_on_the_test_split(
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(bundle.tokenizer_path))
     session = ort.InferenceSession(str(bundle.model_path), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
-    expected = []
-    for row in test_split:
-        enc = tokenizer(row["text"], truncation=True, max_length=bundle.max_length, return_tensors="np")
+    texts = [r["text"] for r in test_split]
+    encoded = classifier.encoder.encode(texts, names)
+    expected, margins = [], []
+    for i, text in enumerate(texts):
+        enc = tokenizer(text, truncation=True, max_length=bundle.max_length, return_tensors="np")
+        # Tokens: exactly the same ids, text by text (the split is already NFC with ASCII digits).
+        assert encoded.encodings[i].ids[: encoded.lengths[i]] == enc["input_ids"][0].tolist(), text
         (logits,) = session.run(None, {n: enc[n].astype(np.int64) for n in names})[:1]
+        top2 = np.sort(logits[0])[-2:]
         expected.append(bundle.labels[int(logits[0].argmax())])
+        margins.append(float(top2[1] - top2[0]))
 
-    preds = classifier.classify([r["text"] for r in test_split], top_k=1)
+    preds = classifier.classify(texts, top_k=1)
     # The best candidate is the argmax; the label may be out_of_scope when the detector rejected it.
     best = [p.top_k[0][0] for p in preds]
-    mismatches = [(r["text"], g, e) for r, g, e in zip(test_split, best, expected) if g != e]
     # Dynamic int8 quantization scales activations per batch, so a text batched with others can
-    # tip a close call (measured: 3 of 407 on the default bundle); tokenization or ordering
-    # mistakes would move far more than 1 %.
-    assert len(mismatches) <= 0.01 * len(test_split), mismatches
+    # tip a close call: 7 of 889 texts on one build (the two best logits at most 0.88 apart), 14 on
+    # another build of the same recipe on another machine. Ordering or padding mistakes would
+    # move confident calls too.
+    clear = [(r["text"], g, e) for r, g, e, m in zip(test_split, best, expected, margins) if g != e and m >= 1.5]
+    assert not clear, clear
+    close = sum(g != e for g, e in zip(best, expected))
+    assert close <= 0.03 * len(test_split), f"{close} texts changed label between batched and one-by-one runs"
     assert all(p.label == b or (p.rejected and p.label == "out_of_scope") for p, b in zip(preds, best))
     got = [p.label for p in preds]
     accuracy = sum(g == r["label"] for g, r in zip(got, test_split)) / len(test_split)
     assert accuracy == pytest.approx(bundle.manifest["eval"]["accuracy_int8"], abs=1e-4)
-    # The manifest mixes the languages; each has its own floor (docs/accuracy.md: 0.979 and 0.82).
+    # The manifest mixes the languages; each has its own floor (docs/accuracy.md).
     for lang, floor in (("en", 0.95), ("ko", 0.75)):
         rows = [(g, r) for g, r in zip(got, test_split) if r.get("lang", "en") == lang]
         assert rows and sum(g == r["label"] for g, r in rows) / len(rows) >= floor, lang
