@@ -155,7 +155,11 @@ EXTRA_WORDS: dict[str, list[str]] = {
 }
 LEADS = ["아 맞다", "잠깐만", "있잖아", "부탁인데", "미안한데", "오늘 좀 피곤하네", "손님 오신대", "지금 막 들어왔어",
          "이따 나갈 거야", "애들 잔다", "밥 다 먹었어", "근데", "그리고", "제발", "여보", "오케이", "좋아", "하이",
-         "집아", "날씨가 이상하네", "퇴근했어", "일어났어", "아이고", "자", "그럼"]
+         "집아", "날씨가 이상하네", "퇴근했어", "일어났어", "아이고", "자", "그럼",
+         # situations and purposes, the way people explain themselves before the command
+         "라면 끓이게", "책 좀 읽게", "낮잠 자게", "손님 맞게", "청소 끝났으니까", "곧 자야 하니까", "회의 있으니까",
+         "배고파", "심심해", "추워서 그래", "아기가 깼어", "강아지가 무서워해", "운동하고 왔어", "영화 볼 거야",
+         "빨래 개야 돼", "공부할 거야", "금방 올게", "다녀왔습니다", "샤워하고 올게", "요리하는 중이야"]
 # More near-domain negatives for the train-only pass, beside each family's own (non-test) templates:
 # other appliances switched on and off, state questions, channel and brightness changes.
 EXTRA_OUT_OF_SCOPE: dict[str, list[str]] = {
@@ -171,8 +175,8 @@ EXTRA_OUT_OF_SCOPE: dict[str, list[str]] = {
     "ac_other": ["{ac} 바람 약하게 {해}", "{ac} 습도 맞춰줘", "{ac} 예약 취소"],
     "timer_other": ["타이머 몇 분 남았어", "타이머 {dur} 더 {해}"],
 }
-LEAD_SHARE = 0.3  # of the train-only sentences that start with one of LEADS
-EXTRA_PER_INTENT = 70  # train-only sentences per in-scope intent
+LEAD_SHARE = 0.4  # of the train-only sentences that start with one of LEADS
+EXTRA_PER_INTENT = 100  # train-only sentences per in-scope intent
 EXTRA_PER_FAMILY = 40  # train-only sentences per out-of-scope family
 EXTRA_SEED = 1414
 
