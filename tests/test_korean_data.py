@@ -26,7 +26,7 @@ def test_files_are_current_and_consistent() -> None:
 
 def test_sizes_labels_and_out_of_scope_share() -> None:
     sizes = {s: len(rows(s)) for s in ("train", "validation", "test")}
-    assert 2400 <= sizes["train"] <= 3000 and 250 <= sizes["validation"] <= 400 and 250 <= sizes["test"] <= 420
+    assert 2800 <= sizes["train"] <= 3400 and 250 <= sizes["validation"] <= 400 and 250 <= sizes["test"] <= 420
     for split in sizes:
         labels = Counter(r["label"] for r in rows(split))
         assert len(labels) == 14 and all(r["lang"] == "ko" for r in rows(split))
