@@ -176,6 +176,8 @@ EXTRA_OUT_OF_SCOPE: dict[str, list[str]] = {
     "timer_other": ["타이머 몇 분 남았어", "타이머 {dur} 더 {해}"],
 }
 LEAD_SHARE = 0.4  # of the train-only sentences that start with one of LEADS
+PSEUDO_SHARE = 0.2  # ... and with a made-up clause (_pseudo_clause)
+PSEUDO_SYLLABLES = "가나다라마바사아자차카타파하고노도로모보소오조호구누두루무부수우주추너더러머버서어저허기니디리미비시이지치"
 EXTRA_PER_INTENT = 100  # train-only sentences per in-scope intent
 EXTRA_PER_FAMILY = 40  # train-only sentences per out-of-scope family
 EXTRA_SEED = 1414
@@ -451,11 +453,21 @@ def _pools() -> dict[str, list]:
     return pools
 
 
+def _pseudo_clause(rng: random.Random) -> str:
+    """A made-up clause of Korean-looking words (나루비 보거든): no word the model could learn as
+    a cue, so it learns that an unfamiliar clause before a known command leaves the command as it
+    is (an unfamiliar *object* still makes a sentence out of scope: 제습기 켜)."""
+    words = ["".join(rng.choice(PSEUDO_SYLLABLES) for _ in range(rng.randint(2, 3))) for _ in range(rng.randint(1, 2))]
+    return " ".join(words) + rng.choice(["", "야", "해", "네", "거든", "니까", "서"])
+
+
 def _lead(text: str, slots: list[dict], rng: random.Random) -> str:
-    """Now and then an everyday opener in front (아 맞다, 부탁인데); spans shift with it."""
-    if rng.random() >= LEAD_SHARE:
+    """Now and then an everyday opener (아 맞다, 부탁인데) or a made-up clause in front; spans
+    shift with it."""
+    roll = rng.random()
+    if roll >= LEAD_SHARE + PSEUDO_SHARE:
         return text
-    lead = rng.choice(LEADS) + " "
+    lead = (rng.choice(LEADS) if roll < LEAD_SHARE else _pseudo_clause(rng)) + " "
     for slot in slots:
         slot["start"] += len(lead)
         slot["end"] += len(lead)
