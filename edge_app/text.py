@@ -19,6 +19,13 @@ FULL_WIDTH_FIRST, FULL_WIDTH_LAST, FULL_WIDTH_SHIFT = 0xFF01, 0xFF5E, 0xFEE0  # 
 DROPPED = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"}  # zero-width, soft hyphen
 
 
+def is_hangul(text: str) -> bool:
+    """Whether any character is Hangul: syllables, or conjoining or compatibility jamo (the
+    English vocabulary's normaliser splits syllables into jamo)."""
+    return any("\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+               or "\ua960" <= ch <= "\ua97f" or "\ud7b0" <= ch <= "\ud7ff" for ch in text)
+
+
 def _joins_previous(ch: str) -> bool:
     """Whether NFC may merge this character into the one before it (combining marks, Hangul
     medial vowels and final consonants), i.e. it cannot start an independent chunk."""

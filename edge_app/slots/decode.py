@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..text import is_hangul
 from .schema import BIO_OUTSIDE, INTENT_SLOTS
 from .values import read_value
 
@@ -42,13 +43,6 @@ def parse_tags(tags: Sequence[str]) -> list[tuple[str, str]]:
             prefix, _, slot = tag.partition("-")
             out.append((prefix, slot))
     return out
-
-
-def is_hangul(text: str) -> bool:
-    """Whether any character is Hangul: syllables, or conjoining or compatibility jamo (the
-    English vocabulary's normaliser splits syllables into jamo)."""
-    return any("\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
-               or "\ua960" <= ch <= "\ua97f" or "\ud7b0" <= ch <= "\ud7ff" for ch in text)
 
 
 def decode_spans(
