@@ -675,18 +675,40 @@ def extra_train(taken: set[str], rng: random.Random) -> list[dict]:
     sentence belongs. `taken`: every written sentence's key, extended here."""
     rows: list[dict] = []
     for _family, (_count, templates) in OUT_OF_SCOPE.items():
-        added = 0
-        for _ in range(EXTRA_PER_FAMILY * 40):
-            if added == EXTRA_PER_FAMILY:
-                break
+        def draw(templates=templates) -> dict:
             text, _spans = _voice(*_fill(rng.choice(templates), rng), rng)
-            key = normalise(text)
-            if key in taken or split_of(text) != "train":
-                continue
-            taken.add(key)
-            rows.append({"text": text, "label": OOS, "slots": []})
-            added += 1
+            return {"text": text, "label": OOS, "slots": []}
+        rows += take_new(EXTRA_PER_FAMILY, EXTRA_PER_FAMILY * 40, draw, normalise, taken,
+                         accept=lambda text: split_of(text) == "train")
     return rows
+
+
+def take_new(count: int, tries: int, draw: Callable[[], dict], key_of: Callable[[str], str], taken: set[str],
+             accept: Callable[[str], bool] = lambda text: True) -> list[dict]:
+    """Up to `count` rows from at most `tries` calls of `draw`, none whose text's key is in
+    `taken` (extended here) and each one whose text `accept` takes: the loop of both generators'
+    train-only passes."""
+    rows: list[dict] = []
+    for _ in range(tries):
+        if len(rows) == count:
+            break
+        row = draw()
+        key = key_of(row["text"])
+        if key in taken or not accept(row["text"]):
+            continue
+        taken.add(key)
+        rows.append(row)
+    return rows
+
+
+def report(splits: dict[str, list[dict]], problems: list[str]) -> int:
+    """Print the problems (stderr) and each split's size; the exit status of both generators."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    counts = {n: len(rows) for n, rows in splits.items()}
+    oos = {n: sum(r["label"] == OOS for r in rows) for n, rows in splits.items()}
+    print(f"examples {counts}; out_of_scope {oos}; problems {len(problems)}")
+    return 1 if problems else 0
 
 
 def span_problems(row: dict) -> list[str]:
@@ -797,14 +819,9 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"the value parsers read {agreement:.1%} of the gold values back, under {MIN_AGREEMENT:.0%}")
     for line in differ if args.disagreements else []:
         print(line)
-    for problem in problems:
-        print(problem, file=sys.stderr)
     print(f"values: the parser reads {total - len(differ)}/{total} ({agreement:.1%}) temperature/duration/volume "
           "gold values back")
-    counts = {n: len(rows) for n, rows in splits.items()}
-    oos = {n: sum(r["label"] == OOS for r in rows) for n, rows in splits.items()}
-    print(f"examples {counts}; out_of_scope {oos}; problems {len(problems)}")
-    return 1 if problems else 0
+    return report(splits, problems)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script beside make_intents.py
-from make_intents import check, normalise, render, written_problems  # noqa: E402  (the English generator's helpers)
+from make_intents import check, normalise, render, report, take_new, written_problems  # noqa: E402  (the English generator's helpers)
 
 HERE = Path(__file__).resolve().parent / "intents" / "ko"
 SPLITS = ("train", "validation", "test")
@@ -483,17 +483,11 @@ def extra_train(taken: set[str], rng: random.Random) -> list[dict]:
     families += [(f, f, EXTRA_PER_INTENT, t) for f, (_, t) in IN_SCOPE.items()]
     for _, label, count, templates in families:
         usable = [t for t in templates if not t.startswith(TEST_ONLY)]
-        added = 0
-        for _ in range(count * 30):
-            if added == count:
-                break
+
+        def draw(usable=usable, label=label) -> dict:
             text, slots, _used = fill(rng.choice(usable), rng, keep_slots=label != OOS, pools=pools)
-            text = _voice(_lead(text, slots, rng), slots, rng)
-            if _key(text) in taken:
-                continue
-            taken.add(_key(text))
-            rows.append({"text": text, "label": label, "lang": "ko", "slots": slots})
-            added += 1
+            return {"text": _voice(_lead(text, slots, rng), slots, rng), "label": label, "lang": "ko", "slots": slots}
+        rows += take_new(count, count * 30, draw, _key, taken)
     return rows
 
 
@@ -534,12 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         HERE.mkdir(parents=True, exist_ok=True)
         for name in SPLITS:
             (HERE / f"{name}.jsonl").write_text(render(splits[name]), encoding="utf-8")
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    counts = {n: len(rows) for n, rows in splits.items()}
-    oos = {n: sum(r["label"] == OOS for r in rows) for n, rows in splits.items()}
-    print(f"examples {counts}; out_of_scope {oos}; problems {len(problems)}")
-    return 1 if problems else 0
+    return report(splits, problems)
 
 
 if __name__ == "__main__":
