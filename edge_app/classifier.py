@@ -166,8 +166,7 @@ class Classifier:
     def _run(self, texts: list[str]) -> tuple[dict[str, np.ndarray], Encoded]:
         """One model call: every output this bundle uses, by name, and the encoded batch."""
         enc = self.encoder.encode(texts, self.input_names)
-        session = self.sessions.for_call(enc.arrays)
-        return dict(zip(self.output_names, session.run(self.output_names, enc.arrays))), enc
+        return dict(zip(self.output_names, self.sessions.run(self.output_names, enc.arrays))), enc
 
     def classify(self, texts: Sequence[str], top_k: int = 3) -> list[Prediction]:
         """Predictions in input order. Long inputs are split into length-sorted batches, so

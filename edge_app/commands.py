@@ -24,7 +24,8 @@ def add_classify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: physical cores)")
     p.add_argument("--no-verify", action="store_true", help="skip the sha256 check of the bundle (faster start)")
-    p.add_argument("--spin", action="store_true", help="onnxruntime threads busy-wait between runs: faster, costs CPU")
+    p.add_argument("--spin", action="store_true",
+                   help="onnxruntime threads keep busy-waiting between calls: costs CPU when idle")
     p.add_argument("--min-score", type=float, default=None,
                    help="reject (label out_of_scope) under this score; default: the bundle's threshold, 0: never")
 

@@ -117,7 +117,7 @@ class Config:
     bundle: str = ""
     device: str = "auto"  # auto | cpu | cuda | tensorrt
     threads: int = 0  # 0: number of physical cores
-    spin: bool = False  # let onnxruntime threads busy-wait between runs: ~1 ms faster, costs idle CPU
+    spin: bool = False  # onnxruntime threads keep spinning between calls too (always within one): costs idle CPU
     device_id: str = ""  # default: hostname
     state_dir: str = "./.edge-app-state"
     log_level: str = "info"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -24,6 +25,11 @@ AUTO_ORDER = ("tensorrt", "cuda", "cpu")
 # a lone command is 8-20 tokens, and below ~32 tokens handing work to a second thread and
 # waking it costs more than it saves when threads do not spin (docs/benchmarks.md).
 LATENCY_MAX_TOKENS = 32
+# ...unless the call comes within this many seconds of the previous one's end: the texts then
+# arrive as a stream and the all-cores session's threads are still awake. Measured on the 2-core
+# dev machine (docs/benchmarks.md): back to back, a lone command took 1.1 ms on two threads and
+# 1.4 ms on one; after a 50 ms pause, 2.9 ms on two and 2.5 ms on one.
+STREAM_GAP_S = 0.002
 
 
 def physical_cores() -> int:
@@ -87,13 +93,16 @@ def create_session(
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.intra_op_num_threads = threads or physical_cores()
     opts.inter_op_num_threads = 1
-    # Spinning makes worker threads busy-wait after every run before they park. Measured here:
-    # about 36 ms of CPU in the 3 s after one call, so a steady trickle of MQTT messages keeps a
-    # board's core (and its temperature) up for nothing. Off by default; `spin` buys ~1 ms of
-    # batch-1 latency for throughput-bound uses (docs/benchmarks.md).
-    flag = "1" if spin else "0"
-    opts.add_session_config_entry("session.intra_op.allow_spinning", flag)
-    opts.add_session_config_entry("session.inter_op.allow_spinning", flag)
+    # Spinning makes worker threads busy-wait between the pieces of work of one call (no wake-up
+    # per node) and, by default, after the call too, before they park. The second half is what
+    # costs a board: ~40 ms of CPU in the 3 s after one call, so a trickle of MQTT messages keeps
+    # a core (and its temperature) up for nothing. So threads spin only while a call runs and
+    # stop at its end (force_spinning_stop): batch 32 ~7 % faster than never spinning, and the
+    # CPU used after a call is the same 0.1 ms (docs/benchmarks.md). `spin` keeps them spinning
+    # between calls as well, for throughput-bound uses that can spare the core.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")  # one inter-op thread: unused
+    opts.add_session_config_entry("session.force_spinning_stop", "0" if spin else "1")
     opts.log_severity_level = 3
     try:
         session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
@@ -107,19 +116,31 @@ def create_session(
 
 @dataclass
 class Sessions:
-    """The latency/throughput policy: a one-thread session for a lone short text (no thread
-    hand-off, no wake-up) and the all-cores session for everything bigger. Both load the same
-    model file; on a GPU, or with one thread, both names point at the same session."""
+    """The latency/throughput policy: parallelism follows the load. A lone short text after a
+    pause runs on a one-thread session (no thread hand-off, no wake-up of a parked core); a batch,
+    or a text that follows the previous call within STREAM_GAP_S, runs on the all-cores session,
+    whose threads are then still awake. Both load the same model file; on a GPU, or with one
+    thread, both names point at the same session. One caller at a time, like Classifier."""
 
     throughput: Any
     latency: Any
     provider: str
     max_latency_tokens: int = LATENCY_MAX_TOKENS
+    stream_gap_s: float = STREAM_GAP_S
+    _last_end: float = float("-inf")
 
     def for_call(self, arrays: Mapping[str, Any]) -> Any:
-        """The session for one model call, by its padded token count."""
+        """The session for one model call, by its padded token count and the time since the last."""
         first = next(iter(arrays.values()))
-        return self.latency if first.size <= self.max_latency_tokens else self.throughput
+        streaming = time.monotonic() - self._last_end < self.stream_gap_s
+        return self.latency if first.size <= self.max_latency_tokens and not streaming else self.throughput
+
+    def run(self, output_names: list[str], arrays: Mapping[str, Any]) -> list[Any]:
+        """One model call on the session for_call picks."""
+        try:
+            return self.for_call(arrays).run(output_names, arrays)
+        finally:
+            self._last_end = time.monotonic()
 
 
 def create_sessions(

@@ -1,13 +1,16 @@
-"""The latency/throughput policy: a lone short text on a one-thread session, bigger calls on
-the session with every thread; same answers either way, on the real default bundle."""
+"""The latency/throughput policy: a lone short text after a pause on a one-thread session,
+bigger calls and texts arriving back to back on the session with every thread; same answers
+either way, on the real default bundle."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
 
 from edge_app.classifier import Classifier
-from edge_app.session import LATENCY_MAX_TOKENS, Sessions
+from edge_app.session import LATENCY_MAX_TOKENS, STREAM_GAP_S, Sessions
 
 BATCH = ["turn on the kitchen lights", "what is the weather tomorrow", "set a timer for ten minutes",
          "play some jazz in the living room", "lock the front door please"] * 4
@@ -21,6 +24,39 @@ def test_calls_go_by_padded_token_count():
     batch = {"input_ids": np.zeros((4, 12), np.int64), "attention_mask": np.zeros((4, 12), np.int64)}
     assert sessions.for_call(lone) == "one" and sessions.for_call(pair) == "one"
     assert sessions.for_call(longer) == "all" and sessions.for_call(batch) == "all"
+
+
+class _Recorder:
+    """A stand-in session that notes which of the two ran a call."""
+
+    def __init__(self, name: str, log: list[str]):
+        self.name, self.log = name, log
+
+    def run(self, names, arrays):
+        self.log.append(self.name)
+        return [self.name]
+
+
+def test_a_stream_of_lone_texts_moves_to_all_cores_and_back_after_a_pause():
+    log: list[str] = []
+    sessions = Sessions(_Recorder("all", log), _Recorder("one", log), "CPUExecutionProvider", stream_gap_s=0.05)
+    lone = {"input_ids": np.zeros((1, 12), np.int64)}
+    sessions.run(["logits"], lone)  # nothing before it: a lone text after a pause
+    sessions.run(["logits"], lone)  # right after the first: a stream
+    time.sleep(0.08)
+    sessions.run(["logits"], lone)
+    assert log == ["one", "all", "one"]
+
+
+def test_a_failing_call_still_counts_for_the_stream():
+    class Failing:
+        def run(self, names, arrays):
+            raise RuntimeError("boom")
+
+    sessions = Sessions(Failing(), Failing(), "CPUExecutionProvider")
+    with pytest.raises(RuntimeError):
+        sessions.run(["logits"], {"input_ids": np.zeros((1, 12), np.int64)})
+    assert time.monotonic() - sessions._last_end < 1.0
 
 
 def _threads(session) -> int:
@@ -48,4 +84,5 @@ def test_both_sessions_give_the_same_answers(default_bundle):
         assert [p.label for p in got] == [p.label for p in want]
         assert np.allclose([p.score for p in got], [p.score for p in want], atol=1e-5)
     lone = policy.encoder.encode(BATCH[:1], policy.input_names).arrays
+    time.sleep(2 * STREAM_GAP_S)
     assert policy.sessions.for_call(lone) is policy.sessions.latency  # the text really took the other path

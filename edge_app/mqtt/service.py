@@ -190,7 +190,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ota", action="store_true", default=None, help="accept model updates on <prefix>/cmd/model")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "tensorrt"], help="execution provider")
     p.add_argument("--threads", type=int, help="onnxruntime threads (default: physical cores)")
-    p.add_argument("--spin", action="store_true", default=None, help="onnxruntime threads busy-wait: faster, costs CPU")
+    p.add_argument("--spin", action="store_true", default=None,
+                   help="onnxruntime threads keep busy-waiting between calls: costs CPU when idle")
     p.add_argument("--no-verify", action="store_true", help="skip the bundle's sha256 check at start")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.add_argument("--print-config", action="store_true", help="print the effective config (secrets masked) and exit")
