@@ -26,7 +26,7 @@ EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
 HAS_EXPORT_EXTRA = all(importlib.util.find_spec(m) for m in ("torch", "transformers", "optimum"))
 LATENCY_FIELDS = ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "samples", "texts_per_s", "tokenize_share")
 ENGINE_FIELDS = ("provider", "size_bytes", "first_prediction_s", "peak_rss_bytes", "latency_short", "latency_long",
-                 "throughput", "accuracy")
+                 "latency_paced", "throughput", "accuracy")
 
 
 def bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -42,6 +42,9 @@ def check_engine(engine: dict, model_bytes: int | None = None) -> None:
         assert all(field in lat for field in LATENCY_FIELDS)
         assert 0 < lat["p50_ms"] <= lat["p95_ms"] <= lat["p99_ms"], lat
         assert 0 <= lat["tokenize_share"] < 1
+    paced = engine["latency_paced"]  # one call every 50 ms, as the MQTT round trip sends them
+    assert paced["interval_s"] == 0.05 and paced["samples"] >= 5
+    assert 0 < paced["p50_ms"] <= paced["p99_ms"]
     assert set(engine["throughput"]) == {"8", "32"}
     assert all(t["texts_per_s"] > 0 and 0 <= t["tokenize_share"] < 1 for t in engine["throughput"].values())
     assert 0 < engine["first_prediction_s"] < 120
@@ -98,6 +101,7 @@ def test_table_prints_header_engines_and_goals(quick_run):
     assert header.split() == ["metric", "int8", "fp32"]
     assert "int8 / onnxruntime fp32" in table and ("PASS" in table or "MISS" in table)
     assert "int8 peak:" in table and "assumption:" in table
+    assert "batch 1, short, one call every 50 ms: p50 ms" in table
     # The export's own rejection and calibration figures, from the manifest.
     validation = data["bundle"]["validation"]
     assert f"out-of-scope recall {100 * validation['out_of_scope_recall']:.1f} %" in table
@@ -196,6 +200,8 @@ def test_mqtt_end_to_end_loses_nothing(default_bundle, mosquitto, tmp_path):  # 
         assert mqtt[qos]["max_results_per_s"] > 0
     assert mqtt["serve_exit_code"] == {"1": 0, "0": 0}  # SIGTERM drains and exits cleanly
     assert "MQTT end to end" in proc.stdout
+    paced = data["engines"]["int8"]["latency_paced"]["p50_ms"]  # the round trip split at the paced model
+    assert f"the int8 model alone at one call per 50 ms: p50 {paced:.2f} ms" in proc.stdout
 
 
 def test_rounds_merge_to_medians_and_keep_every_repeat():

@@ -20,9 +20,9 @@ from typing import Any
 from edge_app.errors import ConfigError
 
 FULL = {"warmup": 20, "iterations_short": 200, "iterations_long": 100, "repeats": 5, "batch_texts": 256,
-        "mqtt_count": 2000, "mqtt_rates": "250,500,1000,max", "rtt_count": 200}
+        "mqtt_count": 2000, "mqtt_rates": "250,500,1000,max", "rtt_count": 200, "paced_calls": 40}
 QUICK = {"warmup": 3, "iterations_short": 20, "iterations_long": 6, "repeats": 2, "batch_texts": 64,
-         "mqtt_count": 100, "mqtt_rates": "max", "rtt_count": 20}
+         "mqtt_count": 100, "mqtt_rates": "max", "rtt_count": 20, "paced_calls": 5}
 BATCH_SIZES = [8, 32]
 ENGINE_ORDER = ("int8", "fp32", "optimum", "torch")
 
@@ -66,6 +66,7 @@ def _plan(args: argparse.Namespace, threads: int) -> dict[str, Any]:
         "iterations_short": args.iterations if args.iterations is not None else base["iterations_short"],
         "iterations_long": args.long_iterations if args.long_iterations is not None else base["iterations_long"],
         "repeats": pick("repeats"), "batch_texts": pick("batch_texts"), "rounds": args.rounds, "spin": args.spin,
+        "paced_calls": base["paced_calls"],
     }
     if min(plan["iterations_short"], plan["iterations_long"], plan["repeats"], plan["batch_texts"], plan["rounds"]) < 1:
         raise ConfigError("--iterations, --long-iterations, --repeats, --batch-texts and --rounds must be at least 1")

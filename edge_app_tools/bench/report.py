@@ -62,6 +62,8 @@ def _metric_rows(results: dict[str, Any]) -> list[Row]:
         ("    p95 ms", lambda e: e["latency_short"]["p95_ms"], ".2f"),
         ("    p99 ms", lambda e: e["latency_short"]["p99_ms"], ".2f"),
         ("    texts/s", lambda e: e["latency_short"]["texts_per_s"], ".0f"),
+        ("batch 1, short, one call every 50 ms: p50 ms",
+         lambda e: e["latency_paced"]["p50_ms"] if "latency_paced" in e else None, ".2f"),
         (f"batch 1, long ({l} tok): p50 ms", lambda e: e["latency_long"]["p50_ms"], ".2f"),
         ("    p95 ms", lambda e: e["latency_long"]["p95_ms"], ".2f"),
         ("    p99 ms", lambda e: e["latency_long"]["p99_ms"], ".2f"),
@@ -140,7 +142,9 @@ def peak_lines(peak: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def mqtt_lines(mqtt: dict[str, Any] | None) -> list[str]:
+def mqtt_lines(mqtt: dict[str, Any] | None, paced_model_ms: float | None = None) -> list[str]:
+    """The MQTT block; `paced_model_ms` (the int8 engine's batch 1 at one call per 50 ms) splits
+    the round trip into the model as the service meets it and the rest."""
     if not mqtt:
         return ["MQTT: not run (add --mqtt mqtt://HOST:PORT)"]
     if "error" in mqtt:
@@ -154,6 +158,9 @@ def mqtt_lines(mqtt: dict[str, Any] | None) -> list[str]:
         f"  round trip at {rt['rate']:g}/s, QoS 1: p50 {_fmt(rt.get('p50_ms'), '.2f')} ms, p99 {_fmt(rt.get('p99_ms'), '.2f')} ms"
         f" ({rt['received']}/{rt['sent']} received, lost {rt['lost']}, duplicates {rt['duplicates']})",
     ]
+    if paced_model_ms is not None and rt.get("p50_ms") is not None:
+        lines.append(f"    the int8 model alone at one call per 50 ms: p50 {paced_model_ms:.2f} ms; the rest of the "
+                     f"round trip (broker, service path, client): {rt['p50_ms'] - paced_model_ms:.2f} ms")
     if rt.get("service_latency"):
         lines.append(f"    of which inside the service (its latency_ms, arrival to prediction): "
                      f"p50 {rt['service_latency']['p50_ms']:.2f} ms, p99 {rt['service_latency']['p99_ms']:.2f} ms")
@@ -195,11 +202,16 @@ def validation_lines(validation: dict[str, Any] | None) -> list[str]:
     return lines + ["  " + line for line in _table(["label", "precision", "recall", "n"], rows)]
 
 
+def _paced_int8(results: dict[str, Any]) -> float | None:
+    int8 = results["engines"].get("int8") or {}
+    return (int8.get("latency_paced") or {}).get("p50_ms")
+
+
 def render(results: dict[str, Any]) -> str:
     blocks = [
         header_lines(results), engine_table(results), validation_lines(results["bundle"].get("validation")),
         goal_table(results["goals"]),
-        peak_lines(results.get("peak")), mqtt_lines(results.get("mqtt")),
+        peak_lines(results.get("peak")), mqtt_lines(results.get("mqtt"), _paced_int8(results)),
     ]
     return "\n\n".join("\n".join(block) for block in blocks) + "\n"
 
