@@ -34,7 +34,7 @@ def header_lines(results: dict[str, Any]) -> list[str]:
         f"board:    {board}",
         f"runtime:  onnxruntime {rt['onnxruntime']} ({', '.join(providers) or 'provider n/a'}), python {hw['python']}, "
         f"kernel {hw['kernel']}, {plan['threads']} threads per engine, "
-        f"product sessions with spinning {'on (--spin)' if plan.get('spin') else 'off (default)'}",
+        f"product sessions spinning {'within and between calls (--spin)' if plan.get('spin') else 'within calls only (default)'}",
         f"inputs:   short command {inputs['short_tokens']} tokens, long text {inputs['long_tokens']} tokens, "
         f"{len(inputs['batch'])} batch texts (mean {inputs['batch_mean_tokens']:.1f} tokens); warm-up {plan['warmup']}, "
         f"{plan['iterations_short']}/{plan['iterations_long']} batch-1 calls, {plan['repeats']} repeats"
