@@ -453,6 +453,16 @@ def test_handle_never_blocks_even_when_the_worker_is_stuck():
     assert busy and all(p.error.kind == "busy" and p.message.qos == 0 for p in busy)
 
 
+def test_a_busy_answer_names_the_message_it_refuses():
+    pipe, bus, _ = make_pipeline()
+    pipe.cfg.batching.queue_size = 1
+    for i in range(3):  # QoS 0, nothing drains the queue: the second and third are refused
+        pipe.handle(Inbound("edge-app/d/classify", json.dumps({"id": f"m{i}", "text": "hi"}).encode(), 0, i))
+    run_batch(pipe, [pipe.batcher.queue.get_nowait() for _ in range(3)])
+    errors = [json.loads(m.payload) for m in bus.out if m.topic == "edge-app/d/error"]
+    assert [(e["id"], e["kind"]) for e in errors] == [("m1", "busy"), ("m2", "busy")]
+
+
 def test_swap_runs_hooks():
     pipe, _, model = make_pipeline()
     seen = []

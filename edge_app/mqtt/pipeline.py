@@ -137,10 +137,12 @@ class ClassifyPipeline:
                 if problem:
                     raise PayloadError(problem, kind="bad_response_topic")
                 pending.reply_to = message.reply_to
+            request = parse(message.payload, self.limits)  # first, so a "busy" answer names the message's id
             if message.qos == 0 and self.batcher.depth >= self.cfg.batching.queue_size:
                 raise PayloadError(f"service busy: {self.batcher.depth} messages queued; QoS 0 input is answered "
-                                   "instead of queued without bound (send with QoS 1 to be queued)", kind="busy")
-            pending.request = parse(message.payload, self.limits)
+                                   "instead of queued without bound (send with QoS 1 to be queued)",
+                                   None if request.batch else request.items[0].id, kind="busy")
+            pending.request = request
         except PayloadError as exc:
             pending.error = exc
         self.batcher.submit(pending, block=False)
