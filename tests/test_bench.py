@@ -196,7 +196,7 @@ def test_mqtt_end_to_end_loses_nothing(default_bundle, mosquitto, tmp_path):  # 
     assert 0 < rt["service_latency"]["p50_ms"] < rt["p50_ms"] + 1  # the service's share of the round trip
     for qos in ("qos1", "qos0"):
         assert [s["offered_rate"] for s in mqtt[qos]["steps"]] == [200.0, None]
-        assert mqtt[qos]["lost"] == 0 and mqtt[qos]["duplicates"] == 0
+        assert mqtt[qos]["lost"] == 0 and mqtt[qos]["duplicates"] == 0 and mqtt[qos]["refused"] == 0
         assert mqtt[qos]["max_results_per_s"] > 0
     assert mqtt["serve_exit_code"] == {"1": 0, "0": 0}  # SIGTERM drains and exits cleanly
     assert "MQTT end to end" in proc.stdout

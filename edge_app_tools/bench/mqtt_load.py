@@ -4,7 +4,8 @@ The bench starts its own service (unique device id, throw-away state dir) agains
 broker it is given, waits for the retained "online" status, then measures:
 - round-trip latency at a low steady rate (publish -> result received), QoS 1;
 - sustained results/s at QoS 0 and QoS 1 on a rising ladder of offered rates, stopping at
-  the first step that loses a message; lost and duplicated ids are counted per step.
+  the first step that loses or refuses a message; lost (no answer at all), refused (an error
+  naming the id, e.g. QoS 0 "busy") and duplicated ids are counted per step.
 The service is stopped with SIGTERM (it drains and exits 0) before the next QoS level.
 """
 
@@ -135,8 +136,9 @@ class ResultCollector:
         self.publisher.publish(f"{self.prefix}/classify", payload, qos=qos)
 
     def received(self, ids: list[str]) -> int:
+        """How many of `ids` have been answered: a result, or an error naming the id."""
         with self.lock:
-            return sum(1 for i in ids if i in self.arrivals)
+            return sum(1 for i in ids if i in self.arrivals or i in self.errors)
 
     def close(self) -> None:
         for client in (self.publisher, self.client):
@@ -218,6 +220,8 @@ def _tally(collector: ResultCollector, ids: list[str], sent: dict[str, float]) -
         errors = sum(collector.errors.get(i, 0) for i in ids)
         service_ms = [collector.service_ms[i] for i in ids if i in collector.service_ms]
     got = [i for i in ids if arrivals[i]]
+    with collector.lock:  # an id answered with an error (e.g. "busy") was answered, not lost
+        refused = [i for i in ids if not arrivals[i] and i in collector.errors]
     first_sent = min(sent.values())
     times = sorted(arrivals[i][0] for i in got)
     last_result = times[-1] if times else first_sent
@@ -225,9 +229,10 @@ def _tally(collector: ResultCollector, ids: list[str], sent: dict[str, float]) -
     return {
         "sent": len(ids),
         "received": len(got),
-        "lost": len(ids) - len(got),
+        "lost": len(ids) - len(got) - len(refused),  # neither a result nor an error
         "duplicates": sum(len(arrivals[i]) - 1 for i in got),
         "errors": errors,
+        "refused": len(refused),  # answered with an error instead of a result
         "round_trips": [arrivals[i][0] - sent[i] for i in got],
         "service_ms": service_ms,
         "seconds": last_result - first_sent,
@@ -271,18 +276,19 @@ def sustained(
             result["round_trip"] = latency_summary(tally["round_trips"])
         progress(
             f"  {result['received']}/{count} results, {result['results_per_s'] or 0:.0f} results/s, "
-            f"lost {result['lost']}, duplicates {result['duplicates']}"
+            f"lost {result['lost']}, duplicates {result['duplicates']}, refused {result['refused']}"
         )
         steps.append(result)
-        if result["lost"]:
+        if result["lost"] or result["refused"]:
             break
-    clean = [s for s in steps if not s["lost"] and s["results_per_s"]]
+    clean = [s for s in steps if not s["lost"] and not s["refused"] and s["results_per_s"]]
     return {
         "qos": qos,
         "steps": steps,
         "max_results_per_s": max((s["results_per_s"] for s in clean), default=None),
         "lost": sum(s["lost"] for s in steps),
         "duplicates": sum(s["duplicates"] for s in steps),
+        "refused": sum(s["refused"] for s in steps),
     }
 
 
