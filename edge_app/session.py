@@ -26,7 +26,7 @@ AUTO_ORDER = ("tensorrt", "cuda", "cpu")
 # waking it costs more than it saves when threads do not spin (docs/benchmarks.md).
 LATENCY_MAX_TOKENS = 32
 # ...unless the call comes within this many seconds of the previous one's end: the texts then
-# arrive as a stream and the all-cores session's threads are still awake. Measured on the 2-core
+# arrive as a stream, the cores have not gone idle and the caches are warm. Measured on the 2-core
 # dev machine (docs/benchmarks.md): back to back, a lone command took 1.1 ms on two threads and
 # 1.4 ms on one; after a 50 ms pause, 2.9 ms on two and 2.5 ms on one.
 STREAM_GAP_S = 0.002
@@ -119,7 +119,7 @@ class Sessions:
     """The latency/throughput policy: parallelism follows the load. A lone short text after a
     pause runs on a one-thread session (no thread hand-off, no wake-up of a parked core); a batch,
     or a text that follows the previous call within STREAM_GAP_S, runs on the all-cores session,
-    whose threads are then still awake. Both load the same model file; on a GPU, or with one
+    whose threads have just been working. Both load the same model file; on a GPU, or with one
     thread, both names point at the same session. One caller at a time, like Classifier."""
 
     throughput: Any
