@@ -127,6 +127,7 @@ def _sign_outputs(key, *folders: Path | None) -> None:
 
 def _require_export_extra():
     try:
+        # Lazy: the export extra, absent on a board; importing is the check that it is installed.
         import export.pipeline  # noqa: F401  (also pulls optimum, transformers lazily at use)
         import optimum.onnxruntime  # noqa: F401
     except ImportError as exc:
