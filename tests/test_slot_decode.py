@@ -89,6 +89,17 @@ def test_korean_spans_end_where_the_tags_say_inside_a_word(tokenizer: Tokenizer,
     assert decode(tokenizer, text, tags_of(tokenizer, text, spans)) == gold
 
 
+def test_sentencepiece_offsets_with_the_leading_space_give_the_words_only() -> None:
+    """XLM-R / e5 tokens ("▁living", "▁room") report the space before the word in their offsets."""
+    text = "set the living room to 22 degrees"
+    offsets = [(0, 0), (0, 3), (3, 7), (7, 14), (14, 19), (19, 22), (22, 25), (25, 33), (0, 0)]
+    word_ids = [None, 0, 1, 2, 3, 4, 5, 6, None]
+    tags = ["O", "O", "O", "B-room", "I-room", "O", "B-temperature", "I-temperature", "O"]
+    ids = np.array([TAG_ID[t] for t in tags])
+    spans = decode_spans(ids, offsets, word_ids, PARSED, text)
+    assert [(s.slot, text[s.start : s.end]) for s in spans] == [("room", "living room"), ("temperature", "22 degrees")]
+
+
 def test_intent_keeps_only_its_slots_and_the_first_span_per_slot() -> None:
     spans = [Span("room", 0, 7), Span("temperature", 8, 10), Span("room", 11, 15), Span("duration", 16, 20)]
     assert allowed("ac_set_temperature", spans) == spans[:2]

@@ -61,8 +61,15 @@ def decode_spans(
 
     def close() -> None:
         nonlocal start
-        if start >= 0 and end > start:
-            spans.append(Span(slot, start, end))
+        # SentencePiece tokens (XLM-R, e5: "▁kitchen") carry the space before the word in their
+        # offsets; a span is the words, never the spaces around them.
+        first, last = start, end
+        while first < last and text[first].isspace():
+            first += 1
+        while last > first and text[last - 1].isspace():
+            last -= 1
+        if start >= 0 and last > first:
+            spans.append(Span(slot, first, last))
         start = -1
 
     for tag_id, (t_start, t_end), t_word in zip(tag_ids, offsets, word_ids):
