@@ -7,6 +7,7 @@ missing, so a board with the runtime alone still has a working `edge-app`.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -127,9 +128,11 @@ def _sign_outputs(key, *folders: Path | None) -> None:
 
 def _require_export_extra():
     try:
-        # Lazy: the export extra, absent on a board; importing is the check that it is installed.
-        import export.pipeline  # noqa: F401  (also pulls optimum, transformers lazily at use)
-        import optimum.onnxruntime  # noqa: F401
+        # Lazy: the export side, absent on a board. It imports optimum and transformers only at
+        # use, so their presence is checked by finding them, not by paying for the import here.
+        import export.pipeline  # noqa: F401
+        if importlib.util.find_spec("optimum.onnxruntime") is None:
+            raise ImportError("optimum.onnxruntime", name="optimum.onnxruntime")
     except ImportError as exc:
         raise ExportError(
             f"the export side is not installed ({exc.name} is missing); run `pip install -e .[export]` "

@@ -112,3 +112,25 @@ def test_classify_starts_fast_and_small(default_bundle: Path) -> None:
     print(f"\nedge-app classify: wall {wall:.2f} s (best of 3), peak RSS {rss:.0f} MB on {os.cpu_count()} CPUs")
     assert rss <= MAX_RSS_MB
     assert wall <= MAX_STARTUP_S
+
+
+@pytest.mark.parametrize("missing", ["optimum.onnxruntime", "optimum"])
+def test_export_commands_name_the_missing_extra(monkeypatch, missing: str) -> None:
+    """A board with the runtime alone: export and build-default say what to install, in one line."""
+    import importlib.util
+
+    from edge_app import commands
+    from edge_app.errors import ExportError
+
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        if name == "optimum.onnxruntime":
+            if missing == "optimum":
+                raise ModuleNotFoundError("No module named 'optimum'", name="optimum")
+            return None
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(ExportError, match=rf"\({missing} is missing\); run `pip install -e \.\[export\]`"):
+        commands._require_export_extra()
