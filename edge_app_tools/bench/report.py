@@ -169,7 +169,7 @@ def mqtt_lines(mqtt: dict[str, Any] | None, paced_model_ms: float | None = None)
         steps = "; ".join(
             f"{'max' if s['offered_rate'] is None else format(s['offered_rate'], 'g') + '/s'} -> "
             f"{_fmt(s['results_per_s'], '.0f')}/s (lost {s['lost']}, dup {s['duplicates']}, "
-            f"{'refused ' + str(s['refused']) + ' (busy), ' if s.get('refused') else ''}"
+            f"{'refused ' + str(s['refused']) + ' (answered with an error), ' if s.get('refused') else ''}"
             f"longest gap {s.get('longest_gap_s', 0) * 1000:.0f} ms)"
             for s in run["steps"]
         )
