@@ -61,6 +61,8 @@ def decode_spans(
 
     def close() -> None:
         nonlocal start
+        if start < 0:  # no span open
+            return
         # SentencePiece tokens (XLM-R, e5: "▁kitchen") carry the space before the word in their
         # offsets; a span is the words, never the spaces around them.
         first, last = start, end
@@ -68,7 +70,7 @@ def decode_spans(
             first += 1
         while last > first and text[last - 1].isspace():
             last -= 1
-        if start >= 0 and last > first:
+        if last > first:
             spans.append(Span(slot, first, last))
         start = -1
 
