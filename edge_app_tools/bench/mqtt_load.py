@@ -219,9 +219,9 @@ def _tally(collector: ResultCollector, ids: list[str], sent: dict[str, float]) -
         arrivals = {i: list(collector.arrivals.get(i, [])) for i in ids}
         errors = sum(collector.errors.get(i, 0) for i in ids)
         service_ms = [collector.service_ms[i] for i in ids if i in collector.service_ms]
-    got = [i for i in ids if arrivals[i]]
-    with collector.lock:  # an id answered with an error (e.g. "busy") was answered, not lost
+        # an id answered with an error (e.g. "busy") and no result was answered, not lost
         refused = [i for i in ids if not arrivals[i] and i in collector.errors]
+    got = [i for i in ids if arrivals[i]]
     first_sent = min(sent.values())
     times = sorted(arrivals[i][0] for i in got)
     last_result = times[-1] if times else first_sent

@@ -142,7 +142,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "first_prediction_s": first - spec["spawned_at"],
         "latency_short": _latency(engine, name, inputs["short"], plan, plan["iterations_short"]),
         "latency_long": _latency(engine, name, inputs["long"], plan, plan["iterations_long"]),
-        "latency_paced": _paced(engine, name, inputs["short"], plan.get("paced_calls", 40)),
+        "latency_paced": _paced(engine, name, inputs["short"], plan["paced_calls"]),
         "throughput": {str(b): _throughput(engine, name, inputs["batch"], b, plan) for b in plan["batch_sizes"]},
         "accuracy": _accuracy(engine, inputs["eval_sets"], max(plan["batch_sizes"])),
     }
