@@ -1,6 +1,7 @@
 """edge_app/slots/decode.py: token tags -> character spans -> the result's slots.
 
-Pure logic with the real MiniLM tokenizer (the default bundle's), no model: the model's tag
+Pure logic with the real MiniLM tokenizer (WordPiece; hand-cut SentencePiece pieces below, as
+the default e5 bundle's), no model: the model's tag
 argmax can be anything, so random tag sequences must never crash and every span must be a
 slice of the text.
 """
@@ -140,3 +141,45 @@ def test_arbitrary_offsets_and_word_ids_stay_inside_the_text(data) -> None:
     ids = data.draw(st.lists(st.integers(0, len(TAGS) - 1), min_size=n, max_size=n))
     for span in decode_spans(ids, offsets, words, PARSED, text):
         assert 0 <= span.start < span.end <= length
+
+
+def sentencepiece_decode(text: str, pieces: list[tuple[str, int]], tags: list[str]) -> list[tuple[str, str]]:
+    """Decode hand-cut SentencePiece tokens: (piece without "▁", word id); the offsets are found
+    in the text, with the space before a word's first piece as e5's tokenizer reports it."""
+    offsets, cursor, previous = [], 0, None
+    for piece, w in pieces:
+        at = text.index(piece, cursor)
+        offsets.append((at - 1 if w != previous and at > 0 and text[at - 1] == " " else at, at + len(piece)))
+        cursor, previous = at + len(piece), w
+    ids = np.array([TAG_ID[t] for t in tags])
+    return [(s.slot, text[s.start : s.end]) for s in decode_spans(ids, offsets, [w for _, w in pieces], PARSED, text)]
+
+
+def test_sentencepiece_punctuation_glued_to_a_word_keeps_its_own_tag() -> None:
+    """e5 cuts "190," into "▁190" "," in one word; training tags the comma O, so the value is "190"."""
+    text = "oven to 190, preheat it"
+    pieces = [("oven", 0), ("to", 1), ("190", 2), (",", 2), ("preheat", 3), ("it", 4)]
+    assert sentencepiece_decode(text, pieces, ["O", "O", "B-temperature", "O", "O", "O"]) == [("temperature", "190")]
+    text = "make it twenty-one"  # the hyphen tagged I-: one span over "▁t" "wen" "ty" "-" "one"
+    pieces = [("make", 0), ("it", 1), ("t", 2), ("wen", 2), ("ty", 2), ("-", 2), ("one", 2)]
+    tags = ["O", "O", "B-temperature", "O", "O", "I-temperature", "I-temperature"]
+    assert sentencepiece_decode(text, pieces, tags) == [("temperature", "twenty-one")]
+
+
+def test_a_later_sub_token_never_opens_a_span_inside_a_latin_word() -> None:
+    """"▁light" "s": the word's first piece said O, so a B- on "s" is noise, not the device "s"."""
+    text = "porch lights on"
+    pieces = [("por", 0), ("ch", 0), ("light", 1), ("s", 1), ("on", 2)]
+    assert sentencepiece_decode(text, pieces, ["B-room", "O", "O", "B-device", "O"]) == [("room", "porch")]
+
+
+def test_a_piece_after_hangul_or_a_lone_space_piece_starts_a_word_again() -> None:
+    text = "에어컨22도로"  # a squeezed command: device and temperature in one SentencePiece word
+    pieces = [("에어컨", 0), ("22", 0), ("도", 0), ("로", 0)]
+    tags = ["B-device", "B-temperature", "I-temperature", "O"]
+    assert sentencepiece_decode(text, pieces, tags) == [("device", "에어컨"), ("temperature", "22도")]
+    text = "set 22 now"  # e5's lone "▁" before a piece: the piece's own tag opens the span
+    offsets, word_ids = [(0, 3), (3, 4), (4, 6), (6, 10)], [0, 1, 1, 2]
+    ids = np.array([TAG_ID[t] for t in ["O", "O", "B-temperature", "O"]])
+    assert [(s.slot, text[s.start : s.end]) for s in decode_spans(ids, offsets, word_ids, PARSED, text)] == \
+        [("temperature", "22")]

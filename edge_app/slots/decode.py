@@ -5,15 +5,23 @@ one text: B- opens a span, I- of the same slot extends it, a stray I- (after O o
 slot) opens one too, O closes. A B- of the slot whose span is open right before it also extends
 that span: the model often says B- twice inside "living room" or "two hundred" (more so after
 int8 quantization), while one command never names two rooms or two temperatures side by side.
-A word's later sub-tokens always join the span their first sub-token is in, so a span never
-ends inside an English word. Hangul sub-tokens are the exception: Korean glues particles and
-endings to the word (거실에, 22도로, 냉장고가) and a squeezed command glues words (안방스탠드), so
-there each sub-token's own tag decides, and "22도로" gives the span "22도". Character offsets
-come from the tokenizer, so a span is a slice of the text as sent.
+A word's later sub-tokens always join the span their first sub-token is in, and never open
+one of their own, so a span neither ends nor starts inside an English word ("lights" cut into
+"▁light" "s" never gives the device "s"). Two kinds of sub-token are the exception, and there
+each sub-token's own tag decides:
+- Hangul: Korean glues particles and endings to the word (거실에, 22도로, 냉장고가) and a squeezed
+  command glues words (안방스탠드), so "22도로" gives the span "22도";
+- punctuation: SentencePiece (e5, XLM-R) splits words on spaces only, so "190," is one word
+  "▁190" ","; the comma's own tag (O, as training teaches it) ends the span at "190", while the
+  hyphen of "twenty-one" (tagged I-) keeps it whole.
+A piece after one of those, or after SentencePiece's lone "▁", starts a word again: "에어컨22도"
+may hold a device and a temperature.
+Character offsets come from the tokenizer, so a span is a slice of the text as sent.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -74,15 +82,20 @@ def decode_spans(
             spans.append(Span(slot, first, last))
         start = -1
 
+    plain = False  # the token before was a plain piece (not Hangul, punctuation or space)
     for tag_id, (t_start, t_end), t_word in zip(tag_ids, offsets, word_ids):
         t_start, t_end = max(0, min(int(t_start), text_length)), max(0, min(int(t_end), text_length))
         if t_word is None or t_end <= t_start:
             close()
             word = None
             continue
-        if start >= 0 and t_word == word and not is_hangul(text[t_start:t_end]):
-            end = max(end, t_end)  # a later sub-token of the open span's last word
-            continue
+        piece = text[t_start:t_end]
+        own = _keeps_own_tag(piece)
+        if t_word == word and plain and not own:
+            if start >= 0:
+                end = max(end, t_end)  # a later sub-token of the open span's last word
+            continue  # ... or of a word whose first sub-token was outside every span
+        plain = not own and not piece.isspace()
         tag_id = int(tag_id)
         prefix, name = tags[tag_id] if 0 <= tag_id < len(tags) else (BIO_OUTSIDE, "")
         if prefix == BIO_OUTSIDE or not name:
@@ -100,6 +113,11 @@ def decode_spans(
         word = t_word
     close()
     return spans
+
+
+def _keeps_own_tag(piece: str) -> bool:
+    """Sub-tokens whose own tag decides even inside a word: Hangul, and punctuation only."""
+    return is_hangul(piece) or all(unicodedata.category(ch).startswith("P") for ch in piece)
 
 
 def allowed(label: str, spans: list[Span]) -> list[Span]:
