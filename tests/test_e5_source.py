@@ -56,11 +56,22 @@ def test_a_temperature_before_the_particle_ro_is_its_own_tokens(tokenizer) -> No
     assert "".join(tokenizer.tokenize("set the oven to 180 degrees")) == "▁set▁the▁oven▁to▁180▁degrees"
 
 
+def test_case_does_not_change_the_pieces_and_offsets_point_into_the_text_as_sent(tokenizer) -> None:
+    """e5 is cased; the tokenizer lowercases, so a command in capitals is the same tokens (a slot
+    is still a slice of what the user wrote)."""
+    shouted, plain = "TV ALL THE WAY DOWN", "tv all the way down"
+    assert tokenizer(shouted)["input_ids"] == tokenizer(plain)["input_ids"]
+    offsets = tokenizer(shouted, return_offsets_mapping=True)["offset_mapping"]
+    assert [shouted[a:b].strip() for a, b in offsets if b > a] == ["TV", "ALL", "THE", "WAY", "DOWN"]
+    # No word piece with a capital letter is kept (it could never be used; single characters stay).
+    assert not [p for p in tokenizer.get_vocab() if p != p.lower() and len(p.strip("▁")) > 1 and p[0] != "<"]
+
+
 def test_pruning_keeps_specials_korean_and_single_characters_and_drops_the_split_pieces() -> None:
     pieces = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁the", -3.0), ("도로", -5.0),
-              ("▁거실", -9.0), ("a", -8.0), ("▁kitchen", -7.0), ("▁rare", -12.0), ("▁도로", -6.0), ("ü", -4.0)]
+              ("▁거실", -9.0), ("a", -8.0), ("▁kitchen", -7.0), ("▁rare", -12.0), ("▁도로", -6.0), ("ü", -4.0), ("▁The", -2.0)]
     kept = [pieces[i][0] for i in _keep_pieces(pieces, limit=8)]
-    # Specials, Hangul and single characters first, then the likeliest ASCII words up to the limit.
+    # Specials, Hangul and single characters first, then the likeliest lowercase ASCII words up to the limit.
     assert kept == ["<s>", "<pad>", "</s>", "<unk>", "▁the", "▁거실", "a", "▁kitchen"]
     assert not E5_SPLIT_PIECES & set(kept)
 
