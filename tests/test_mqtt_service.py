@@ -35,7 +35,7 @@ def test_round_trip_text_json_batch_and_v5_request_response(service, default_bun
     results = bus.json(f"{p}/result")
     plain = next(r for r in results if "items" not in r and r["id"] != "a1")
     assert plain["label"] == "lights_on" and 0 < plain["score"] <= 1
-    assert plain["source_topic"] == f"{p}/classify" and plain["model"]["name"] == "edge-intents-minilm-l6"
+    assert plain["source_topic"] == f"{p}/classify" and plain["model"]["name"] == "edge-intents-e5-small-l6"
     assert len(plain["scores"]) == 3 and plain["latency_ms"] >= 0 and plain["ts"].endswith("Z")
     keyed = next(r for r in results if r.get("id") == "a1")
     assert keyed["label"] == "oven_preheat" and keyed["room"] == "kitchen"

@@ -122,7 +122,7 @@ def test_runtime_matches_hf_tokenizer_and_raw_onnxruntime_on_the_test_split(
     accuracy = sum(g == r["label"] for g, r in zip(got, test_split)) / len(test_split)
     assert accuracy == pytest.approx(bundle.manifest["eval"]["accuracy_int8"], abs=1e-4)
     # The manifest mixes the languages; each has its own floor (docs/accuracy.md).
-    for lang, floor in (("en", 0.95), ("ko", 0.85)):
+    for lang, floor in (("en", 0.95), ("ko", 0.90)):
         rows = [(g, r) for g, r in zip(got, test_split) if r.get("lang", "en") == lang]
         assert rows and sum(g == r["label"] for g, r in rows) / len(rows) >= floor, lang
 
