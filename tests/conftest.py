@@ -29,16 +29,26 @@ def _prebuilt(var: str) -> Path | None:
     return path
 
 
+def _say(config: pytest.Config, line: str) -> None:
+    """One line on the terminal now, from inside a fixture: output capture is lifted around it (a
+    fixture's writes are captured otherwise), and flushed (CI's stdout is a file)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
+        reporter.flush()
+
+
 @pytest.fixture(scope="session")
 def _built_default(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> tuple[Path, Path]:
     """(int8, fp32) bundles from one real `build_default` run; only runs if a fixture needs it.
     It says so first: one test file asking for a bundle otherwise looks like a hang."""
     from export.default_model import build_default  # the export extra; only when a build is needed
 
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"building the default bundle for the tests (10-15 min on a free core); set {BUNDLE_ENV} "
-                            f"and {BUNDLE_FP32_ENV} to bundles from `edge-app build-default --fp32-out` to skip it")
+    _say(pytestconfig, f"building the default bundle for the tests (10-15 min on a free core); set {BUNDLE_ENV} "
+                       f"and {BUNDLE_FP32_ENV} to bundles from `edge-app build-default --fp32-out` to skip it")
     root = tmp_path_factory.mktemp("default-bundle")
     out, fp32_out = root / "default", root / "default-fp32"
     build_default(out, fp32_out=fp32_out, quiet=True, checkpoint_out=root / "checkpoint")
