@@ -34,8 +34,8 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="also run PyTorch eager / Optimum's pipeline (export extra); repeatable. "
                         "optimum runs anyway when the export extra is installed, unless --no-optimum")
     p.add_argument("--no-optimum", action="store_true", help="skip the Optimum pipeline engine")
-    p.add_argument("--torch-model", help="HF checkpoint folder the bundle was exported from, for the torch and "
-                                         "optimum engines (default: the MiniLM-L6 base with an untrained head)")
+    p.add_argument("--torch-model", help="HF checkpoint folder the bundle was exported from, for the torch engine "
+                                         "(default: a random MiniLM-L6-shaped model fed the bundle's tokens: speed only)")
     p.add_argument("--mqtt", metavar="BROKER_URL", help="also measure end to end through this broker (mqtt://host:port)")
     p.add_argument("--json", type=Path, help="write every number to this JSON file")
     p.add_argument("--plot", type=Path, help="write bar charts to this PNG (needs matplotlib: the bench extra)")
