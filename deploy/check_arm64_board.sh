@@ -36,7 +36,10 @@ TEXTS=$SRC/export/data/intents/test.jsonl
 HOST_EDGE_APP=""
 PIS="4 5"
 TOLERANCE=0.001
-MIN_CLOSE=0.98
+# Labels must agree on every text; scores within TOLERANCE on MIN_CLOSE of them. 0.95 since the e5 bundle
+# (2026-12-04): 96.2 % of its scores agree within 1e-3 on both Pis (MiniLM's 98.3 %), largest move 0.14; on
+# x86 alone, batching the same texts differently moves 11 % of them by more (up to 0.21). docs/boards.md.
+MIN_CLOSE=0.95
 MIRROR=${EDGE_APP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 PACKAGES=python3,python3-venv,python3-pip,ca-certificates
