@@ -31,6 +31,16 @@ class Encoded:
     texts: list[TextMap] = field(default_factory=list)
 
 
+def pad_token(tokenizer: Tokenizer) -> tuple[str, int]:
+    """(token, id) a batch is padded with: the tokenizer.json's own padding when it has one, else
+    whichever of BERT's [PAD] (0) and XLM-R's <pad> (1) its vocabulary holds; XLM-R's position
+    ids count non-pad tokens, so the wrong one would shift every position."""
+    pad = tokenizer.padding or {}
+    token = pad.get("pad_token") or next(
+        (t for t in ("[PAD]", "<pad>") if tokenizer.token_to_id(t) is not None), "[PAD]")
+    return token, pad.get("pad_id", tokenizer.token_to_id(token) or 0)
+
+
 class TextEncoder:
     def __init__(self, path: Path, max_length: int):
         try:
@@ -39,12 +49,8 @@ class TextEncoder:
             raise BundleError(f"cannot read tokenizer {path} ({exc}); re-export the bundle") from None
         self.max_length = max_length
         self.tokenizer.enable_truncation(max_length=max_length)
-        pad = self.tokenizer.padding or {}
-        # BERT pads with [PAD] (0); XLM-R with <pad> (1), and its position ids count non-pad tokens.
-        pad_token = pad.get("pad_token") or next(
-            (t for t in ("[PAD]", "<pad>") if self.tokenizer.token_to_id(t) is not None), "[PAD]")
-        pad_id = pad.get("pad_id", self.tokenizer.token_to_id(pad_token) or 0)
-        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)  # to the longest in batch
+        token, pad_id = pad_token(self.tokenizer)
+        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=token)  # to the longest in batch
 
     def encode(self, texts: list[str], input_names: list[str]) -> Encoded:
         mapped = [TextMap(t) for t in texts]  # NFC, ASCII digits

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from edge_app.tokenize import pad_token
+
 ENGINE_TITLES = {
     "int8": "edge-app int8 (onnxruntime)",
     "fp32": "edge-app fp32 (onnxruntime)",
@@ -101,9 +103,7 @@ def _bundle_tokenizer(bundle_dir: str):
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(Path(bundle_dir) / "tokenizer.json"))
-    padding = tokenizer.backend_tokenizer.padding or {}
-    pad = padding.get("pad_token") or next((t for t in ("[PAD]", "<pad>") if t in tokenizer.get_vocab()), "[PAD]")
-    tokenizer.pad_token = pad
+    tokenizer.pad_token = pad_token(tokenizer.backend_tokenizer)[0]  # the runtime's choice
     return tokenizer
 
 
