@@ -170,7 +170,7 @@ def run_bench(args: argparse.Namespace) -> int:
 def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: dict[str, Any], progress) -> dict[str, Any]:
     """Every engine in its own process, then the peak estimate and the MQTT run."""
     from .hardware import describe_hardware, runtime_versions
-    from .noise import other_load, snapshot
+    from .noise import host_speed, other_load, reference_speed, snapshot
     from .onnx_graph import matmul_weights
     from .peak import int8_peak
     from .runner import run_engine
@@ -189,7 +189,9 @@ def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: 
         "inputs": inputs, "engines": {},
     }
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    probes: list[float] = []  # the host's speed before each round and after the last
     for r in range(plan["rounds"]):  # interleaved, so a burst of other work hits every engine alike
+        probes.append(reference_speed())
         for n, name in enumerate(names, 1):
             load = _load_average()
             where = f"round {r + 1}/{plan['rounds']}, " if plan["rounds"] > 1 else ""
@@ -202,8 +204,10 @@ def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: 
         failed = [run for run in runs if "error" in run]
         results["engines"][name] = failed[0] if failed else median_merge(runs)
     # noise over the engine runs only: during the MQTT run the broker is expected to work too
+    probes.append(reference_speed())
     results["noise"] = {"load_average_start": load_start, "load_average_end": _load_average(),
-                        **other_load(cpu_start, snapshot(), results["hardware"]["cores_logical"])}
+                        **other_load(cpu_start, snapshot(), results["hardware"]["cores_logical"]),
+                        **host_speed(probes)}
     int8 = results["engines"]["int8"]
     biggest = str(max(BATCH_SIZES))
     b32 = None if "error" in int8 else int8["throughput"][biggest]["texts_per_s"]

@@ -44,14 +44,23 @@ def header_lines(results: dict[str, Any]) -> list[str]:
 
 
 def _noise_line(noise: dict[str, Any]) -> str:
-    """Other work on the machine during the run: the reader's cue to distrust a number."""
+    """Other work on the machine during the run, and whether the host kept its speed: the
+    reader's cue to distrust a number."""
     other, steal = noise.get("other_percent"), noise.get("steal_percent")
     if other is None:
         return "noise:    unknown (no /proc/stat)"
-    verdict = "quiet" if other < 5 and (steal or 0) < 5 else "NOT quiet: numbers are pessimistic, rerun when idle"
+    steady = noise.get("host_steady")
+    quiet = other < 5 and (steal or 0) < 5 and steady is not False
+    verdict = "quiet" if quiet else "NOT quiet: numbers are pessimistic, rerun when idle"
     start = (noise.get("load_average_start") or [None])[0]
+    relative = noise.get("reference_relative") or []
+    speed = ""
+    if relative:
+        speed = (f"; host speed (a fixed loop before each round and after the last) "
+                 f"{' / '.join(f'{100 * r:.0f}' for r in relative)} % of the fastest"
+                 f"{'' if steady else ': the host slowed this VM, which the counters above cannot see'}")
     return (f"noise:    other processes used {other:.1f} % of the CPU during the run, hypervisor steal {steal:.1f} %, "
-            f"load average {start if start is not None else 'n/a'} at start: {verdict}")
+            f"load average {start if start is not None else 'n/a'} at start{speed}: {verdict}")
 
 
 def _metric_rows(results: dict[str, Any]) -> list[Row]:
