@@ -63,9 +63,9 @@ def other_load(start: CpuSnapshot, end: CpuSnapshot, cores: int) -> dict[str, An
     }
 
 
-def reference_speed(steps: int = REFERENCE_STEPS, reps: int = REFERENCE_REPS) -> float:
-    """Reps per second of a fixed integer loop on one core, the median of `reps` (a stray interrupt
-    does not count; a host that slows the vCPU for the whole probe does)."""
+def _loop_speed(steps: int, reps: int) -> float:
+    """Reps per second of a fixed integer loop, the median of `reps` (a stray interrupt does not
+    count; a host that slows the vCPU for the whole probe does)."""
     times = []
     for _ in range(reps):
         start = time.perf_counter()
@@ -75,6 +75,22 @@ def reference_speed(steps: int = REFERENCE_STEPS, reps: int = REFERENCE_REPS) ->
         times.append(time.perf_counter() - start)
     times.sort()
     return 1.0 / times[len(times) // 2]
+
+
+def reference_speed(steps: int = REFERENCE_STEPS, reps: int = REFERENCE_REPS) -> float:
+    """The fixed loop's speed on the slowest core this process may use: pinned to each in turn
+    (Linux), since a host may slow one vCPU only and a two-thread call waits for the slower."""
+    if not hasattr(os, "sched_setaffinity"):
+        return _loop_speed(steps, reps)
+    allowed = os.sched_getaffinity(0)
+    try:
+        speeds = []
+        for cpu in sorted(allowed):
+            os.sched_setaffinity(0, {cpu})
+            speeds.append(_loop_speed(steps, reps))
+        return min(speeds)
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def host_speed(probes: list[float]) -> dict[str, Any]:
