@@ -76,6 +76,10 @@ def test_quick_run_reports_every_engine_and_field(quick_run, default_bundle, def
     assert peak["int8_matmul_weights"] > 10_000_000 and 0 < peak["percent_of_peak"] < 100
     statuses = {g["goal"]: g["status"] for g in data["goals"]}
     assert len(statuses) == 7 + 7 and set(statuses.values()) <= {"PASS", "MISS", "n/a"}  # + #16's bars
+    turns = data["paired_batch1"]  # both engines loaded at once, called in turns
+    assert list(turns["engines"]) == ["int8", "fp32"] and turns["reference"] == "int8" and turns["cycles"] == 3
+    assert all(len(e["block_p50_ms"]) == 3 and e["p50_ms"] > 0 for e in turns["engines"].values())
+    assert turns["ratio_to_reference"]["fp32"] > 1.0  # fp32 is the slower one, whatever the host does
 
 
 def test_int8_accuracy_within_one_point_of_fp32(quick_run):
@@ -97,6 +101,7 @@ def test_table_prints_header_engines_and_goals(quick_run):
     assert f"{hw['cores_physical']} physical / {hw['cores_logical']} logical" in table
     assert hw["cpu_model"] in table and "onnxruntime " in table and "CPUExecutionProvider" in table
     assert "board:" in table and "noise:" in table and "host speed (a fixed loop before each round" in table
+    assert "every engine loaded and called in turns (3 cycles of 5 calls each" in table
     speed = data["noise"]["reference_relative"]  # one probe before the round, one after it
     assert len(speed) == 2 and max(speed) == 1.0 and all(0 < r <= 1 for r in speed)
     header = next(line for line in table.splitlines() if line.startswith("metric"))
@@ -223,6 +228,16 @@ def test_a_host_that_slowed_the_vm_makes_the_run_not_quiet():
     assert "100 / 75 / 80 % of the fastest" in line and "NOT quiet" in line
     assert _noise_line(quiet).endswith(": quiet")  # a JSON from before the probe: the counters decide
     assert host_speed([])["host_steady"] is None
+
+
+def test_paired_ratios_compare_blocks_of_the_same_cycle():
+    """A host that halves its speed between cycles changes both engines' blocks alike: the ratio
+    stays 2, where comparing the engines' overall medians would not."""
+    from edge_app_tools.bench.paired import paired_ratios
+
+    blocks = {"int8": [1.0, 2.0, 1.0, 2.0, 2.0], "fp32": [2.0, 4.0, 2.0, 4.0, 4.0], "torch": [5.0, 10.0, 5.0, 10.0, 10.0]}
+    assert paired_ratios(blocks, "int8") == {"fp32": 2.0, "torch": 5.0}
+    assert paired_ratios({"int8": [0.0, 1.0], "fp32": [3.0, 2.0]}, "int8") == {"fp32": 2.0}  # no division by zero
 
 
 def test_rounds_merge_to_medians_and_keep_every_repeat():

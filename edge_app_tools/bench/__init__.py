@@ -20,9 +20,11 @@ from typing import Any
 from edge_app.errors import ConfigError
 
 FULL = {"warmup": 20, "iterations_short": 200, "iterations_long": 100, "repeats": 5, "batch_texts": 256,
-        "mqtt_count": 2000, "mqtt_rates": "250,500,1000,max", "rtt_count": 200, "paced_calls": 40}
+        "mqtt_count": 2000, "mqtt_rates": "250,500,1000,max", "rtt_count": 200, "paced_calls": 40,
+        "paired_cycles": 30, "paired_calls": 20}
 QUICK = {"warmup": 3, "iterations_short": 20, "iterations_long": 6, "repeats": 2, "batch_texts": 64,
-         "mqtt_count": 100, "mqtt_rates": "max", "rtt_count": 20, "paced_calls": 5}
+         "mqtt_count": 100, "mqtt_rates": "max", "rtt_count": 20, "paced_calls": 5,
+         "paired_cycles": 3, "paired_calls": 5}
 BATCH_SIZES = [8, 32]
 ENGINE_ORDER = ("int8", "fp32", "optimum", "torch")
 
@@ -66,7 +68,7 @@ def _plan(args: argparse.Namespace, threads: int) -> dict[str, Any]:
         "iterations_short": args.iterations if args.iterations is not None else base["iterations_short"],
         "iterations_long": args.long_iterations if args.long_iterations is not None else base["iterations_long"],
         "repeats": pick("repeats"), "batch_texts": pick("batch_texts"), "rounds": args.rounds, "spin": args.spin,
-        "paced_calls": base["paced_calls"],
+        "paced_calls": base["paced_calls"], "paired_cycles": base["paired_cycles"], "paired_calls": base["paired_calls"],
     }
     if min(plan["iterations_short"], plan["iterations_long"], plan["repeats"], plan["batch_texts"], plan["rounds"]) < 1:
         raise ConfigError("--iterations, --long-iterations, --repeats, --batch-texts and --rounds must be at least 1")
@@ -170,6 +172,7 @@ def run_bench(args: argparse.Namespace) -> int:
 def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: dict[str, Any], progress) -> dict[str, Any]:
     """Every engine in its own process, then the peak estimate and the MQTT run."""
     from .hardware import describe_hardware, runtime_versions
+    from . import paired
     from .noise import host_speed, other_load, reference_speed, snapshot
     from .onnx_graph import matmul_weights
     from .peak import int8_peak
@@ -203,6 +206,10 @@ def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: 
     for name, runs in rounds.items():
         failed = [run for run in runs if "error" in run]
         results["engines"][name] = failed[0] if failed else median_merge(runs)
+    ok = [name for name in names if "error" not in results["engines"][name]]
+    if len(ok) > 1:  # every engine against the same host, call block by call block
+        results["paired_batch1"] = paired.measure([_paired_spec(args, bundle, compare, name, plan, inputs) for name in ok],
+                                                  plan["paired_cycles"], plan["paired_calls"], progress)
     # noise over the engine runs only: during the MQTT run the broker is expected to work too
     probes.append(reference_speed())
     results["noise"] = {"load_average_start": load_start, "load_average_end": _load_average(),
@@ -219,6 +226,14 @@ def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: 
         # the serve processes are our children; a broker on this machine counts as "other"
         results["mqtt"]["noise"] = other_load(mqtt_start, snapshot(), results["hardware"]["cores_logical"])
     return results
+
+
+def _paired_spec(args: argparse.Namespace, bundle, compare, name: str, plan: dict[str, Any],
+                 inputs: dict[str, Any]) -> dict[str, Any]:
+    """What a --paired worker needs (it travels on the command line: no eval sets)."""
+    bundle_dir = compare.path if name == "fp32" and compare else bundle.path
+    return {"engine": name, "bundle_dir": str(bundle_dir), "threads": plan["threads"], "spin": plan["spin"],
+            "torch_model": args.torch_model, "plan": {"warmup": plan["warmup"]}, "inputs": {"short": inputs["short"]}}
 
 
 def _write(args: argparse.Namespace, results: dict[str, Any], progress) -> None:

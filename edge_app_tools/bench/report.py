@@ -217,13 +217,29 @@ def _paced_int8(results: dict[str, Any]) -> float | None:
     return (int8.get("latency_paced") or {}).get("p50_ms")
 
 
+def paired_lines(paired: dict[str, Any] | None) -> list[str]:
+    """Batch 1 with every engine loaded and called in turns: the comparison a host that changes
+    speed cannot tilt (bench/paired.py)."""
+    if not paired:
+        return []
+    ref = paired["reference"]
+    lines = [f"batch 1, short, every engine loaded and called in turns ({paired['cycles']} cycles of "
+             f"{paired['calls_per_block']} calls each; ratios are medians of cycle-by-cycle ratios):"]
+    for name, engine in paired["engines"].items():
+        ratio = paired["ratio_to_reference"].get(name)
+        vs = "" if ratio is None else f", {ratio:.2f}x {ref}'s time ({ref} {ratio:.2f}x as fast)"
+        lines.append(f"  {name:8s} p50 {engine['p50_ms']:.2f} ms{vs}")
+    return lines
+
+
 def render(results: dict[str, Any]) -> str:
     blocks = [
-        header_lines(results), engine_table(results), validation_lines(results["bundle"].get("validation")),
+        header_lines(results), engine_table(results), paired_lines(results.get("paired_batch1")),
+        validation_lines(results["bundle"].get("validation")),
         goal_table(results["goals"]),
         peak_lines(results.get("peak")), mqtt_lines(results.get("mqtt"), _paced_int8(results)),
     ]
-    return "\n\n".join("\n".join(block) for block in blocks) + "\n"
+    return "\n\n".join("\n".join(block) for block in blocks if block) + "\n"
 
 
 def write_json(results: dict[str, Any], path: Path) -> None:

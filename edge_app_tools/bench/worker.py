@@ -1,4 +1,5 @@
-"""One engine, one process: `python -m edge_app_tools.bench.worker SPEC.json OUT.json`.
+"""One engine, one process: `python -m edge_app_tools.bench.worker SPEC.json OUT.json`, or
+`... worker --paired SPEC_JSON FD` for batch 1 in turns with the other engines (bench/paired.py).
 
 Running each engine in a fresh process keeps peak RSS and start-up time honest (no engine
 inherits another's imports or memory) and is how a user would run it. The parent passes the
@@ -158,7 +159,39 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def paired(spec: dict[str, Any], reply_fd: int) -> int:
+    """Load the engine, say ready, then for each line "CALLS WARMUP" on stdin make WARMUP untimed
+    and CALLS timed batch-1 calls of the short command and reply with the timed calls'
+    milliseconds; end of stdin ends the worker. One JSON
+    line per reply on `reply_fd` ({"error": ...} if the engine cannot run here)."""
+    from .engines import build_engine
+
+    with os.fdopen(reply_fd, "w", encoding="utf-8") as replies:
+        def reply(obj: dict[str, Any]) -> None:
+            replies.write(json.dumps(obj) + "\n")
+            replies.flush()
+
+        try:
+            engine = build_engine(spec)
+        except RuntimeError as exc:
+            reply({"error": str(exc)})
+            return 0
+        text = spec["inputs"]["short"]
+        for _ in range(spec["plan"]["warmup"]):
+            engine.predict([text])
+        reply({"ready": spec["engine"]})
+        for line in sys.stdin:  # "CALLS WARMUP"
+            calls, warmup = (int(v) for v in line.split())
+            for _ in range(warmup):
+                engine.predict([text])
+            samples, _rates = _timed_calls(lambda: engine.predict([text]), calls, 1)
+            reply({"ms": [1000.0 * s for s in samples]})
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--paired":
+        return paired(json.loads(argv[1]), int(argv[2]))
     spec_path, out_path = argv
     with open(spec_path, encoding="utf-8") as handle:
         spec = json.load(handle)
