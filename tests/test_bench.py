@@ -240,6 +240,17 @@ def test_paired_ratios_compare_blocks_of_the_same_cycle():
     assert paired_ratios({"int8": [0.0, 1.0], "fp32": [3.0, 2.0]}, "int8") == {"fp32": 2.0}  # no division by zero
 
 
+def test_a_paired_worker_that_cannot_load_fails_the_step_with_its_name(tmp_path):
+    from edge_app_tools.bench import paired
+    from edge_app_tools.bench.report import paired_lines
+
+    spec = {"engine": "int8", "bundle_dir": str(tmp_path / "missing"), "threads": 1, "spin": False,
+            "torch_model": None, "plan": {"warmup": 1}, "inputs": {"short": "turn on the lights"}}
+    with pytest.raises(RuntimeError, match="int8"):
+        paired.measure([spec, {**spec, "engine": "fp32"}], 1, 1, lambda message: None)
+    assert "failed (int8" in paired_lines({"error": "int8: the worker exited"})[0]
+
+
 def test_rounds_merge_to_medians_and_keep_every_repeat():
     from edge_app_tools.bench.stats import median_merge, percentile
 

@@ -208,8 +208,12 @@ def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: 
         results["engines"][name] = failed[0] if failed else median_merge(runs)
     ok = [name for name in names if "error" not in results["engines"][name]]
     if len(ok) > 1:  # every engine against the same host, call block by call block
-        results["paired_batch1"] = paired.measure([_paired_spec(args, bundle, compare, name, plan, inputs) for name in ok],
-                                                  plan["paired_cycles"], plan["paired_calls"], progress)
+        specs = [_paired_spec(args, bundle, compare, name, plan, inputs) for name in ok]
+        try:
+            results["paired_batch1"] = paired.measure(specs, plan["paired_cycles"], plan["paired_calls"], progress)
+        except RuntimeError as exc:  # the rest of the run stands; the report says what failed
+            progress(f"batch 1 in turns failed: {exc}")
+            results["paired_batch1"] = {"error": str(exc)}
     # noise over the engine runs only: during the MQTT run the broker is expected to work too
     probes.append(reference_speed())
     results["noise"] = {"load_average_start": load_start, "load_average_end": _load_average(),

@@ -3,17 +3,18 @@ after engine, so all of them meet the same host.
 
 Why: a virtual machine's host can change its speed within seconds (docs/benchmarks.md measured
 two levels, 1.7x apart, on an idle 2-core VM). The per-engine runs are half a minute apart, so
-their batch-1 medians can compare two hosts instead of two engines. Here each engine's block is
-~50 ms from the others' in the same cycle; the ratio of two engines is taken cycle by cycle and
-the median of those ratios reported.
+their batch-1 medians can compare two hosts instead of two engines. Here the blocks of one cycle
+lie within about a second of each other; the ratio of two engines is taken cycle by cycle and the
+median of those ratios reported.
 
 Each block starts after a pause and a few untimed calls: an engine whose threads spin after a call
 (Optimum's and PyTorch's defaults spin for tens of ms) would otherwise take CPU from the engine
 after it, and the untimed calls bring back the caches the pause and the other engines evicted.
 
 The workers are `edge_app_tools.bench.worker --paired SPEC FD`: they load their engine, then
-answer "N" on stdin with the milliseconds of N calls, one JSON line on the file descriptor FD
-(stdout stays for whatever a library prints; the parent sends it to stderr like the progress).
+answer each "CALLS WARMUP" line on stdin with the milliseconds of CALLS timed calls, one JSON line
+on the file descriptor FD (stdout stays for whatever a library prints; the parent sends it to
+stderr like the progress). A worker that fails ends the step with a RuntimeError naming it.
 """
 
 from __future__ import annotations

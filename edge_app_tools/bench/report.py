@@ -222,6 +222,8 @@ def paired_lines(paired: dict[str, Any] | None) -> list[str]:
     speed cannot tilt (bench/paired.py)."""
     if not paired:
         return []
+    if "error" in paired:
+        return [f"batch 1, every engine loaded and called in turns: failed ({paired['error']})"]
     ref = paired["reference"]
     lines = [f"batch 1, short, every engine loaded and called in turns ({paired['cycles']} cycles of "
              f"{paired['calls_per_block']} calls each; ratios are medians of cycle-by-cycle ratios):"]

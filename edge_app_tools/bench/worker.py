@@ -164,6 +164,8 @@ def paired(spec: dict[str, Any], reply_fd: int) -> int:
     and CALLS timed batch-1 calls of the short command and reply with the timed calls'
     milliseconds; end of stdin ends the worker. One JSON
     line per reply on `reply_fd` ({"error": ...} if the engine cannot run here)."""
+    from edge_app.errors import EdgeAppError
+
     from .engines import build_engine
 
     with os.fdopen(reply_fd, "w", encoding="utf-8") as replies:
@@ -173,7 +175,7 @@ def paired(spec: dict[str, Any], reply_fd: int) -> int:
 
         try:
             engine = build_engine(spec)
-        except RuntimeError as exc:
+        except (RuntimeError, EdgeAppError) as exc:  # a missing extra, a bad folder: one line, as main() does
             reply({"error": str(exc)})
             return 0
         text = spec["inputs"]["short"]
