@@ -199,16 +199,16 @@ def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: 
             load = _load_average()
             where = f"round {r + 1}/{plan['rounds']}, " if plan["rounds"] > 1 else ""
             progress(f"{where}engine {n}/{len(names)}: {name} (load average {load[0] if load else 'n/a'})")
-            bundle_dir = compare.path if name == "fp32" and compare else bundle.path
-            spec = {"engine": name, "bundle_dir": str(bundle_dir), "threads": plan["threads"], "spin": plan["spin"],
-                    "torch_model": args.torch_model, "plan": plan, "inputs": inputs}
+            spec = _engine_spec(args, bundle, compare, name, plan, inputs)
             rounds[name].append({**run_engine(spec), "load_average_before": load[0] if load else None})
     for name, runs in rounds.items():
         failed = [run for run in runs if "error" in run]
         results["engines"][name] = failed[0] if failed else median_merge(runs)
     ok = [name for name in names if "error" not in results["engines"][name]]
     if len(ok) > 1:  # every engine against the same host, call block by call block
-        specs = [_paired_spec(args, bundle, compare, name, plan, inputs) for name in ok]
+        # The spec travels on the worker's command line: only what batch 1 needs, no eval sets.
+        specs = [{**_engine_spec(args, bundle, compare, name, plan, inputs),
+                  "plan": {"warmup": plan["warmup"]}, "inputs": {"short": inputs["short"]}} for name in ok]
         try:
             results["paired_batch1"] = paired.measure(specs, plan["paired_cycles"], plan["paired_calls"], progress)
         except RuntimeError as exc:  # the rest of the run stands; the report says what failed
@@ -232,12 +232,12 @@ def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: 
     return results
 
 
-def _paired_spec(args: argparse.Namespace, bundle, compare, name: str, plan: dict[str, Any],
+def _engine_spec(args: argparse.Namespace, bundle, compare, name: str, plan: dict[str, Any],
                  inputs: dict[str, Any]) -> dict[str, Any]:
-    """What a --paired worker needs (it travels on the command line: no eval sets)."""
+    """What a worker process needs to build and measure one engine."""
     bundle_dir = compare.path if name == "fp32" and compare else bundle.path
     return {"engine": name, "bundle_dir": str(bundle_dir), "threads": plan["threads"], "spin": plan["spin"],
-            "torch_model": args.torch_model, "plan": {"warmup": plan["warmup"]}, "inputs": {"short": inputs["short"]}}
+            "torch_model": args.torch_model, "plan": plan, "inputs": inputs}
 
 
 def _write(args: argparse.Namespace, results: dict[str, Any], progress) -> None:
