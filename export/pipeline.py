@@ -1,7 +1,8 @@
 """`edge-app export`: a Hugging Face sequence classifier in, a verified bundle out.
 
 Steps: Optimum ONNX export (plus the pooled embedding as a second output) -> optional ORTOptimizer
-graph optimisation -> ORTQuantizer dynamic int8 -> optional calibration on a validation split
+graph optimisation, then the graph tidied (export/graph_tidy.py) -> ORTQuantizer dynamic int8, the
+MatMuls of two activations left in fp32 -> optional calibration on a validation split
 (temperature or distance detector, threshold) -> validation of fp32 and int8 through the device
 runtime (accuracy, out-of-scope recall, per-label precision/recall, ECE) -> (with --gpu) an fp16
 model for GPUs, validated against fp32 the same way -> bundle with manifest.
@@ -29,7 +30,7 @@ from edge_app.errors import ExportError
 
 from edge_app.calibration import EMBEDDING_OUTPUT
 
-from . import calibrate
+from . import calibrate, graph_tidy
 from .data import DEFAULT_TEST, Example, check_labels, has_slots, load_many
 from .evaluate import agreement, evaluate, figures as eval_figures, model_outputs, per_label_lines, uncalibrated_ece
 from .evaluate import slot_figures, tag_agreement
@@ -115,13 +116,27 @@ def _labels(config: Any) -> list[str]:
     return [str(config.id2label[i]) for i in range(config.num_labels)]
 
 
-def _optimize(onnx_dir: Path, level: str, work: Path) -> Path:
+def _optimize(onnx_dir: Path, level: str, work: Path, max_length: int) -> tuple[Path, graph_tidy.TidyReport]:
+    """ORTOptimizer at `level`, then the graph tidied in place (constant shapes, one Q/K/V MatMul)."""
     from optimum.onnxruntime import ORTOptimizer
     from optimum.onnxruntime.configuration import AutoOptimizationConfig
 
     out = work / "optimized"
     ORTOptimizer.from_pretrained(onnx_dir).optimize(AutoOptimizationConfig.with_optimization_level(level), out)
-    return out
+    (model,) = sorted(out.glob("*.onnx"))
+    return out, graph_tidy.tidy(model, model, max_length)
+
+
+def _activation_matmuls(onnx_dir: Path) -> list[str]:
+    """MatMuls whose both inputs are activations (attention scores and context): int8 would
+    quantize both sides per call, which at a short command costs more than the fp32 product it
+    replaces and moves the scores (docs/benchmarks.md, sixth pass)."""
+    import onnx
+
+    (path,) = sorted(onnx_dir.glob("*.onnx"))
+    graph = onnx.load(str(path), load_external_data=False).graph
+    constants = {i.name for i in graph.initializer}
+    return [n.name for n in graph.node if n.op_type == "MatMul" and not set(n.input) & constants]
 
 
 def _quantize(onnx_dir: Path, target: str, work: Path) -> tuple[Path, dict[str, Any]]:
@@ -132,7 +147,9 @@ def _quantize(onnx_dir: Path, target: str, work: Path) -> tuple[Path, dict[str, 
     quantizer = ORTQuantizer.from_pretrained(onnx_dir, file_name=onnx_files[0].name)
     # Per-channel weight scales: the same speed and size as per-tensor, and int8 agrees with fp32
     # on 100 % of the test split against 98.8 % (docs/benchmarks.md, export/quant_variants.py).
-    qconfig = getattr(AutoQuantizationConfig, target)(is_static=False, per_channel=True)
+    fp32_matmuls = _activation_matmuls(onnx_dir)
+    qconfig = getattr(AutoQuantizationConfig, target)(is_static=False, per_channel=True,
+                                                      nodes_to_exclude=fp32_matmuls)
     out = work / "quantized"
     quantizer.quantize(save_dir=out, quantization_config=qconfig)
     settings = {
@@ -141,6 +158,7 @@ def _quantize(onnx_dir: Path, target: str, work: Path) -> tuple[Path, dict[str, 
         "weights": qconfig.weights_dtype.name,
         "per_channel": qconfig.per_channel,
         "operators": list(qconfig.operators_to_quantize),
+        "fp32_matmuls": len(fp32_matmuls),
     }
     return out, settings
 
@@ -199,13 +217,18 @@ def export_model(opts: ExportOptions) -> Bundle:
         kind = f"intent + {len(tags)} slot tags" if tags else "text-classification"
         with steps.step(f"Exporting {opts.model} to ONNX (Optimum, {kind})"):
             onnx_dir, tokenizer_json, max_length = _export_onnx(opts, work, tags is not None)
-        fp32_dir = onnx_dir
+        fp32_dir, tidied = onnx_dir, None
         if opts.optimize != "none":
-            with steps.step(f"Optimising the graph ({opts.optimize}, ORTOptimizer)"):
-                fp32_dir = _optimize(onnx_dir, opts.optimize, work)
+            with steps.step(f"Optimising the graph ({opts.optimize}, ORTOptimizer, then tidied)"):
+                fp32_dir, tidied = _optimize(onnx_dir, opts.optimize, work, max_length)
+            steps.info(f"{tidied.nodes_before} -> {tidied.nodes_after} nodes: {tidied.constant_reshapes} reshapes "
+                       f"and {tidied.constant_values} values made constant, {tidied.qkv_fused} Q/K/V projections "
+                       f"fused; outputs within {tidied.max_output_diff:.1g}")
         else:
             steps.skip("Graph optimisation skipped (--optimize none)")
         base = _base_fields(opts, config, labels, max_length, tags)
+        if tidied is not None:
+            base["graph_tidy"] = tidied.as_dict()
         fp32_bundle = _stage(fp32_dir, work / "bundle-fp32", tokenizer_json, {**base, "quantization": None})
         served, quant = fp32_bundle, None
         if opts.quantize != "none":

@@ -14,6 +14,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import onnx
 import pytest
 
 from edge_app.bundle import Bundle
@@ -227,6 +228,13 @@ def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, t
     assert bundle.manifest["quantization"]["target"] == "arm64"
     assert bundle.manifest["optimization"] == "O1"
     assert bundle.manifest["eval"]["size_int8"] < bundle.manifest["eval"]["size_fp32"]
+    tidied = bundle.manifest["graph_tidy"]
+    assert tidied["nodes_after"] < tidied["nodes_before"] and tidied["qkv_fused"] == 2  # one per layer
+    assert f"{tidied['nodes_before']} -> " in proc.stderr
+    # Attention's two activation products stay fp32 (per layer), every weight MatMul is int8.
+    ops = [n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node]
+    assert ops.count("MatMul") == bundle.manifest["quantization"]["fp32_matmuls"] == 2 * 2
+    assert ops.count("MatMulInteger") >= 4 * 2
     (pred,) = Classifier.load(out).classify(["this is a test"])
     assert pred.label in TINY_LABELS
     assert sorted(p.name for p in out.parent.iterdir()) == ["tiny-bundle"]  # no half-written leftovers
