@@ -15,6 +15,7 @@ import numpy as np
 from .bundle import Bundle
 from .calibration import EMBEDDING_OUTPUT, OUT_OF_SCOPE, load_calibration, softmax
 from .errors import BundleError
+from .padding import split_by_length
 from .session import create_sessions
 from .text import TextMap
 from .slots.decode import SLOT_OUTPUT, Span, allowed, decode_spans, parse_tags, slot_values
@@ -170,19 +171,34 @@ class Classifier:
 
     def classify(self, texts: Sequence[str], top_k: int = 3) -> list[Prediction]:
         """Predictions in input order. Long inputs are split into length-sorted batches, so
-        texts of similar length share a batch and padding stays small."""
+        texts of similar length share a batch; each batch is tokenized once and run as the
+        model calls that pad least (edge_app.padding)."""
         texts = check_texts(texts)
         results: list[Prediction | None] = [None] * len(texts)
         for idx in self._length_sorted_batches(texts):
-            outputs, enc = self._run([texts[i] for i in idx])
-            probs, scores = self._probabilities(outputs)
-            tag_ids = outputs[SLOT_OUTPUT].argmax(axis=-1) if SLOT_OUTPUT in outputs else None
-            for row, i in enumerate(idx):
-                pred = self._predict(probs[row], float(scores[row]), enc.lengths[row], enc.truncated[row], top_k)
-                if tag_ids is not None:
-                    self._add_slots(pred, enc.texts[row], tag_ids[row], enc.encodings[row])
-                results[i] = pred
+            enc = self.encoder.encode([texts[i] for i in idx], self.input_names)
+            for rows in split_by_length(enc.lengths):
+                outputs = self._call(enc, rows)
+                probs, scores = self._probabilities(outputs)
+                tag_ids = outputs[SLOT_OUTPUT].argmax(axis=-1) if SLOT_OUTPUT in outputs else None
+                for k, row in enumerate(rows):
+                    pred = self._predict(probs[k], float(scores[k]), enc.lengths[row], enc.truncated[row], top_k)
+                    if tag_ids is not None:
+                        self._add_slots(pred, enc.texts[row], tag_ids[k], enc.encodings[row])
+                    results[idx[row]] = pred
         return results  # type: ignore[return-value]
+
+    def _call(self, enc: Encoded, rows: list[int]) -> dict[str, np.ndarray]:
+        """One model call on some rows of an encoded batch, cut to the longest of them (padding
+        is on the right, so the columns beyond it are padding for every one of these rows)."""
+        if len(rows) == len(enc.lengths):
+            arrays = enc.arrays
+            if rows != list(range(len(rows))):
+                arrays = {name: a[rows] for name, a in arrays.items()}
+        else:
+            width = max(enc.lengths[r] for r in rows)
+            arrays = {name: np.ascontiguousarray(a[rows, :width]) for name, a in enc.arrays.items()}
+        return dict(zip(self.output_names, self.sessions.run(self.output_names, arrays)))
 
     def _add_slots(self, pred: Prediction, mapped: TextMap, tag_ids: np.ndarray, encoding: Any) -> None:
         """Decode one text's token tags into the slots its predicted intent can carry; none when

@@ -281,6 +281,32 @@ def test_batches_are_padded_to_the_longest_text_not_max_length(default_bundle: P
     assert enc.truncated == [False, True]
 
 
+def test_a_batch_runs_as_the_calls_that_pad_least_and_answers_every_text(classifier: Classifier) -> None:
+    """Twenty short commands and one long text: one call would pad every command to the long
+    text's length; the planner gives the long text its own call, and each text still gets the
+    answer it gets alone."""
+    short = ["turn on the kitchen light", "set the oven to 200 degrees", "pause the vacuum", "volume up"] * 5
+    texts = [*short[:10], "please " * 60 + "turn off the lights", *short[10:]]
+    widths: list[tuple[int, int]] = []
+    run = classifier.sessions.run
+
+    def recording(names, arrays):
+        widths.append(arrays["input_ids"].shape)
+        assert arrays["attention_mask"][:, -1].any()  # no column of padding only
+        return run(names, arrays)
+
+    classifier.sessions.run = recording  # type: ignore[method-assign]
+    try:
+        batched = classifier.classify(texts, top_k=1)
+    finally:
+        del classifier.sessions.run
+    assert len(widths) >= 2 and sum(r for r, _ in widths) == len(texts)
+    assert sum(r * w for r, w in widths) < len(texts) * max(w for _, w in widths) / 2
+    alone = [classifier.classify([t], top_k=1)[0] for t in texts]
+    assert [p.label for p in batched] == [p.label for p in alone]
+    assert [p.slots for p in batched] == [p.slots for p in alone]
+
+
 # --- providers ----------------------------------------------------------------------------
 
 

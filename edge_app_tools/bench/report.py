@@ -36,7 +36,8 @@ def header_lines(results: dict[str, Any]) -> list[str]:
         f"kernel {hw['kernel']}, {plan['threads']} threads per engine, "
         f"product sessions spinning {'within and between calls (--spin)' if plan.get('spin') else 'within calls only (default)'}",
         f"inputs:   short command {inputs['short_tokens']} tokens, long text {inputs['long_tokens']} tokens, "
-        f"{len(inputs['batch'])} batch texts (mean {inputs['batch_mean_tokens']:.1f} tokens); warm-up {plan['warmup']}, "
+        f"{len(inputs['batch'])} batch texts (mean {inputs['batch_mean_tokens']:.1f} tokens{_padding(inputs)}); "
+        f"warm-up {plan['warmup']}, "
         f"{plan['iterations_short']}/{plan['iterations_long']} batch-1 calls, {plan['repeats']} repeats"
         f"{', ' + str(plan['rounds']) + ' interleaved rounds' if plan.get('rounds', 1) > 1 else ''} (medians)",
         _noise_line(results.get("noise") or {}),
@@ -136,6 +137,12 @@ def _measured(goal: dict[str, Any]) -> str:
 def goal_table(goals: list[dict[str, Any]]) -> list[str]:
     rows = [[g["goal"], g["target"], _measured(g), g["status"] + (f" ({g['missing']})" if g["missing"] else "")] for g in goals]
     return _table(["goal", "target", "measured", "result"], rows, left=(0, 3))
+
+
+def _padding(inputs: dict[str, Any]) -> str:
+    """Batch 32's padded tokens per text: as edge-app splits a batch, and as one call pads it."""
+    split, whole = (inputs.get(k, {}).get("32") for k in ("batch_padded_tokens", "batch_padded_tokens_one_call"))
+    return f"; batch 32 pads to {split:.1f} per text in edge-app's calls, {whole:.1f} in one call" if split and whole else ""
 
 
 def peak_lines(peak: dict[str, Any] | None) -> list[str]:

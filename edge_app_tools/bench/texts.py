@@ -15,6 +15,7 @@ from typing import Any
 
 from edge_app.bundle import Bundle
 from edge_app.errors import ConfigError
+from edge_app.padding import padded_tokens, split_by_length
 
 SHORT_COMMAND = "please turn on the air conditioner in the bedroom"
 LONG_TOKENS = 128
@@ -118,13 +119,15 @@ def batch_texts(sets: dict[str, dict[str, Any]], count: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(count)]
 
 
-def mean_padded_tokens(tokenizer, texts: list[str], batch_size: int) -> float:
-    """Token positions the model computes per text when batches pad to their longest text."""
+def mean_padded_tokens(tokenizer, texts: list[str], batch_size: int, split: bool = True) -> float:
+    """Token positions the model computes per text for batches of `batch_size`: as edge-app's
+    Classifier runs them (`split`: the calls edge_app.padding plans), or as one call per batch
+    padded to its longest text (Optimum's pipeline, PyTorch)."""
     lengths = [min(token_count(tokenizer, t), LONG_TOKENS) for t in texts]
     total = 0
     for start in range(0, len(lengths), batch_size):
         chunk = lengths[start : start + batch_size]
-        total += max(chunk) * len(chunk)
+        total += padded_tokens(chunk, split_by_length(chunk)) if split else max(chunk) * len(chunk)
     return total / max(1, len(lengths))
 
 
@@ -142,6 +145,7 @@ def build_inputs(bundle: Bundle, eval_file: Path | None, batch_count: int) -> di
         "batch": batch,
         "batch_mean_tokens": sum(token_count(tokenizer, t) for t in batch) / max(1, len(batch)),
         "batch_padded_tokens": {str(b): mean_padded_tokens(tokenizer, batch, b) for b in (8, 32)},
+        "batch_padded_tokens_one_call": {str(b): mean_padded_tokens(tokenizer, batch, b, split=False) for b in (8, 32)},
         "eval_sets": {
             name: {"path": s["path"], "texts": [e.text for e in s["examples"]], "labels": [e.label for e in s["examples"]]}
             for name, s in sets.items()
