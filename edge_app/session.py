@@ -30,6 +30,11 @@ LATENCY_MAX_TOKENS = 32
 # dev machine (docs/benchmarks.md): back to back, a lone command took 1.1 ms on two threads and
 # 1.4 ms on one; after a 50 ms pause, 2.9 ms on two and 2.5 ms on one.
 STREAM_GAP_S = 0.002
+# onnxruntime's CPU kernel for SkipLayerNormalization (the residual Add and the LayerNorm after it,
+# fused at load) took ~1.1 ms per layer at batch 32 where the two unfused nodes take ~0.2 ms on
+# the default bundle (1.32, x86, docs/benchmarks.md): left apart, batch 32 runs 12 % faster and
+# batch 1 the same. Not measured on an Arm board.
+CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
 
 def physical_cores() -> int:
@@ -72,22 +77,10 @@ def pick_model(model_path: Path, device_models: Mapping[str, Path] | None, provi
     return (device_models or {}).get(device_of(provider), model_path)
 
 
-def create_session(
-    model_path: Path,
-    device: str = "auto",
-    threads: int | None = None,
-    spin: bool = False,
-    device_models: Mapping[str, Path] | None = None,
-):
-    """An InferenceSession tuned for a small board; returns (session, provider actually used).
+def session_options(threads: int | None, spin: bool):
+    """The options of every product session: threads, and spinning only within a call."""
+    import onnxruntime as ort  # lazy, like create_session: the CLI starts without it
 
-    `device_models` (a GPU bundle's) picks the model per device once `auto` is resolved: fp16
-    runs fast on a GPU, while on a CPU the int8 model in `model_path` is the fast one.
-    """
-    import onnxruntime as ort
-
-    providers = choose_providers(device, ort.get_available_providers())
-    model_path = pick_model(model_path, device_models, providers[0])
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -104,8 +97,34 @@ def create_session(
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")  # one inter-op thread: unused
     opts.add_session_config_entry("session.force_spinning_stop", "0" if spin else "1")
     opts.log_severity_level = 3
+    return opts
+
+
+def disabled_optimizers(provider: str) -> list[str]:
+    """onnxruntime graph fusions left out on `provider` (see CPU_DISABLED_OPTIMIZERS)."""
+    return list(CPU_DISABLED_OPTIMIZERS) if provider == PROVIDERS["cpu"] else []
+
+
+def create_session(
+    model_path: Path,
+    device: str = "auto",
+    threads: int | None = None,
+    spin: bool = False,
+    device_models: Mapping[str, Path] | None = None,
+):
+    """An InferenceSession tuned for a small board; returns (session, provider actually used).
+
+    `device_models` (a GPU bundle's) picks the model per device once `auto` is resolved: fp16
+    runs fast on a GPU, while on a CPU the int8 model in `model_path` is the fast one.
+    """
+    import onnxruntime as ort
+
+    providers = choose_providers(device, ort.get_available_providers())
+    model_path = pick_model(model_path, device_models, providers[0])
+    opts = session_options(threads, spin)
     try:
-        session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
+        session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers,
+                                       disabled_optimizers=disabled_optimizers(providers[0]))
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
         raise BundleError(f"onnxruntime cannot load {model_path} ({exc}); re-export the bundle") from None
     used = session.get_providers()[0]

@@ -5,12 +5,16 @@ either way, on the real default bundle."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
+from edge_app.bundle import Bundle
 from edge_app.classifier import Classifier
-from edge_app.session import LATENCY_MAX_TOKENS, STREAM_GAP_S, Sessions
+from edge_app.session import LATENCY_MAX_TOKENS, STREAM_GAP_S, Sessions, disabled_optimizers, session_options
 
 BATCH = ["turn on the kitchen lights", "what is the weather tomorrow", "set a timer for ten minutes",
          "play some jazz in the living room", "lock the front door please"] * 4
@@ -86,3 +90,21 @@ def test_both_sessions_give_the_same_answers(default_bundle):
     lone = policy.encoder.encode(BATCH[:1], policy.input_names).arrays
     time.sleep(2 * STREAM_GAP_S)
     assert policy.sessions.for_call(lone) is policy.sessions.latency  # the text really took the other path
+
+
+def _fused_ops(model: Path, disabled: list[str], out: Path) -> list[str]:
+    """The node types onnxruntime runs for `model` with the product's options and `disabled`."""
+    opts = session_options(2, False)
+    opts.optimized_model_filepath = str(out)
+    ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"], disabled_optimizers=disabled)
+    return [n.op_type for n in onnx.load(str(out)).graph.node]
+
+
+def test_cpu_sessions_keep_the_residual_add_and_layer_norm_apart(default_bundle: Path, tmp_path: Path) -> None:
+    """The slow fused SkipLayerNormalization is what the name in CPU_DISABLED_OPTIMIZERS stops;
+    a misspelt name would be ignored by onnxruntime without a word."""
+    model = Bundle.load(default_bundle).model_path
+    assert "SkipLayerNormalization" in _fused_ops(model, [], tmp_path / "fused.onnx")
+    ops = _fused_ops(model, disabled_optimizers("CPUExecutionProvider"), tmp_path / "product.onnx")
+    assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops
+    assert disabled_optimizers("CUDAExecutionProvider") == []
