@@ -80,6 +80,12 @@ def test_quick_run_reports_every_engine_and_field(quick_run, default_bundle, def
     assert list(turns["engines"]) == ["int8", "fp32"] and turns["reference"] == "int8" and turns["cycles"] == 3
     assert all(len(e["block_p50_ms"]) == 3 and e["p50_ms"] > 0 for e in turns["engines"].values())
     assert turns["ratio_to_reference"]["fp32"] > 1.0  # fp32 is the slower one, whatever the host does
+    turns32 = data["paired_batch32"]  # the same at batch 32: the bench's texts, 32 a call, both engines alike
+    assert turns32["batch"] == 32 and turns32["cycles"] == 2 and turns32["calls_per_block"] == 2
+    for engine in turns32["engines"].values():
+        assert len(engine["block_ms"]) == 2 and engine["texts_per_s"] > 0
+    assert turns32["engines"]["int8"]["texts_per_s"] > turns32["engines"]["fp32"]["texts_per_s"]
+    assert turns32["ratio_to_reference"]["fp32"] > 1.0
 
 
 def test_int8_accuracy_within_one_point_of_fp32(quick_run):
@@ -102,6 +108,7 @@ def test_table_prints_header_engines_and_goals(quick_run):
     assert hw["cpu_model"] in table and "onnxruntime " in table and "CPUExecutionProvider" in table
     assert "board:" in table and "noise:" in table and "host speed (a fixed loop before each round" in table
     assert "every engine loaded and called in turns (3 cycles of 5 calls each" in table
+    assert "batch 32, 64 texts a block, every engine loaded and called in turns (2 cycles of 2 calls each" in table
     speed = data["noise"]["reference_relative"]  # one probe before the round, one after it
     assert len(speed) == 2 and max(speed) == 1.0 and all(0 < r <= 1 for r in speed)
     header = next(line for line in table.splitlines() if line.startswith("metric"))
@@ -249,6 +256,17 @@ def test_a_paired_worker_that_cannot_load_fails_the_step_with_its_name(tmp_path)
     with pytest.raises(RuntimeError, match="int8"):
         paired.measure([spec, {**spec, "engine": "fp32"}], 1, 1, lambda message: None)
     assert "failed (int8" in paired_lines({"error": "int8: the worker exited"})[0]
+    assert paired_lines({"batch": 32, "error": "int8: the worker exited"})[0].startswith("batch 32,")
+
+
+def test_a_paired_batch_call_holds_its_batch_of_texts_and_every_call_is_full():
+    from edge_app_tools.bench.worker import _batches
+
+    texts = [f"text {i}" for i in range(70)]
+    calls = _batches(texts, 32)
+    assert [len(c) for c in calls] == [32, 32, 32]
+    assert calls[0] == texts[:32] and calls[2][:6] == texts[64:] and calls[2][6:] == texts[:26]
+    assert _batches(["only"], 4) == [["only"] * 4]
 
 
 def test_rounds_merge_to_medians_and_keep_every_repeat():

@@ -21,10 +21,10 @@ from edge_app.errors import ConfigError
 
 FULL = {"warmup": 20, "iterations_short": 200, "iterations_long": 100, "repeats": 5, "batch_texts": 256,
         "mqtt_count": 2000, "mqtt_rates": "250,500,1000,max", "rtt_count": 200, "paced_calls": 40,
-        "paired_cycles": 30, "paired_calls": 20}
+        "paired_cycles": 30, "paired_calls": 20, "paired32_cycles": 20, "paired32_calls": 8}
 QUICK = {"warmup": 3, "iterations_short": 20, "iterations_long": 6, "repeats": 2, "batch_texts": 64,
          "mqtt_count": 100, "mqtt_rates": "max", "rtt_count": 20, "paced_calls": 5,
-         "paired_cycles": 3, "paired_calls": 5}
+         "paired_cycles": 3, "paired_calls": 5, "paired32_cycles": 2, "paired32_calls": 2}
 BATCH_SIZES = [8, 32]
 ENGINE_ORDER = ("int8", "fp32", "optimum", "torch")
 
@@ -69,6 +69,7 @@ def _plan(args: argparse.Namespace, threads: int) -> dict[str, Any]:
         "iterations_long": args.long_iterations if args.long_iterations is not None else base["iterations_long"],
         "repeats": pick("repeats"), "batch_texts": pick("batch_texts"), "rounds": args.rounds, "spin": args.spin,
         "paced_calls": base["paced_calls"], "paired_cycles": base["paired_cycles"], "paired_calls": base["paired_calls"],
+        "paired32_cycles": base["paired32_cycles"], "paired32_calls": base["paired32_calls"],
     }
     if min(plan["iterations_short"], plan["iterations_long"], plan["repeats"], plan["batch_texts"], plan["rounds"]) < 1:
         raise ConfigError("--iterations, --long-iterations, --repeats, --batch-texts and --rounds must be at least 1")
@@ -169,10 +170,35 @@ def run_bench(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _in_turns(args: argparse.Namespace, bundle, compare, names: list[str], plan: dict[str, Any],
+              inputs: dict[str, Any], progress) -> dict[str, Any]:
+    """paired_batch1 and paired_batch32: the engines loaded at once and called in turns
+    (bench/paired.py). A step that fails is reported in its key; the rest of the run stands."""
+    from . import paired
+
+    biggest = max(BATCH_SIZES)
+    steps = {  # key: (calls of, cycles, calls per block, untimed calls per block, inputs the workers need)
+        "paired_batch1": (1, plan["paired_cycles"], plan["paired_calls"], paired.WARMUP_CALLS,
+                          {"short": inputs["short"]}),
+        f"paired_batch{biggest}": (biggest, plan["paired32_cycles"], plan["paired32_calls"], 1,
+                                   {"short": inputs["short"], "batch": inputs["batch"]}),
+    }
+    results: dict[str, Any] = {}
+    for key, (batch, cycles, calls, warmup, needed) in steps.items():
+        # The spec travels on the worker's command line: only what the step needs, no eval sets.
+        specs = [{**_engine_spec(args, bundle, compare, name, plan, inputs),
+                  "plan": {"warmup": plan["warmup"]}, "inputs": needed} for name in names]
+        try:
+            results[key] = paired.measure(specs, cycles, calls, progress, batch=batch, warmup=warmup)
+        except RuntimeError as exc:
+            progress(f"batch {batch} in turns failed: {exc}")
+            results[key] = {"error": str(exc)}
+    return results
+
+
 def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: dict[str, Any], progress) -> dict[str, Any]:
     """Every engine in its own process, then the peak estimate and the MQTT run."""
     from .hardware import describe_hardware, runtime_versions
-    from . import paired
     from .noise import host_speed, other_load, reference_speed, snapshot
     from .onnx_graph import matmul_weights
     from .peak import int8_peak
@@ -206,14 +232,7 @@ def _measure(args: argparse.Namespace, bundle, compare, names: list[str], plan: 
         results["engines"][name] = failed[0] if failed else median_merge(runs)
     ok = [name for name in names if "error" not in results["engines"][name]]
     if len(ok) > 1:  # every engine against the same host, call block by call block
-        # The spec travels on the worker's command line: only what batch 1 needs, no eval sets.
-        specs = [{**_engine_spec(args, bundle, compare, name, plan, inputs),
-                  "plan": {"warmup": plan["warmup"]}, "inputs": {"short": inputs["short"]}} for name in ok]
-        try:
-            results["paired_batch1"] = paired.measure(specs, plan["paired_cycles"], plan["paired_calls"], progress)
-        except RuntimeError as exc:  # the rest of the run stands; the report says what failed
-            progress(f"batch 1 in turns failed: {exc}")
-            results["paired_batch1"] = {"error": str(exc)}
+        results.update(_in_turns(args, bundle, compare, ok, plan, inputs, progress))
     # noise over the engine runs only: during the MQTT run the broker is expected to work too
     probes.append(reference_speed())
     results["noise"] = {"load_average_start": load_start, "load_average_end": _load_average(),

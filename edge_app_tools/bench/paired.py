@@ -1,5 +1,5 @@
-"""Batch 1, every engine loaded at once and called in turns: blocks of a few calls each, engine
-after engine, so all of them meet the same host.
+"""Batch 1 (and batch 32), every engine loaded at once and called in turns: blocks of a few calls
+each, engine after engine, so all of them meet the same host.
 
 Why: a virtual machine's host can change its speed within seconds (docs/benchmarks.md measured
 two levels, 1.7x apart, on an idle 2-core VM). The per-engine runs are half a minute apart, so
@@ -12,8 +12,9 @@ Each block starts after a pause and a few untimed calls: an engine whose threads
 after it, and the untimed calls bring back the caches the pause and the other engines evicted.
 
 The workers are `edge_app_tools.bench.worker --paired SPEC FD`: they load their engine, then
-answer each "CALLS WARMUP" line on stdin with the milliseconds of CALLS timed calls, one JSON line
-on the file descriptor FD (stdout stays for whatever a library prints; the parent sends it to
+answer each "CALLS WARMUP [BATCH]" line on stdin with the milliseconds of CALLS timed calls (of
+BATCH texts each, the same texts for every engine; without BATCH, the short command), one JSON
+line on the file descriptor FD (stdout stays for whatever a library prints; the parent sends it to
 stderr like the progress). A worker that fails ends the step with a RuntimeError naming it.
 """
 
@@ -56,10 +57,10 @@ class PairedWorker:
     def wait_ready(self) -> None:
         self._reply()
 
-    def block(self, calls: int, warmup: int = WARMUP_CALLS) -> list[float]:
-        """Milliseconds of `calls` back-to-back batch-1 calls, after `warmup` untimed ones."""
+    def block(self, calls: int, warmup: int = WARMUP_CALLS, batch: int = 1) -> list[float]:
+        """Milliseconds of `calls` back-to-back calls of `batch` texts, after `warmup` untimed ones."""
         assert self.process.stdin is not None
-        self.process.stdin.write(f"{calls} {warmup}\n")
+        self.process.stdin.write(f"{calls} {warmup}" + (f" {batch}\n" if batch > 1 else "\n"))
         self.process.stdin.flush()
         return self._reply()["ms"]
 
@@ -78,38 +79,51 @@ class PairedWorker:
 
 
 def paired_ratios(blocks: dict[str, list[float]], reference: str) -> dict[str, float]:
-    """Per engine, the median over cycles of (its block p50 / the reference's block p50 in the
-    same cycle): above 1, the reference was faster."""
+    """Per engine, the median over cycles of (its block's figure / the reference's in the same
+    cycle; a time: block p50 at batch 1, block total for a batch): above 1, the reference was faster."""
     ref = blocks[reference]
     return {name: median([mine / theirs for mine, theirs in zip(values, ref) if theirs > 0])
             for name, values in blocks.items() if name != reference}
 
 
-def measure(specs: list[dict[str, Any]], cycles: int, calls: int, progress: Callable[[str], None]) -> dict[str, Any]:
+def measure(specs: list[dict[str, Any]], cycles: int, calls: int, progress: Callable[[str], None],
+            batch: int = 1, warmup: int = WARMUP_CALLS) -> dict[str, Any]:
     """Every engine loaded at once; `cycles` rounds of one `calls`-call block per engine, the
-    order rotating each cycle so no engine always follows the same one."""
+    order rotating each cycle so no engine always follows the same one. `batch` > 1: each call
+    classifies that many texts (the specs carry them as inputs["batch"])."""
     workers = [PairedWorker(spec) for spec in specs]
     try:
         for worker in workers:
             worker.wait_ready()
         names = [w.name for w in workers]
-        progress(f"batch 1 in turns: {', '.join(names)} loaded; {cycles} cycles of {calls} calls each")
+        progress(f"batch {batch} in turns: {', '.join(names)} loaded; {cycles} cycles of {calls} calls each")
         samples: dict[str, list[float]] = {name: [] for name in names}
         blocks: dict[str, list[float]] = {name: [] for name in names}
         start = time.perf_counter()
         for cycle in range(cycles):
             for worker in workers[cycle % len(workers):] + workers[: cycle % len(workers)]:
                 time.sleep(PAUSE_S)
-                ms = worker.block(calls)
+                ms = worker.block(calls, warmup, batch)
                 samples[worker.name] += ms
-                blocks[worker.name].append(median(ms))
-        progress(f"batch 1 in turns: {time.perf_counter() - start:.1f} s")
+                # batch 1: the block's typical call; a batch: the block's whole time, since its
+                # calls hold different texts (the same ones, in the same order, for every engine)
+                blocks[worker.name].append(median(ms) if batch == 1 else sum(ms))
+        progress(f"batch {batch} in turns: {time.perf_counter() - start:.1f} s")
     finally:
         for worker in workers:
             worker.close()
     reference = names[0]
     return {
-        "cycles": cycles, "calls_per_block": calls, "reference": reference,
-        "engines": {name: {"p50_ms": percentile(samples[name], 50), "block_p50_ms": blocks[name]} for name in names},
+        "cycles": cycles, "calls_per_block": calls, "batch": batch, "reference": reference,
+        "engines": {name: _engine_figures(samples[name], blocks[name], batch) for name in names},
         "ratio_to_reference": paired_ratios(blocks, reference),
     }
+
+
+def _engine_figures(samples: list[float], blocks: list[float], batch: int) -> dict[str, Any]:
+    """Batch 1: the p50 of every call and each block's p50. A batch: also texts/s over all blocks,
+    and each block's total milliseconds."""
+    if batch == 1:
+        return {"p50_ms": percentile(samples, 50), "block_p50_ms": blocks}
+    return {"p50_ms": percentile(samples, 50), "block_ms": blocks,
+            "texts_per_s": 1000.0 * batch * len(samples) / sum(samples) if sum(samples) > 0 else None}

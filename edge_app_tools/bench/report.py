@@ -225,25 +225,29 @@ def _paced_int8(results: dict[str, Any]) -> float | None:
 
 
 def paired_lines(paired: dict[str, Any] | None) -> list[str]:
-    """Batch 1 with every engine loaded and called in turns: the comparison a host that changes
-    speed cannot tilt (bench/paired.py)."""
+    """An in-turns step (batch 1, or batch 32) with every engine loaded and called in turns: the
+    comparison a host that changes speed cannot tilt (bench/paired.py)."""
     if not paired:
         return []
+    batch = paired.get("batch", 1)
     if "error" in paired:
-        return [f"batch 1, every engine loaded and called in turns: failed ({paired['error']})"]
+        return [f"batch {batch}, every engine loaded and called in turns: failed ({paired['error']})"]
     ref = paired["reference"]
-    lines = [f"batch 1, short, every engine loaded and called in turns ({paired['cycles']} cycles of "
+    what = "short" if batch == 1 else f"{paired['calls_per_block'] * batch} texts a block"
+    lines = [f"batch {batch}, {what}, every engine loaded and called in turns ({paired['cycles']} cycles of "
              f"{paired['calls_per_block']} calls each; ratios are medians of cycle-by-cycle ratios):"]
     for name, engine in paired["engines"].items():
         ratio = paired["ratio_to_reference"].get(name)
         vs = "" if ratio is None else f", {ratio:.2f}x {ref}'s time ({ref} {ratio:.2f}x as fast)"
-        lines.append(f"  {name:8s} p50 {engine['p50_ms']:.2f} ms{vs}")
+        rate = f", {engine['texts_per_s']:.0f} texts/s" if engine.get("texts_per_s") else ""
+        lines.append(f"  {name:8s} p50 {engine['p50_ms']:.2f} ms{rate}{vs}")
     return lines
 
 
 def render(results: dict[str, Any]) -> str:
     blocks = [
         header_lines(results), engine_table(results), paired_lines(results.get("paired_batch1")),
+        paired_lines(results.get("paired_batch32")),
         validation_lines(results["bundle"].get("validation")),
         goal_table(results["goals"]),
         peak_lines(results.get("peak")), mqtt_lines(results.get("mqtt"), _paced_int8(results)),

@@ -1,5 +1,5 @@
 """One engine, one process: `python -m edge_app_tools.bench.worker SPEC.json OUT.json`, or
-`... worker --paired SPEC_JSON FD` for batch 1 in turns with the other engines (bench/paired.py).
+`... worker --paired SPEC_JSON FD` for batch 1 and batch 32 in turns with the other engines (bench/paired.py).
 
 Running each engine in a fresh process keeps peak RSS and start-up time honest (no engine
 inherits another's imports or memory) and is how a user would run it. The parent passes the
@@ -160,10 +160,11 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def paired(spec: dict[str, Any], reply_fd: int) -> int:
-    """Load the engine, say ready, then for each line "CALLS WARMUP" on stdin make WARMUP untimed
-    and CALLS timed batch-1 calls of the short command and reply with the timed calls'
-    milliseconds; end of stdin ends the worker. One JSON
-    line per reply on `reply_fd` ({"error": ...} if the engine cannot run here)."""
+    """Load the engine, say ready, then for each line "CALLS WARMUP [BATCH]" on stdin make WARMUP
+    untimed and CALLS timed calls, and reply with the timed calls' milliseconds; end of stdin ends
+    the worker. Without BATCH a call is the short command alone; with it, call k classifies texts
+    k*BATCH .. (k+1)*BATCH-1 of the spec's batch texts (cycled), the same texts for every engine.
+    One JSON line per reply on `reply_fd` ({"error": ...} if the engine cannot run here)."""
     from edge_app.errors import EdgeAppError
 
     from .engines import build_engine
@@ -182,13 +183,21 @@ def paired(spec: dict[str, Any], reply_fd: int) -> int:
         for _ in range(spec["plan"]["warmup"]):
             engine.predict([text])
         reply({"ready": spec["engine"]})
-        for line in sys.stdin:  # "CALLS WARMUP"
-            calls, warmup = (int(v) for v in line.split())
-            for _ in range(warmup):
-                engine.predict([text])
-            samples, _rates = _timed_calls(lambda: engine.predict([text]), calls, 1)
+        for line in sys.stdin:  # "CALLS WARMUP [BATCH]"
+            calls, warmup, *batch = (int(v) for v in line.split())
+            batches = _batches(spec["inputs"].get("batch") or [text], batch[0]) if batch else [[text]]
+            for k in range(warmup):
+                engine.predict(batches[k % len(batches)])
+            turn = iter(range(calls))
+            samples, _rates = _timed_calls(lambda: engine.predict(batches[next(turn) % len(batches)]), calls, 1)
             reply({"ms": [1000.0 * s for s in samples]})
     return 0
+
+
+def _batches(texts: list[str], size: int) -> list[list[str]]:
+    """`texts` cut into calls of `size`, the last one filled from the start (every call full)."""
+    count = max(1, -(-len(texts) // size))
+    return [[texts[(k * size + i) % len(texts)] for i in range(size)] for k in range(count)]
 
 
 def main(argv: list[str]) -> int:
