@@ -7,7 +7,7 @@ less; each extra call costs a fixed overhead (a session run, thread hand-off, ou
 The cut points that minimise (calls x overhead + padded tokens) are found exactly, by dynamic
 programming over the sorted lengths (n <= a batch, so n^2 steps are nothing).
 
-Measured on the e5 default, 2 cores (docs/benchmarks.md, sixth pass): the bench's 32-text
+Measured on the e5 default, 2 cores (docs/benchmarks.md, fifth pass): the bench's 32-text
 batches went from 4,096 to 2,838 padded tokens in 27 calls instead of 8; texts/s rose 14 % on the
 raw session and 10-11 % through Classifier (40 cycles of both, in turns).
 """

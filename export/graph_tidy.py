@@ -16,7 +16,7 @@ So, on the O1 graph:
 Nodes nobody reads any more are dropped. The tidied graph is run against the original on input
 shapes it was not probed with, and refused unless their outputs agree.
 
-Measured on the e5 default (docs/benchmarks.md, sixth pass): 358 -> 226 nodes; int8 batch 1
+Measured on the e5 default (docs/benchmarks.md, fifth pass): 358 -> 226 nodes; int8 batch 1
 about 13 % faster, fp32 batch 1 about 10 %; batch 32 unchanged.
 """
 

@@ -130,7 +130,7 @@ def _optimize(onnx_dir: Path, level: str, work: Path, max_length: int) -> tuple[
 def _activation_matmuls(onnx_dir: Path) -> list[str]:
     """MatMuls whose both inputs are activations (attention scores and context): int8 would
     quantize both sides per call, which at a short command costs more than the fp32 product it
-    replaces and moves the scores (docs/benchmarks.md, sixth pass)."""
+    replaces and moves the scores (docs/benchmarks.md, fifth pass)."""
     import onnx
 
     (path,) = sorted(onnx_dir.glob("*.onnx"))
