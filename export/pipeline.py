@@ -151,7 +151,12 @@ def _quantize(onnx_dir: Path, target: str, work: Path) -> tuple[Path, dict[str, 
     qconfig = getattr(AutoQuantizationConfig, target)(is_static=False, per_channel=True,
                                                       nodes_to_exclude=fp32_matmuls)
     out = work / "quantized"
-    quantizer.quantize(save_dir=out, quantization_config=qconfig)
+    try:
+        quantizer.quantize(save_dir=out, quantization_config=qconfig)
+    except RuntimeError as exc:  # onnxruntime's quantizer: e.g. the fused contrib ops of O2/O3 graphs
+        first = str(exc).splitlines()[0].split(". ")[0]
+        raise ExportError(f"ORTQuantizer cannot quantize this graph ({first}); "
+                          "export with --optimize O1 (the default), or --quantize none") from None
     settings = {
         "method": "dynamic",
         "target": target,

@@ -240,6 +240,17 @@ def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, t
     assert sorted(p.name for p in out.parent.iterdir()) == ["tiny-bundle"]  # no half-written leftovers
 
 
+def test_export_of_an_o2_graph_that_ortquantizer_cannot_quantize_names_the_fix(
+        tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """Optimum's ORTQuantizer fails on O2's fused contrib ops (issue 16): one line, not a traceback."""
+    out = tmp_path / "o2"
+    proc = edge_app("export", "--model", tiny_checkpoint, "--out", out, "--optimize", "O2", "--min-agreement", "0.0")
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]  # after the step lines, the one error line
+    assert last.startswith("edge-app export: ORTQuantizer cannot quantize") and "--optimize O1" in last
+    assert "Traceback" not in proc.stderr and not out.exists()
+
+
 def test_export_calibrates_on_a_validation_split_and_reports_rejection(tiny_checkpoint: Path, tmp_path: Path) -> None:
     """A user's export with a validation split: the detector is chosen and recorded, the eval
     figures include out-of-scope recall, per-label precision/recall and ECE."""
