@@ -20,7 +20,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
@@ -30,12 +30,15 @@ from edge_app.errors import ExportError
 
 from edge_app.calibration import EMBEDDING_OUTPUT
 
-from . import calibrate, graph_tidy
+from . import calibrate
 from .data import DEFAULT_TEST, Example, check_labels, has_slots, load_many
 from .evaluate import agreement, evaluate, figures as eval_figures, model_outputs, per_label_lines, uncalibrated_ece
 from .evaluate import slot_figures, tag_agreement
 from .fp16 import convert_to_fp16
 from .progress import Steps
+
+if TYPE_CHECKING:
+    from .graph_tidy import TidyReport
 
 log = logging.getLogger(__name__)
 QUANTIZE_CHOICES = ("arm64", "avx2", "avx512", "avx512_vnni", "none")
@@ -116,10 +119,12 @@ def _labels(config: Any) -> list[str]:
     return [str(config.id2label[i]) for i in range(config.num_labels)]
 
 
-def _optimize(onnx_dir: Path, level: str, work: Path, max_length: int) -> tuple[Path, graph_tidy.TidyReport]:
+def _optimize(onnx_dir: Path, level: str, work: Path, max_length: int) -> tuple[Path, TidyReport]:
     """ORTOptimizer at `level`, then the graph tidied in place (constant shapes, one Q/K/V MatMul)."""
     from optimum.onnxruntime import ORTOptimizer
     from optimum.onnxruntime.configuration import AutoOptimizationConfig
+
+    from . import graph_tidy  # lazy, like optimum: it imports onnx, which a board without the extra lacks
 
     out = work / "optimized"
     ORTOptimizer.from_pretrained(onnx_dir).optimize(AutoOptimizationConfig.with_optimization_level(level), out)
