@@ -36,10 +36,11 @@ TEXTS=$SRC/export/data/intents/test.jsonl
 HOST_EDGE_APP=""
 PIS="4 5"
 TOLERANCE=0.001
-# Labels must agree on every text; scores within TOLERANCE on MIN_CLOSE of them. 0.95 since the e5 bundle
-# (2026-12-04): 96.2 % of its scores agree within 1e-3 on both Pis (MiniLM's 98.3 %), largest move 0.14; on
-# x86 alone, batching the same texts differently moves 11 % of them by more (up to 0.21). docs/boards.md.
-MIN_CLOSE=0.95
+# Labels must agree on every text; scores within TOLERANCE on MIN_CLOSE of them. The e5 bundle first
+# agreed on 96.2 % (largest move 0.14) and the bar was 0.95 for a while; with #16's fifth pass (attention's
+# activation products in fp32, residual Add and LayerNorm unfused) 99.8 % on both Pis, largest 0.03,
+# so the bar is back at 0.98. docs/boards.md.
+MIN_CLOSE=0.98
 MIRROR=${EDGE_APP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 PACKAGES=python3,python3-venv,python3-pip,ca-certificates
