@@ -191,10 +191,8 @@ class Classifier:
     def _call(self, enc: Encoded, rows: list[int]) -> dict[str, np.ndarray]:
         """One model call on some rows of an encoded batch, cut to the longest of them (padding
         is on the right, so the columns beyond it are padding for every one of these rows)."""
-        if len(rows) == len(enc.lengths):
+        if rows == list(range(len(enc.lengths))):  # the whole batch, in its order: as encoded
             arrays = enc.arrays
-            if rows != list(range(len(rows))):
-                arrays = {name: a[rows] for name, a in arrays.items()}
         else:
             width = max(enc.lengths[r] for r in rows)
             arrays = {name: np.ascontiguousarray(a[rows, :width]) for name, a in enc.arrays.items()}
