@@ -153,12 +153,13 @@ def _fold_shapes(model: onnx.ModelProto, shapes: list[tuple[int, int]]) -> tuple
 def _static_target(targets: list[np.ndarray], inputs: list[tuple[int, ...]]) -> np.ndarray | None:
     """[0, 0, *tail] (or -1 where the graph says -1) when every probe asked for the input's own
     leading dimensions and the same tail; None when the target is not of that form."""
-    if len({t.shape for t in targets}) != 1 or targets[0].ndim != 1 or targets[0].size < 3:
+    if len({t.shape for t in targets}) != 1 or targets[0].ndim != 1 or targets[0].size < 3 \
+            or any(len(dims) < 2 for dims in inputs):
         return None
     heads = {tuple(0 if x == dims[k] else -1 if x == -1 else None for k, x in enumerate(t[:2].tolist()))
-             for t, dims in zip(targets, inputs) if len(dims) >= 2}
+             for t, dims in zip(targets, inputs)}
     tails = {tuple(t[2:].tolist()) for t in targets}
-    if len(heads) != 1 or len(tails) != 1 or None in next(iter(heads)) or len(inputs[0]) < 2:
+    if len(heads) != 1 or len(tails) != 1 or None in next(iter(heads)):
         return None
     return np.array([*next(iter(heads)), *next(iter(tails))], dtype=np.int64)
 
