@@ -9,6 +9,7 @@ start and imports. Progress goes to stderr; the result goes to OUT.json.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -188,8 +189,8 @@ def paired(spec: dict[str, Any], reply_fd: int) -> int:
             batches = _batches(spec["inputs"].get("batch") or [text], batch[0]) if batch else [[text]]
             for k in range(warmup):
                 engine.predict(batches[k % len(batches)])
-            turn = iter(range(calls))
-            samples, _rates = _timed_calls(lambda: engine.predict(batches[next(turn) % len(batches)]), calls, 1)
+            order = itertools.cycle(batches)  # timed call k gets batch k, as for every engine
+            samples, _rates = _timed_calls(lambda: engine.predict(next(order)), calls, 1)
             reply({"ms": [1000.0 * s for s in samples]})
     return 0
 
