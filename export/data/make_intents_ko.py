@@ -491,6 +491,16 @@ def extra_train(taken: set[str], rng: random.Random) -> list[dict]:
     return rows
 
 
+# A speaker's or the music's volume is tv_volume (any media player's volume). The music families
+# still draw such sentences, so the random draws and every other row stay as they were; they are
+# dropped from out_of_scope here rather than relabelled (they carry no volume span).
+MEDIA_VOLUME = re.compile(r"(스피커|음악|노래|라디오)\s*(볼륨|소리|음량|음소거)")
+
+
+def _media_volume_refusal(row: dict) -> bool:
+    return row["label"] == OOS and MEDIA_VOLUME.search(row["text"]) is not None
+
+
 def split_of(row: dict) -> str:
     if row["_held"]:
         return "test"
@@ -512,6 +522,7 @@ def build() -> dict[str, list[dict]]:
             splits[name].append(row)
     splits["train"] += extra_train(taken, random.Random(EXTRA_SEED))
     for name in SPLITS:
+        splits[name] = [row for row in splits[name] if not _media_volume_refusal(row)]
         random.Random(f"{SEED}-{name}").shuffle(splits[name])
     return splits
 
