@@ -1,0 +1,632 @@
+"""Write export/data/intents/phrasing/en_{train,validation}.jsonl: wider everyday English phrasing.
+
+The templates-generated data (make_intents.py) never says "activate", "power on", "kill", "fire up",
+"get ... going"; never names a speaker or a room in a volume command; rarely states a need
+indirectly; and never negates a command. This generator writes those phrasings (all templates and
+word lists written for this project; nothing from Home Assistant's intents or any other dataset):
+
+- new verbs for known actions, in on/off, start/dock and up/down MINIMAL PAIRS (the same sentence
+  with the other verb and the other label), so on/off can never flip;
+- power phrasings ("power on the ac", "turn the aircon's power off", "power the lights down");
+- volume commands that name a room, a speaker, a player, "the sound" or "the music volume"
+  (tv_volume, with room and volume spans), as the brief for this file asks;
+- indirect statements, labelled as make_intents.py labels its indirect sentences ("it's freezing in
+  here" -> ac_off, "it's too dark in the hallway" -> lights_on, "i'm baking at 400, get the oven
+  ready" -> oven_preheat, "i can't hear the tv" -> tv_volume with no volume span);
+- negations of every intent ("don't turn on the lights", "never mind, leave the ac off"):
+  out_of_scope, many as pairs with the plain command;
+- near-domain negatives with the same new verbs on devices we do not control (activate the alarm,
+  enable the fan, power on the dishwasher, kill the music, power up the tv): out_of_scope, many as
+  pairs with one of our devices ("fire up the <<washing machine|dishwasher>>").
+
+Template syntax (as in make_intents.py): `{name}` draws from FILLS (a span when PLACEHOLDER_SLOT
+names a slot), `[words {n}](slot:arg)` marks a span whose gold value comes from the draw or the arg;
+`<<a|b>>` makes a minimal pair: both sentences are written with the same draws, the first with the
+group's first label, the second with its second. out_of_scope rows keep no spans.
+
+Validation measures phrasings the model was not trained on: templates starting with `!` write
+validation only, the others train only; the fillers in HELD_OUT are drawn only for validation
+(rooms, lamps, speakers, programmes, devices, numbers); held-out VERBS ("flick on/off", "kick on",
+"knock off", "spin up", "kick off", "crank", "nudge", "set ... loose") appear only in `!` templates.
+No sentence is in both splits, and none equals a sentence of intents/*.jsonl or intents/original/.
+
+    python export/data/make_phrasing_en.py          # rewrite the two files
+    python export/data/make_phrasing_en.py --check  # exit 1 if stale or a span/value is wrong
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
+
+from edge_app.slots.schema import INTENT_SLOTS  # noqa: E402
+from make_intents import (TOKEN, _gold, check, disagreements, normalise, read_jsonl, render,  # noqa: E402
+                          slot_text)
+
+INTENTS = Path(__file__).resolve().parent / "intents"
+OUT = INTENTS / "phrasing"
+FILES = {"train": OUT / "en_train.jsonl", "validation": OUT / "en_validation.jsonl"}
+SEED = "phrasing-en-1"
+OOS = "out_of_scope"
+MIN_AGREEMENT = 0.95
+F = "F"
+
+# --- fillers: texts, or (text, gold value) pairs ----------------------------------------------------
+FILLS: dict[str, list] = {
+    "room": ["kitchen", "living room", "bedroom", "office", "bathroom", "hallway", "kids room", "dining room",
+             "study", "basement", "garage", "nursery", "guest room", "master bedroom",
+             "laundry room", "den", "attic", "lounge", "playroom", "spare room"],
+    "light": ["lamp", "ceiling light", "floor lamp", "desk lamp", "bedside lamp", "fairy lights", "night light",
+              "reading lamp", "pendant lights", "spotlights", "string lights", "led strip", "porch light",
+              "table lamp"],
+    "ac": ["ac", "air conditioner", "air conditioning", "aircon", "air con", "ac unit"],
+    "vac": ["vacuum", "robot vacuum", "robot", "hoover", "robot cleaner", "vacuum cleaner", "roomba"],
+    "washer": ["washer", "washing machine", "laundry machine"],
+    "dryer": ["dryer", "tumble dryer", "clothes dryer"],
+    "spk": ["speaker", "smart speaker", "stereo", "music player", "media player", "sound system", "receiver"],
+    "prog": ["cotton", "eco", "quick", "wool", "delicates", "synthetics", "bedding", "whites", "mixed",
+             "sportswear", "intensive", "colours"],
+    "omode": ["fan", "grill", "bake", "convection", "conventional", "broil", "roast"],
+    "comp": ["fridge", "freezer", "refrigerator"],
+    "food": ["pasta", "eggs", "pizza", "rice", "tea", "bread", "cookies", "roast", "potatoes"],
+    "dish": ["a pizza", "some cookies", "a cake", "bread", "a lasagna", "a chicken", "muffins", "a pie"],
+    "odev": ["fan", "ceiling fan", "alarm", "security system", "dishwasher", "dryer", "tv", "television",
+             "heater", "space heater", "kettle", "coffee maker", "sprinklers", "dehumidifier", "air purifier",
+             "microwave", "extractor fan", "fireplace", "hot tub", "towel warmer", "computer", "printer",
+             "router", "game console", "radio", "music", "water heater", "boiler", "camera", "doorbell"],
+    "cover": ["blinds", "curtains", "shades", "shutters", "window", "garage door", "gate", "skylight"],
+    "temp": [("22 degrees", 22), ("21", 21), ("twenty three", 23), ("19 degrees celsius", 19),
+             ("72 fahrenheit", {"value": 72, "unit": F}), ("20°C", 20), ("24", 24), ("twenty one degrees", 21),
+             ("68 degrees fahrenheit", {"value": 68, "unit": F}), ("25 degrees", 25), ("18", 18), ("22.5", 22.5),
+             ("twenty degrees", 20), ("23 degrees", 23)],
+    "otemp": [("180 degrees", 180), ("200", 200), ("350 fahrenheit", {"value": 350, "unit": F}),
+              ("425 degrees fahrenheit", {"value": 425, "unit": F}), ("220", 220), ("190 degrees celsius", 190),
+              ("two hundred", 200), ("400 f", {"value": 400, "unit": F}), ("one eighty", 180), ("250 degrees", 250),
+              ("three fifty", 350), ("170", 170)],
+    "ftemp": [("4 degrees", 4), ("3", 3), ("minus 18", -18), ("-20 degrees", -20), ("five degrees", 5),
+              ("37 fahrenheit", {"value": 37, "unit": F}), ("minus twenty", -20), ("6", 6), ("-16", -16),
+              ("three degrees", 3)],
+    "dur": [("10 minutes", 600), ("five minutes", 300), ("half an hour", 1800), ("an hour", 3600),
+            ("90 seconds", 90), ("twenty minutes", 1200), ("45 minutes", 2700), ("1 hour 15 minutes", 4500),
+            ("two minutes", 120), ("15 mins", 900), ("an hour and a half", 5400), ("30 seconds", 30),
+            ("eight minutes", 480), ("12 minutes", 720), ("a minute", 60), ("2 hours", 7200)],
+    "durk": [("5 minute", 300), ("ten minute", 600), ("20 minute", 1200), ("one hour", 3600),
+             ("thirty second", 30), ("3 minute", 180), ("forty minute", 2400), ("15-minute", 900)],
+    "level": [("30", 30), ("50 percent", 50), ("20%", 20), ("max", 100), ("forty", 40), ("10", 10),
+              ("seventy percent", 70), ("full", 100), ("zero", 0), ("25", 25), ("sixty", 60), ("80%", 80)],
+    "change": [("up", {"value": "up"}), ("down", {"value": "down"}), ("up a bit", {"value": "up"}),
+               ("down a little", {"value": "down"}), ("up by 10", {"value": "up", "step": 10}),
+               ("down 5", {"value": "down", "step": 5}), ("up a notch", {"value": "up"}),
+               ("down a touch", {"value": "down"}), ("way up", {"value": "up"}),
+               ("down by twenty", {"value": "down", "step": 20}), ("way down", {"value": "down"})],
+    "step": [("10", 10), ("five", 5), ("20", 20), ("15", 15), ("two", 2)],
+}
+
+# held-out fillers: drawn for validation only (validation draws from FILLS + these, train from FILLS)
+HELD_OUT: dict[str, list] = {
+    "room": ["pantry", "mudroom", "sunroom", "home gym"],
+    "light": ["wall sconce", "track lights"],
+    "ac": ["mini split", "air conditioning unit"],
+    "vac": ["robovac", "vacuum robot"],
+    "washer": ["clothes washer"],
+    "spk": ["soundbar", "hifi"],
+    "prog": ["duvet", "shirts"],
+    "omode": ["air fry", "fan forced"],
+    "odev": ["projector", "pool pump", "humidifier", "espresso machine"],
+    "temp": [("twenty six degrees", 26), ("71 fahrenheit", {"value": 71, "unit": F}), ("17 degrees", 17)],
+    "otemp": [("three seventy five", 375), ("160 degrees", 160)],
+    "ftemp": [("2 degrees", 2), ("minus 22 degrees", -22)],
+    "dur": [("seventeen minutes", 1020), ("3 hours", 10800), ("a quarter of an hour", 900)],
+    "durk": [("25 minute", 1500)],
+    "level": [("65 percent", 65), ("fifteen", 15)],
+    "change": [("up a tad", {"value": "up"}), ("down by 15", {"value": "down", "step": 15})],
+}
+
+PLACEHOLDER_SLOT = {"room": "room", "light": "device", "prog": "mode", "omode": "mode", "comp": "mode",
+                    "temp": "temperature", "otemp": "temperature", "ftemp": "temperature", "dur": "duration",
+                    "durk": "duration", "level": "volume", "change": "volume"}
+NUMERIC_SLOTS = ("temperature", "duration", "volume")
+
+# --- templates: group -> (labels, train rows, validation rows, templates) ---------------------------
+# A single label, or two for `<<a|b>>` pairs. `!` = held-out template (validation only).
+# Held-out verbs, used only in `!` templates: flick on/off, kick on, knock off, spin up, kick off, crank,
+# nudge, set ... loose, flip on/off.
+AC_ON_OFF = ("ac_on", "ac_off")
+LIGHTS = ("lights_on", "lights_off")
+VAC = ("vacuum_start", "vacuum_dock")
+TV = ("tv_volume", "tv_volume")
+
+GROUPS: dict[str, tuple[tuple[str, ...], int, int, list[str]]] = {
+    # ---- minimal pairs: the same sentence, the opposite action ----
+    "ac_pairs": (AC_ON_OFF, 90, 16, [
+        "<<activate|deactivate>> the {ac} in the {room}", "<<enable|disable>> the {ac}",
+        "<<power on|power off>> the {ac}", "<<power up|power down>> the {room} {ac}",
+        "turn the {ac}'s power <<on|off>>", "<<switch on|switch off>> the {ac} in the {room}",
+        "<<start up|shut down>> the {ac}", "power the {ac} <<up|down>>", "switch the {ac} <<on|off>>",
+        "<<fire up|shut off>> the {ac} in the {room}", "<<get the {ac} going|cut the {ac}>>",
+        "turn the power to the {ac} <<on|off>>", "in the {room}, <<power on|power off>> the {ac}",
+        "<<activate|deactivate>> the {room} cooling", "<<boot up|power down>> the {ac} please",
+        "!<<flick on|flick off>> the {ac}", "!<<kick on|knock off>> the {ac} in the {room}",
+        "!put the {room} {ac}'s power <<on|off>>", "!the {ac} in the {room}, power it <<on|off>>",
+    ]),
+    "light_pairs": (LIGHTS, 90, 16, [
+        "<<activate|deactivate>> the lights in the {room}", "<<enable|disable>> the {light}",
+        "<<power on|power off>> the {room} lights", "power the lights <<up|down>>",
+        "<<power up|power down>> the {light} in the {room}", "switch the {light} <<on|off>>",
+        "turn the power to the {light} <<on|off>>", "put the lights <<on|off>> in the {room}",
+        "<<switch on|switch off>> the {room} {light}", "<<activate|deactivate>> the {light}",
+        "<<enable|disable>> all the lights in the {room}", "power the {room} {light} <<up|down>>",
+        "<<get the lights on|kill the lights>> in the {room}", "<<start up|shut off>> the {light}",
+        "!<<flick on|flick off>> the {light} in the {room}", "!flip the {room} lights <<on|off>>",
+        "!could the {light} be switched <<on|off>>", "!<<power on|power off>> every {light} in the {room}",
+    ]),
+    "vac_pairs": (VAC, 60, 10, [
+        "{vac}, <<start cleaning|go back to your dock>>", "<<start|dock>> the {vac}",
+        "tell the {vac} to <<get cleaning|go home>>", "<<fire up|park>> the {vac}",
+        "get the {vac} <<going|home>>", "send the {vac} <<out to clean|back to the charger>>",
+        "<<activate|recall>> the {vac}", "<<power on|send home>> the {vac}",
+        "have the {vac} <<start its run|return to base>>", "<<boot up|call back>> the {vac}",
+        "!<<spin up|bring home>> the {vac}", "!let the {vac} <<loose|rest on its dock>>",
+        "!{vac}: <<time to clean|time to charge>>",
+    ]),
+    "volume_pairs": (TV, 70, 14, [
+        "turn the volume <<[up](volume:up)|[down](volume:down)>> in the {room}",
+        "turn <<[up](volume:up)|[down](volume:down)>> the sound in the {room}",
+        "turn the {spk} <<[up](volume:up)|[down](volume:down)>>",
+        "<<[raise](volume:up)|[lower](volume:down)>> the music volume",
+        "<<[raise](volume:up)|[lower](volume:down)>> the volume in the {room}",
+        "{room} volume <<[up](volume:up)|[down](volume:down)>>",
+        "<<[increase](volume:up)|[decrease](volume:down)>> the {spk} volume in the {room}",
+        "make the sound <<[louder](volume:up)|[quieter](volume:down)>>",
+        "<<[mute](volume:mute)|[unmute](volume:unmute)>> the {spk}",
+        "<<[mute](volume:mute)|[unmute](volume:unmute)>> the sound in the {room}",
+        "<<[raise the volume by {step}](volume:up)|[lower the volume by {step}](volume:down)>> on the {spk}",
+        "music volume <<[up](volume:up)|[down](volume:down)>> please",
+        "!<<[crank](volume:up)|[drop](volume:down)>> the sound on the {spk}",
+        "!could the {room} get a little <<[louder](volume:up)|[quieter](volume:down)>>",
+        "!the player in the {room}, volume <<[up](volume:up)|[down](volume:down)>>",
+    ]),
+    # ---- the same verb, our device or another one ----
+    "device_pairs_on": (("ac_on", OOS), 40, 8, [
+        "activate the <<air conditioner|alarm>>", "enable the <<air conditioner|ceiling fan>>",
+        "power on the <<aircon|dishwasher>>", "fire up the <<air con|space heater>>",
+        "start up the <<ac|computer>> in the {room}", "get the <<air conditioning|coffee maker>> going",
+        "boot up the <<ac|game console>>", "switch on the <<aircon|heater>> in the {room}",
+        "!kick on the <<ac|fan>>", "!flick on the <<air con|radio>>",
+    ]),
+    "device_pairs_off": (("ac_off", OOS), 40, 8, [
+        "kill the <<ac|music>>", "disable the <<air conditioning|alarm>>", "deactivate the <<aircon|security system>>",
+        "cut the <<air con|music>> in the {room}", "shut off the <<ac|sprinklers>>",
+        "power down the <<air conditioner|computer>>", "turn the <<ac|tv>>'s power off",
+        "power the <<aircon|heater>> down", "!knock off the <<ac|radio>>", "!flick off the <<air con|fan>>",
+    ]),
+    "device_pairs_lights": (("lights_on", OOS), 40, 8, [
+        "activate the <<lights|alarm>>", "enable the <<lights|fan>> in the {room}", "power on the <<[lamp](device)|tv>>",
+        "put on the <<lights|kettle>>", "switch on the <<lights|television>> in the {room}",
+        "power up the <<lights|router>>", "get the <<lights|sprinklers>> on", "!flick on the <<[lamp](device)|projector>>",
+        "!flip on the <<lights|humidifier>> in the {room}",
+    ]),
+    "device_pairs_lights_off": (("lights_off", OOS), 40, 8, [
+        "kill the <<lights|music>>", "cut the <<lights|radio>> in the {room}", "shut off the <<lights|fan>>",
+        "disable the <<[lamp](device)|alarm>>", "deactivate the <<lights|camera>> in the {room}",
+        "power down the <<lights|tv>>", "power the <<lights|fan>> down", "shut the <<lights off|blinds>>",
+        "!flick off the <<[lamp](device)|heater>>", "!knock off the <<lights|boiler>> in the {room}",
+    ]),
+    "device_pairs_appliances": (("washer_start", OOS), 30, 6, [
+        "fire up the <<washing machine|dishwasher>>", "get the <<washer|dryer>> going",
+        "power on the <<washing machine|tumble dryer>>", "start up the <<washer|dishwasher>>",
+        "activate the <<washer|dryer>>", "<<power on|power off>> the {washer}", "<<start up|shut down>> the {washer}",
+        "!kick off the <<washer|dishwasher>>",
+    ]),
+    "device_pairs_oven": (("oven_preheat", OOS), 30, 6, [
+        "fire up the <<oven|barbecue>>", "<<power on|power off>> the oven", "<<switch on|switch off>> the oven",
+        "<<get the oven going|kill the oven>>", "<<activate|deactivate>> the oven", "<<start up|shut down>> the oven",
+        "boot up the <<oven|microwave>>", "!<<crank up|knock off>> the oven",
+    ]),
+    "device_pairs_vacuum": (("vacuum_start", OOS), 24, 6, [
+        "activate the <<robot vacuum|lawn mower>>", "fire up the <<vacuum|mower>>",
+        "power on the <<robot vacuum|window cleaner>>", "get the <<vacuum|dishwasher>> going in the {room}",
+        "start up the <<vacuum|dryer>>", "!spin up the <<robovac|pool pump>>",
+    ]),
+    "device_pairs_timer": (("timer_set", OOS), 24, 6, [
+        "<<start|kill>> the {durk} timer", "<<activate|disable>> a {durk} timer",
+        "<<set|cancel>> the {durk} timer", "<<get a timer going for|take off>> {dur}",
+        "!<<put on|scrap>> a {durk} countdown",
+    ]),
+    "device_pairs_temperature": (("ac_set_temperature", OOS), 30, 6, [
+        "set the <<ac|heating>> to {temp}", "put the <<air conditioner|water heater>> on {temp}",
+        "switch the <<aircon|boiler>> to {temp}", "change the <<air con|hot tub>> to {temp}",
+        "bump the <<ac|electric blanket>> to {temp}", "!nudge the <<ac|radiator>> to {temp}",
+    ]),
+    "device_pairs_fridge": (("fridge_temperature", OOS), 24, 6, [
+        "set the <<[fridge](mode)|wine cooler>> to {ftemp}", "drop the <<[freezer](mode)|chest cooler>> to {ftemp}",
+        "make the <<[fridge](mode)|air purifier>> colder", "turn the <<[freezer](mode)|ice maker>> down to {ftemp}",
+        "!nudge the <<[fridge](mode)|water cooler>> down to {ftemp}",
+    ]),
+    "device_pairs_volume": (("tv_volume", OOS), 30, 6, [
+        "turn the <<sound|heating>> [up](volume:up) in the {room}", "turn <<the volume|the fan>> [down](volume:down)",
+        "turn [up](volume:up) the <<music volume|lights>> in the {room}",
+        "[lower](volume:down) the <<sound|blinds>>", "<<sound|fan speed>> [up a bit](volume:up)",
+        "!the <<sound|thermostat>> in the {room}, [down a little](volume:down)",
+    ]),
+    "device_pairs_dryer": (("dryer_status", OOS), 20, 6, [
+        "is the <<dryer|washer>> done", "<<is the dryer running|start the dryer>>",
+        "<<how long is left on|power on>> the {dryer}", "has the <<dryer|dishwasher>> finished",
+        "<<check on|fire up>> the {dryer}", "!any news from the <<dryer|dishwasher>>",
+    ]),
+    # ---- negation pairs: the plain command, and "don't" ----
+    "neg_pairs": ((OOS, "in_scope"), 0, 0, []),  # placeholder, filled below per intent
+    # ---- single in-scope phrasings ----
+    "ac_on": (("ac_on",), 30, 6, [
+        "fire up the {ac}", "get the {ac} going in the {room}", "boot up the {ac}", "put the {ac} on",
+        "start up the {room} {ac}", "activate the cooling in the {room}", "power up the {ac} please",
+        "it's sweltering in the {room}", "i'm so hot i can't sleep", "the {room} feels like a sauna",
+        "it's stifling in here", "i'm boiling, get the {ac} going", "we need the {ac} on in the {room}",
+        "!get the {ac} running", "!it's so humid and hot in the {room}", "!i'm dripping with sweat in here",
+    ]),
+    "ac_off": (("ac_off",), 30, 6, [
+        "kill the {ac}", "cut the {ac} in the {room}", "shut off the {ac}", "cut the power to the {ac}",
+        "shut the {ac} off", "deactivate the cooling", "i'm freezing", "it's getting too cold in the {room}",
+        "my hands are ice cold, the {ac} is too much", "i'm cold, kill the {ac}", "power the {room} {ac} off",
+        "!knock the {ac} off", "!my teeth are chattering", "!the {room} is like an icebox, enough {ac}",
+    ]),
+    "ac_set_temperature": (("ac_set_temperature",), 40, 8, [
+        "switch the {ac} to {temp}", "bump the {ac} to {temp}", "adjust the {ac} to {temp}",
+        "dial the thermostat to {temp}", "get the {room} to {temp}", "can you make the {room} {temp}",
+        "switch the thermostat to {temp} in the {room}", "put the {room} {ac} at {temp}",
+        "change the {room} {ac} setting to {temp}", "have the {ac} hold {temp}", "{ac} in the {room}, {temp}",
+        "!nudge the {ac} to {temp}", "!i'd prefer {temp} in the {room}", "!take the {room} down to {temp}",
+    ]),
+    "tv_volume": (("tv_volume",), 50, 10, [
+        "turn the {room} speaker {change}", "set the {spk} volume to {level}", "{room} volume {change}",
+        "set the volume in the {room} to {level}", "music volume to {level}", "sound {change}",
+        "turn the music volume {change} in the {room}", "[boost](volume:up) the music volume",
+        "[mute](volume:mute) the {spk} in the {room}", "[unmute](volume:unmute) the sound",
+        "put the {spk} at {level}", "the {spk} in the {room} to {level}", "turn the sound {change}",
+        "i can't hear a thing", "i can barely hear the music in the {room}", "the sound is way too loud",
+        "the music is blasting in the {room}", "the speaker is deafening", "i can hardly hear anything",
+        "!the {spk} should go {change}", "!bring the {room} sound to {level}",
+        "!nobody can hear the music in the {room}", "!the {spk} is far too quiet",
+    ]),
+    "lights_on": (("lights_on",), 40, 8, [
+        "fire up the lights in the {room}", "get the lights on in the {room}", "switch on some lights in the {room}",
+        "put the {light} on in the {room}", "activate the {room} lights", "power on the {light}",
+        "it's too dark in here", "i can't see anything in the {room}", "it's gloomy in the {room}",
+        "i keep tripping over things in the dark", "it's too dark to read in the {room}",
+        "it's pitch dark in the {room}, get the lights on",
+        "!it's so dim in the {room} i can't read", "!flick the {light} on", "!light the {room} up for me",
+    ]),
+    "lights_off": (("lights_off",), 40, 8, [
+        "kill the lights", "kill the {light} in the {room}", "cut the lights in the {room}", "shut off the {light}",
+        "power down the {room} lights", "deactivate the {light}", "power the lights down in the {room}",
+        "the {light} is keeping me awake, switch it off", "i'm heading to bed, the lights can go off",
+        "nobody's in the {room}, kill the lights", "disable every light in the {room}",
+        "!flick the {light} off", "!nobody needs the {light} on now, cut it",
+        "!knock the lights off in the {room}",
+    ]),
+    "vacuum_start": (("vacuum_start",), 40, 8, [
+        "activate the {vac} in the {room}", "enable the {vac}", "power on the {vac}", "boot up the {vac}",
+        "start up the {vac} in the {room}", "put the {vac} on", "get the {vac} going in the {room}",
+        "fire up the {vac}", "the floor is covered in crumbs", "the {room} floor is covered in dog hair",
+        "there's sand all over the {room}", "someone spilled cereal all over the {room} floor",
+        "the carpet in the {room} is a mess", "the floor is covered in crumbs, get the {vac} going",
+        "!there's dust everywhere in the {room}", "!spin up the {vac} for the {room}",
+        "!set the {vac} loose in the {room}",
+    ]),
+    "vacuum_dock": (("vacuum_dock",), 30, 6, [
+        "{vac}, back to base", "call the {vac} back", "park the {vac} on its charger",
+        "return the {vac} to the dock", "the {vac} keeps bumping into me, send it home",
+        "the {vac} needs to charge, send it back", "get the {vac} back on its dock",
+        "send the {vac} back home", "the {vac} is too loud, park it",
+        "!wrap it up and head to the dock, {vac}", "!bring the {vac} home", "!the {vac} is stuck on the rug, send it home",
+    ]),
+    "timer_set": (("timer_set",), 40, 8, [
+        "start up a timer for {dur}", "fire up a {durk} timer", "get a timer going for {dur}",
+        "activate a timer for {dur}", "put on a timer for {dur}", "enable a {durk} timer",
+        "switch on a timer for {dur}", "run a timer for {dur}", "time {dur} for me", "i need {dur} on the clock",
+        "the {food} needs {dur}, let me know when it's done", "the {food} will be ready in {dur}, remind me",
+        "!ping me after {dur}", "!clock {dur} for the {food}", "!give me a heads up in {dur}",
+    ]),
+    "washer_start": (("washer_start",), 36, 8, [
+        "fire up the {washer}", "power on the {washer}", "get the {washer} going", "activate the {washer} on {prog}",
+        "start up the {washer}", "switch on the {washer}, {prog} please", "boot up the {washer} and run {prog}",
+        "put the {washer} on {prog}", "enable the {washer}", "get a {prog} wash going", "throw on a {prog} wash",
+        "the laundry basket is full, get a wash going", "i'm out of clean socks, run the {washer}",
+        "the {washer} is loaded and ready", "the {washer} is full of dirty clothes, start it",
+        "!kick off a {prog} wash", "!kick off the {washer}", "!i've loaded the {washer}, set it off on {prog}",
+    ]),
+    "dryer_status": (("dryer_status",), 30, 6, [
+        "has the {dryer} finished", "how's the {dryer} getting on", "what's the status of the {dryer}",
+        "how much longer on the {dryer}", "are the clothes in the {dryer} ready", "check whether the {dryer} is done",
+        "is the {dryer} still going", "is my laundry dry yet", "i need my shirt from the {dryer}, is it ready",
+        "has the {dryer} stopped", "how long till the {dryer} is done",
+        "!any idea if the {dryer} has stopped", "!are the towels dry yet", "!give me an update on the {dryer}",
+    ]),
+    "oven_preheat": (("oven_preheat",), 40, 8, [
+        "fire up the oven to {otemp}", "power on the oven and set it to {otemp}", "get the oven going at {otemp}",
+        "activate the oven on {omode}", "switch on the oven to {otemp}", "start up the oven at {otemp} on {omode}",
+        "turn the oven on at {otemp}", "warm up the oven on {omode}", "get the oven hot, {otemp}",
+        "i'm about to bake {dish}", "i'm about to roast a chicken at {otemp}", "i'm making {dish} tonight, get the oven hot",
+        "{dish} is going in soon, oven to {otemp}", "power up the oven on {omode} to {otemp}",
+        "!crank the oven up to {otemp}", "!i'm about to make brownies", "!get the oven up to temperature on {omode}",
+    ]),
+    "fridge_temperature": (("fridge_temperature",), 36, 8, [
+        "drop the {comp} to {ftemp}", "switch the {comp} to {ftemp}", "bump the {comp} down to {ftemp}",
+        "can the {comp} go to {ftemp}", "make the {comp} a bit colder", "adjust the {comp} to {ftemp}",
+        "the ice cream is soft, make the [freezer](mode) colder", "the milk keeps going off, turn the [fridge](mode) down",
+        "what temp is the {comp} at", "the [freezer](mode) isn't cold enough", "how cold is the {comp} running",
+        "!nudge the {comp} to {ftemp}", "!my drinks are warm, chill the [fridge](mode) more",
+        "!tell me the {comp} temperature",
+    ]),
+    # ---- negations (out_of_scope) ----
+    "neg": ((OOS,), 190, 40, [
+        "don't turn on the {ac}", "please don't switch the {ac} on in the {room}", "no need to start the {ac}",
+        "there's no need to power up the {ac}", "never mind, leave the {ac} off", "wait, don't fire up the {ac}",
+        "don't turn off the {ac}", "leave the {ac} on", "no need to shut off the {ac}",
+        "please don't kill the {ac}", "do not power down the {ac} in the {room}", "never mind, keep the {ac} running",
+        "don't change the {ac} temperature", "leave the thermostat where it is", "no need to set the {ac} to {temp}",
+        "please don't touch the thermostat", "don't turn the volume up", "leave the volume as it is",
+        "no need to lower the sound", "don't mute the {spk}", "please don't touch the volume in the {room}",
+        "don't turn on the lights", "please don't switch the {light} on", "no need to turn on the {room} lights",
+        "leave the lights off", "never mind, keep the {room} dark", "don't activate the lights",
+        "don't turn off the lights", "leave the {light} on", "please don't kill the lights in the {room}",
+        "no need to switch off the {light}", "keep the lights on in the {room}", "don't start the {vac}",
+        "no need to vacuum the {room}", "please don't run the {vac} right now", "leave the {vac} on its dock",
+        "don't send the {vac} into the {room}", "don't send the {vac} home yet", "leave the {vac} cleaning",
+        "no need to dock the {vac}", "let the {vac} finish, don't send it back", "don't set a timer",
+        "don't start a {durk} timer", "i don't need a timer for the {food}", "no need to time the {food}",
+        "no need to start the {washer}", "don't run the {washer} yet", "please don't start a {prog} wash",
+        "hold off on the laundry", "leave the {washer} off for now", "don't fire up the {washer}",
+        "no need to check on the {dryer}", "don't check the {dryer}", "never mind about the {dryer}",
+        "please don't preheat the oven", "no need to heat the oven", "don't turn the oven on",
+        "i'm not baking today, leave the oven off", "don't preheat to {otemp}", "don't change the {comp} temperature",
+        "leave the {comp} as it is", "no need to make the {comp} colder", "don't touch the {comp} settings",
+        "never mind, don't turn the lights off", "actually, don't enable the {ac}",
+        "!hold off on turning on the lights", "!i changed my mind, don't preheat the oven",
+        "!forget the {vac}, leave it docked", "!skip the wash for today", "!let's not set a timer",
+        "!no, the {ac} should stay off", "!don't bother turning the volume up", "!please don't switch off the {light}",
+        "!i'd rather you didn't start the {washer}", "!don't bother checking the {dryer}", "!don't adjust the {comp}",
+        "!leave the thermostat alone", "!there's no reason to send the {vac} home",
+    ]),
+    # ---- near-domain negatives with the new verbs (out_of_scope) ----
+    "near": ((OOS,), 170, 30, [
+        "activate the {odev}", "enable the {odev}", "power on the {odev}", "power off the {odev}",
+        "fire up the {odev}", "boot up the {odev}", "deactivate the {odev}", "disable the {odev}",
+        "start up the {odev} in the {room}", "get the {odev} going", "shut off the {odev}",
+        "switch on the {odev} in the {room}", "turn the {odev}'s power off", "power the {odev} down",
+        "cut the power to the {odev}", "shut the {cover}", "shut the {room} {cover}", "kill the {odev}",
+        "power up the tv", "switch the television off", "power the tv down", "boot up the tv in the {room}",
+        "kill the timer", "disable the timer", "deactivate the {durk} timer", "power off the {washer}",
+        "start up the {dryer}", "power down the oven", "shut the oven off", "activate the ice maker",
+        "enable the {vac}'s do not disturb mode", "put on some music in the {room}", "put the kettle on",
+        "!kick on the {odev}", "!flick on the {odev}", "!get the {odev} running", "!spin up the {odev}",
+        "!knock off the {odev} in the {room}", "!flick off the {odev}",
+    ]),
+}
+
+NEGATION_PAIRS: dict[str, tuple[int, int, list[str]]] = {  # intent -> (train, validation, "<<neg|plain>>")
+    "ac_on": (12, 2, ["<<don't|please>> turn on the {ac} in the {room}", "<<no need to|go ahead and>> activate the {ac}",
+                      "<<never mind, leave|okay, power>> the {ac} on", "!<<hold off on powering|go ahead, power>> up the {ac}"]),
+    "ac_off": (12, 2, ["<<don't|please>> power off the {ac}", "<<never mind, leave|okay, turn>> the {ac} off",
+                       "<<no need to|go ahead and>> kill the {ac} in the {room}", "!<<let's not|let's>> shut off the {ac}"]),
+    "lights_on": (12, 2, ["<<don't|please>> turn on the {light}", "<<no need to|go ahead and>> power on the {room} lights",
+                          "!<<let's not|let's>> switch on the lights"]),
+    "lights_off": (12, 2, ["<<don't|please>> kill the lights in the {room}", "<<no need to|go ahead and>> switch off the {light}",
+                           "!<<let's not|let's>> power down the lights"]),
+    "vacuum_start": (8, 2, ["<<don't|please>> start the {vac} in the {room}", "<<no need to|go ahead and>> fire up the {vac}",
+                            "!<<let's not|let's>> get the {vac} going"]),
+    "vacuum_dock": (8, 2, ["<<don't|please>> send the {vac} home", "<<no need to|go ahead and>> dock the {vac}",
+                           "!<<let's not|let's>> call the {vac} back"]),
+    "timer_set": (8, 2, ["<<don't|please>> set a timer for {dur}", "<<no need to|go ahead and>> start a {durk} timer",
+                         "!<<let's not|let's>> run a timer for {dur}"]),
+    "washer_start": (8, 2, ["<<don't|please>> start the {washer}", "<<no need to|go ahead and>> run a {prog} wash",
+                            "!<<let's not|let's>> get the {washer} going"]),
+    "oven_preheat": (8, 2, ["<<please don't|please>> preheat the oven to {otemp}",
+                            "<<no need to|go ahead and>> fire up the oven", "!<<let's not|let's>> heat the oven to {otemp}"]),
+    "fridge_temperature": (8, 2, ["<<don't|please>> set the {comp} to {ftemp}",
+                                  "<<no need to|go ahead and>> drop the {comp} to {ftemp}",
+                                  "!<<let's not|let's>> change the {comp} to {ftemp}"]),
+    "ac_set_temperature": (8, 2, ["<<don't|please>> set the {ac} to {temp}", "<<no need to|go ahead and>> switch the {ac} to {temp}",
+                                  "!<<let's not|let's>> put the {ac} on {temp}"]),
+    "tv_volume": (8, 2, ["<<don't|please>> turn the {spk} [up](volume:up)",
+                         "<<no need to|go ahead and>> [lower](volume:down) the sound in the {room}",
+                         "!<<let's not|let's>> [mute](volume:mute) the {spk}"]),
+    "dryer_status": (6, 2, ["<<don't|please>> check on the {dryer}", "!<<let's not|let's>> check the {dryer}"]),
+}
+del GROUPS["neg_pairs"]
+for _intent, (_tr, _va, _templates) in NEGATION_PAIRS.items():
+    GROUPS[f"neg_pairs_{_intent}"] = ((OOS, _intent), _tr, _va, _templates)
+
+# rows drawn per group = its count x SCALE[split][is it "neg"/"near"]: ~1,200 train rows (~60 % in scope),
+# ~250 validation rows
+SCALE = {"train": {False: 0.68, True: 0.9}, "validation": {False: 0.8, True: 0.9}}
+
+PREFIXES = ["please ", "can you ", "could you ", "hey, ", "okay, "]
+SUFFIXES = [" please", " now", " for me", " thanks"]
+IMPERATIVE = {"turn", "switch", "power", "activate", "deactivate", "enable", "disable", "fire", "boot", "start",
+              "shut", "kill", "cut", "get", "put", "set", "drop", "bump", "adjust", "dial", "make", "send", "park",
+              "call", "return", "tell", "have", "raise", "lower", "increase", "decrease", "mute", "unmute", "run",
+              "throw", "warm", "dock", "recall", "time", "check"}
+ALT = re.compile(r"<<([^<>|]*)\|([^<>|]*)>>")
+
+
+def _variants(template: str) -> list[str]:
+    """`<<a|b>>` -> [with a, with b] (all alternations switch together); no alternation -> [template]."""
+    if "<<" not in template:
+        return [template]
+    return [ALT.sub(lambda m: m.group(1), template), ALT.sub(lambda m: m.group(2), template)]
+
+
+def _names(template: str) -> list[str]:
+    """The fill names a template draws, in order."""
+    return re.findall(r"\{(\w+)\}", template)
+
+
+def _fill(template: str, draws: list[tuple[str, object]]) -> tuple[str, list[dict]]:
+    """Render a template with the pre-drawn fills, noting where each slot's words land."""
+    draws = list(draws)
+    text, spans, pos = "", [], 0
+    for m in TOKEN.finditer(template):
+        text += template[pos:m.start()]
+        pos = m.end()
+        inner, slot, arg, name = m.groups()
+        start, drawn = len(text), None
+        if name:
+            piece, drawn = draws.pop(0)
+            slot = PLACEHOLDER_SLOT.get(name)
+        else:
+            pieces = []
+            for part in re.split(r"(\{\w+\})", inner):
+                if part.startswith("{"):
+                    part, value = draws.pop(0)
+                    drawn = value if value is not None else drawn
+                pieces.append(part)
+            piece = "".join(pieces)
+        text += piece
+        if slot:
+            spans.append({"slot": slot, "start": start, "end": len(text), **_gold(slot, drawn, arg)})
+    return text + template[pos:], spans
+
+
+def _draw(name: str, rng: random.Random, split: str) -> tuple[str, object]:
+    pool = FILLS[name] + (HELD_OUT.get(name, []) if split == "validation" else [])
+    choice = rng.choice(pool)
+    return (choice, None) if isinstance(choice, str) else choice
+
+
+def _voice(text: str, spans: list[dict], voice: tuple[str, str, bool]) -> tuple[str, list[dict]]:
+    """A polite prefix (imperatives only) or suffix, and now and then a capital first letter."""
+    prefix, suffix, cap = voice
+    if prefix and text.split(" ")[0].strip(",") in IMPERATIVE:
+        text = prefix + text
+        spans = [s | {"start": s["start"] + len(prefix), "end": s["end"] + len(prefix)} for s in spans]
+    elif suffix and text.split(" ")[0].strip(",") in IMPERATIVE and not text.endswith(("please", "now", "me")):
+        text += suffix
+    if cap:
+        text = text[:1].upper() + text[1:]
+    for span in spans:
+        if span["slot"] not in NUMERIC_SLOTS:
+            span["value"] = slot_text(text[span["start"]:span["end"]])
+    return text, spans
+
+
+def _voice_draw(rng: random.Random) -> tuple[str, str, bool]:
+    roll = rng.random()
+    prefix = rng.choice(PREFIXES) if roll < 0.15 else ""
+    suffix = rng.choice(SUFFIXES) if 0.15 <= roll < 0.23 else ""
+    return prefix, suffix, rng.random() < 0.08
+
+
+# The example sentences of the brief for this file (which may come from the unseen held-out set): never
+# written, so no row of ours can be one of them verbatim.
+BRIEF_EXAMPLES = [
+    "power on the ac", "turn the aircon's power off", "power the lights down", "it's too dark in here",
+    "i'm about to bake a pizza", "the floor is covered in crumbs", "i can't hear a thing",
+    "don't turn on the lights", "no need to start the washer", "please don't preheat the oven",
+    "never mind, leave the ac off", "activate the alarm", "enable the fan", "power on the dishwasher",
+    "shut the blinds", "kill the music",
+]
+
+
+def existing_keys() -> set[str]:
+    """Every sentence of the shipped English splits and the hand-written originals, normalised."""
+    keys: set[str] = set()
+    for path in sorted(INTENTS.glob("*.jsonl")) + sorted((INTENTS / "original").glob("*.jsonl")):
+        keys |= {normalise(r["text"]) for r in read_jsonl(path) if "text" in r}
+    return keys
+
+
+def build() -> dict[str, list[dict]]:
+    taken = existing_keys() | {normalise(t) for t in BRIEF_EXAMPLES}
+    splits: dict[str, list[dict]] = {"train": [], "validation": []}
+    for split in ("train", "validation"):
+        for group, (labels, n_train, n_val, templates) in GROUPS.items():
+            rng = random.Random(f"{SEED}-{split}-{group}")
+            mine = [t.removeprefix("!") for t in templates if t.startswith("!") == (split == "validation")]
+            want = round((n_train if split == "train" else n_val) * SCALE[split][group in ("neg", "near")])
+            added, tries = 0, 0
+            while added < want and tries < want * 40 and mine:
+                template = mine[tries] if tries < len(mine) else rng.choice(mine)
+                tries += 1
+                variants = _variants(template)
+                assert len(variants) == len(labels), (group, template)
+                assert all(_names(v) == _names(variants[0]) for v in variants), template
+                draws = [_draw(name, rng, split) for name in _names(variants[0])]
+                voice = _voice_draw(rng)
+                for variant, label in zip(variants, labels):
+                    text, spans = _voice(*_fill(variant, draws), voice)
+                    key = normalise(text)
+                    if key in taken:
+                        continue
+                    taken.add(key)
+                    spans = [s for s in spans if s["slot"] in INTENT_SLOTS[label]] if label != OOS else []
+                    splits[split].append({"text": text, "label": label, "lang": "en", "slots": spans,
+                                          "source": "phrasing"})
+                    added += 1
+        random.Random(f"{SEED}-shuffle-{split}").shuffle(splits[split])
+    return splits
+
+
+def problems_of(splits: dict[str, list[dict]]) -> list[str]:
+    problems = check(splits)  # duplicates across/within splits, bounds, whitespace, INTENT_SLOTS, value shapes
+    existing = existing_keys()
+    for name, rows in splits.items():
+        for row in rows:
+            if row.get("label") not in INTENT_SLOTS:
+                problems.append(f"{row['text']!r} in {name}: unknown label {row.get('label')!r}")
+            if normalise(row["text"]) in existing:
+                problems.append(f"{row['text']!r} in {name} equals a sentence of intents/*.jsonl")
+            if row.get("lang") != "en" or row.get("source") != "phrasing":
+                problems.append(f"{row['text']!r} in {name}: lang/source missing")
+    return problems
+
+
+def counts(splits: dict[str, list[dict]]) -> str:
+    lines = []
+    for name, rows in splits.items():
+        by: dict[str, int] = {}
+        for row in rows:
+            by[row["label"]] = by.get(row["label"], 0) + 1
+        lines.append(f"{name}: {len(rows)} rows, " + ", ".join(f"{k} {v}" for k, v in sorted(by.items())))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check the written files")
+    parser.add_argument("--disagreements", action="store_true", help="list the spans the parser reads otherwise")
+    args = parser.parse_args(argv)
+    splits = build()
+    problems = problems_of(splits)
+    if args.check:  # the files as written: the same checks, and equal to what the generator writes now
+        on_disk = {name: read_jsonl(path) if path.exists() else [] for name, path in FILES.items()}
+        problems += problems_of(on_disk)
+        problems += [f"{path.name} is stale; run python export/data/make_phrasing_en.py"
+                     for name, path in FILES.items() if on_disk[name] != splits[name]]
+        splits = on_disk
+    elif not problems:
+        OUT.mkdir(parents=True, exist_ok=True)
+        for name, path in FILES.items():
+            path.write_text(render(splits[name]), encoding="utf-8")
+    total, differ = disagreements(splits)
+    agreement = 1 - len(differ) / max(total, 1)
+    if agreement < MIN_AGREEMENT:
+        problems.append(f"the value parsers read {agreement:.1%} of the gold values back, under {MIN_AGREEMENT:.0%}")
+    for line in differ if args.disagreements else []:
+        print(line)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(counts(splits))
+    print(f"values: the parser reads {total - len(differ)}/{total} ({agreement:.1%}) temperature/duration/volume "
+          f"gold values back; problems {len(problems)}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
