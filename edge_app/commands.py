@@ -140,11 +140,17 @@ def _require_export_extra():
         ) from None
 
 
+SCALES = ["static", "dynamic"]
+SCALES_HELP = ("int8 activation scales: static (default; calibrated on the training texts, so a text gets the same "
+               "answer alone or in any batch) or dynamic (computed per call from the whole batch)")
+
+
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="local checkpoint folder or Hugging Face model id")
     p.add_argument("--out", required=True, type=Path, help="bundle folder to write")
     p.add_argument("--optimize", default="O1", choices=["O1", "O2", "O3", "none"])
     p.add_argument("--quantize", default="arm64", choices=["arm64", "avx2", "avx512", "avx512_vnni", "none"])
+    p.add_argument("--scales", default="static", choices=SCALES, help=SCALES_HELP)
     p.add_argument("--eval", type=Path, default=None, help="CSV or JSONL of text,label to validate on")
     p.add_argument("--min-agreement", type=float, default=0.98, help="fp32/int8 argmax agreement needed")
     p.add_argument("--force", action="store_true", help="write the bundle even under --min-agreement")
@@ -165,7 +171,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     key = _signing_key(args.sign_key)
     bundle = export_model(ExportOptions(
-        model=args.model, out=args.out, optimize=args.optimize, quantize=args.quantize, eval_file=args.eval,
+        model=args.model, out=args.out, optimize=args.optimize, quantize=args.quantize, scales=args.scales, eval_file=args.eval,
         min_agreement=args.min_agreement, force=args.force, max_length=args.max_length,
         fp32_out=args.fp32_out, name=args.name, calibration_file=args.validation, train_file=args.train, gpu=args.gpu,
     ))
@@ -180,6 +186,7 @@ def add_build_default_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-out", type=Path, default=None,
                    help="keep the fine-tuned PyTorch checkpoint here (for bench --baseline torch --torch-model)")
     p.add_argument("--quantize", default="arm64", choices=["arm64", "avx2", "avx512", "avx512_vnni"])
+    p.add_argument("--scales", default="static", choices=SCALES, help=SCALES_HELP)
     p.add_argument("--sign-key", type=Path, default=None, help="sign the bundle(s) with this private key (keygen)")
     p.add_argument("--gpu", action="store_true", help=GPU_HELP)
     # The names are checked by export.default_model (the export extra), which says which exist.
@@ -193,7 +200,7 @@ def run_build_default(args: argparse.Namespace) -> int:
     from export.default_model import ENCODER, build_default
 
     key = _signing_key(args.sign_key)
-    _print_summary(build_default(args.out, fp32_out=args.fp32_out, quantize=args.quantize,
+    _print_summary(build_default(args.out, fp32_out=args.fp32_out, quantize=args.quantize, scales=args.scales,
                                  checkpoint_out=args.checkpoint_out, gpu=args.gpu, encoder=args.encoder or ENCODER))
     _sign_outputs(key, args.out, args.fp32_out)
     return 0

@@ -31,9 +31,9 @@ from edge_app.errors import ExportError
 from edge_app.calibration import EMBEDDING_OUTPUT
 
 from . import calibrate
-from .data import DEFAULT_TEST, Example, check_labels, has_slots, load_many
+from .data import DEFAULT_TEST, Example, check_labels, has_slots, load_minimal_pairs, load_many
 from .evaluate import agreement, evaluate, figures as eval_figures, model_outputs, per_label_lines, uncalibrated_ece
-from .evaluate import slot_figures, tag_agreement
+from .evaluate import BATCH_SCORE_TOLERANCE, batch_invariance, polarity_flips, slot_figures, tag_agreement
 from .fp16 import convert_to_fp16
 from .progress import Steps
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 QUANTIZE_CHOICES = ("arm64", "avx2", "avx512", "avx512_vnni", "none")
 OPTIMIZE_CHOICES = ("O1", "O2", "O3", "none")
+SCALES = ("static", "dynamic")  # export/quantize.py: calibrated activation scales, or per call
 EVAL_SAMPLES_IN_BUNDLE = 64
 STATS_FILE = "detector.npz"
 # fp16 changes no weights' meaning, only their precision: it must agree almost everywhere.
@@ -59,6 +60,7 @@ class ExportOptions:
     out: Path
     optimize: str = "O1"
     quantize: str = "arm64"
+    scales: str = "static"  # activation scales: "static" (calibrated, one answer per text) or "dynamic" (per call)
     eval_file: Path | list[Path] | None = None  # a list: several splits as one (e.g. English + Korean)
     min_agreement: float = 0.98
     force: bool = False
@@ -132,37 +134,51 @@ def _optimize(onnx_dir: Path, level: str, work: Path, max_length: int) -> tuple[
     return out, graph_tidy.tidy(model, model, max_length)
 
 
-def _activation_matmuls(onnx_dir: Path) -> list[str]:
-    """MatMuls whose both inputs are activations (attention scores and context): int8 would
-    quantize both sides per call, which at a short command costs more than the fp32 product it
-    replaces and moves the scores (docs/benchmarks.md, fifth pass)."""
-    import onnx
+def _quantize(onnx_dir: Path, opts: ExportOptions, work: Path, tokenizer_json: Path,
+              max_length: int) -> tuple[Path, dict[str, Any]]:
+    """int8 per export/quantize.py: fixed scales calibrated on the training texts (`--scales
+    static`, the default), or onnxruntime's per-call scales through ORTQuantizer (`dynamic`)."""
+    from . import quantize  # lazy, like optimum: it imports onnx, which a board without the extra lacks
 
-    (path,) = sorted(onnx_dir.glob("*.onnx"))
-    graph = onnx.load(str(path), load_external_data=False).graph
-    constants = {i.name for i in graph.initializer}
-    return [n.name for n in graph.node if n.op_type == "MatMul" and not set(n.input) & constants]
+    (model,) = sorted(onnx_dir.glob("*.onnx"))
+    out = work / "quantized"
+    if opts.scales == "static":
+        texts = _calibration_texts(opts)
+        settings = quantize.quantize_static(model, out, texts, tokenizer_json, max_length, opts.quantize)
+        return out, settings
+    return out, _quantize_dynamic(onnx_dir, opts.quantize, out, quantize.activation_matmuls(model))
 
 
-def _quantize(onnx_dir: Path, target: str, work: Path) -> tuple[Path, dict[str, Any]]:
+def _calibration_texts(opts: ExportOptions) -> list[str]:
+    """What static scales are calibrated on: the training split(s), else the calibration
+    split(s), else the validation set; evenly over labels (export/quantize.py)."""
+    from .quantize import pick_calibration_texts
+
+    for files in (opts.train_file, opts.calibration_file, opts.eval_file):
+        if files:
+            examples = load_many(_paths(files))
+            return pick_calibration_texts([e.text for e in examples], [e.label for e in examples])
+    examples = load_many([DEFAULT_TEST])
+    return pick_calibration_texts([e.text for e in examples], [e.label for e in examples])
+
+
+def _quantize_dynamic(onnx_dir: Path, target: str, out: Path, fp32_matmuls: list[str]) -> dict[str, Any]:
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
     onnx_files = sorted(onnx_dir.glob("*.onnx"))
     quantizer = ORTQuantizer.from_pretrained(onnx_dir, file_name=onnx_files[0].name)
     # Per-channel weight scales: the same speed and size as per-tensor, and int8 agrees with fp32
-    # on 100 % of the test split against 98.8 % (docs/benchmarks.md, export/quant_variants.py).
-    fp32_matmuls = _activation_matmuls(onnx_dir)
+    # more often (docs/benchmarks.md).
     qconfig = getattr(AutoQuantizationConfig, target)(is_static=False, per_channel=True,
                                                       nodes_to_exclude=fp32_matmuls)
-    out = work / "quantized"
     try:
         quantizer.quantize(save_dir=out, quantization_config=qconfig)
     except RuntimeError as exc:  # onnxruntime's quantizer: e.g. the fused contrib ops of O2/O3 graphs
         first = str(exc).splitlines()[0].split(". ")[0]
         raise ExportError(f"ORTQuantizer cannot quantize this graph ({first}); "
                           "export with --optimize O1 (the default), or --quantize none") from None
-    settings = {
+    return {
         "method": "dynamic",
         "target": target,
         "weights": qconfig.weights_dtype.name,
@@ -170,7 +186,6 @@ def _quantize(onnx_dir: Path, target: str, work: Path) -> tuple[Path, dict[str, 
         "operators": list(qconfig.operators_to_quantize),
         "fp32_matmuls": len(fp32_matmuls),
     }
-    return out, settings
 
 
 def _stage(src_dir: Path, dest: Path, tokenizer_json: Path, fields: dict[str, Any]) -> Path:
@@ -215,8 +230,9 @@ def _eval_set(opts: ExportOptions, labels: list[str]) -> tuple[list[Example], st
 
 def export_model(opts: ExportOptions) -> Bundle:
     """Run every step and return the written, verified bundle; raise ExportError on refusal."""
-    if opts.quantize not in QUANTIZE_CHOICES or opts.optimize not in OPTIMIZE_CHOICES:
-        raise ExportError(f"use --quantize {'|'.join(QUANTIZE_CHOICES)} and --optimize {'|'.join(OPTIMIZE_CHOICES)}")
+    if opts.quantize not in QUANTIZE_CHOICES or opts.optimize not in OPTIMIZE_CHOICES or opts.scales not in SCALES:
+        raise ExportError(f"use --quantize {'|'.join(QUANTIZE_CHOICES)}, --optimize {'|'.join(OPTIMIZE_CHOICES)} "
+                          f"and --scales {'|'.join(SCALES)}")
     steps = Steps(7 if opts.gpu else 6, quiet=opts.quiet)
     config = check_model(opts.model)
     labels = _labels(config)
@@ -242,8 +258,9 @@ def export_model(opts: ExportOptions) -> Bundle:
         fp32_bundle = _stage(fp32_dir, work / "bundle-fp32", tokenizer_json, {**base, "quantization": None})
         served, quant = fp32_bundle, None
         if opts.quantize != "none":
-            with steps.step(f"Quantizing to int8 for {opts.quantize} (ORTQuantizer, dynamic)"):
-                q_dir, quant = _quantize(fp32_dir, opts.quantize, work)
+            how = "static scales calibrated on training texts" if opts.scales == "static" else "ORTQuantizer, dynamic"
+            with steps.step(f"Quantizing to int8 for {opts.quantize} ({how})"):
+                q_dir, quant = _quantize(fp32_dir, opts, work, tokenizer_json, max_length)
                 served = _stage(q_dir, work / "bundle-int8", tokenizer_json, {**base, "quantization": quant})
         else:
             steps.skip("Quantization skipped (--quantize none)")
@@ -430,6 +447,11 @@ def _validate(fp32: Path, served: Path, examples: list[Example], labelled: bool,
     figures["size_int8"] = (served / MODEL_FILE).stat().st_size if quantized else None
     figures["opset"] = _opset(served / MODEL_FILE)
     steps.info(", ".join(f"{k}={v}" for k, v in figures.items() if v is not None))
+    figures["polarity_flips"] = flips = polarity_flips(served, load_minimal_pairs())
+    steps.info(f"minimal pairs (export/data/minimal_pairs.jsonl): {len(flips)} answered with the opposite action")
+    figures["batch_invariance"] = inv = batch_invariance(served, [e.text for e in examples])
+    steps.info(f"alone against {inv['batchings']} shuffled batchings of {'/'.join(map(str, inv['batch_sizes']))}: "
+               f"{inv['label_changes']} answers changed, largest score move {inv['max_score_diff']:.1g}")
     if labelled:
         # The served model's figures: what a board sees, with its calibration and threshold.
         served_figures = eval_figures(examples, q.details)
@@ -466,6 +488,15 @@ def _refuse_if_disagreeing(figures: dict[str, Any], opts: ExportOptions) -> None
     if f1_fp is not None and f1_q is not None and round(f1_fp - f1_q, 4) > MAX_SPAN_F1_DROP:
         problems.append(f"its slot span F1 is {f1_q:.3f} against fp32's {f1_fp:.3f} "
                         f"(may drop {MAX_SPAN_F1_DROP:.2f} at most)")
+    flips = figures.get("polarity_flips") or []
+    if flips:
+        problems.append(f"{len(flips)} minimal pairs get the opposite action ({'; '.join(flips[:3])}; train on more "
+                        "sentences that differ only in on/off, start/dock or up/down)")
+    inv = figures.get("batch_invariance")
+    if inv and (inv["label_changes"] or inv["max_score_diff"] > BATCH_SCORE_TOLERANCE):
+        problems.append(f"{inv['label_changes']} of {inv['answers_compared']} answers changed with their batch-mates "
+                        f"(largest score move {inv['max_score_diff']:.2g}, allowed {BATCH_SCORE_TOLERANCE:g}); "
+                        "use --scales static")
     if not problems:
         return
     message = (f"{'; '.join(problems)}; try another --quantize target or --optimize level, "

@@ -92,7 +92,7 @@ def test_joint_bundle_says_its_kind_and_carries_both_heads(joint_bundle: Path) -
     assert outputs[:2] == ["logits", "slot_logits"] and "embedding" in outputs
     ev = bundle.manifest["eval"]
     assert 0 <= ev["tag_agreement"] <= 1 and ev["span_f1_fp32"] is not None and ev["span_f1_int8"] is not None
-    assert bundle.manifest["quantization"]["method"] == "dynamic"
+    assert bundle.manifest["quantization"]["method"] == "static"
     assert ev["size_int8"] < ev["size_fp32"]
     assert bundle.manifest["calibration"]["method"] in ("temperature", "mahalanobis")
 

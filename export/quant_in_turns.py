@@ -1,0 +1,75 @@
+"""Two bundles of one model, timed in turns through the product's Classifier (docs/benchmarks.md).
+
+    python -m export.quant_in_turns NEW_BUNDLE OLD_BUNDLE [--cycles 30] [--json out.json]
+
+Each cycle times NEW then OLD (then OLD then NEW on the next cycle): 20 batch-1 calls of one short
+command on the latency session, and 4 batch-32 calls over the test split's texts. A host that
+slows down for a while slows both alike, so the per-cycle ratio (OLD time / NEW time: above 1 means
+NEW is faster) is what to read; the table prints its median and quartiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from edge_app.classifier import Classifier
+
+from .data import DEFAULT_TEST_FILES, load_many
+
+SHORT = "turn on the kitchen lights"
+BATCH_1_CALLS = 20
+BATCH_32_CALLS = 4
+
+
+def _timed(call: Callable[[], object], times: int) -> float:
+    start = time.perf_counter()
+    for _ in range(times):
+        call()
+    return time.perf_counter() - start
+
+
+def in_turns(new: Classifier, old: Classifier, texts: list[str], cycles: int) -> dict[str, dict[str, float]]:
+    """Per-cycle ratios old/new for batch 1 and batch 32, after untimed warm-up calls of both."""
+    batches = [texts[i : i + 32] for i in range(0, 32 * BATCH_32_CALLS, 32)]
+    work = {"batch 1": lambda c: _timed(lambda: c.classify([SHORT]), BATCH_1_CALLS),
+            "batch 32": lambda c: sum(_timed(lambda b=b: c.classify(b), 1) for b in batches)}
+    for clf in (new, old):
+        for run in work.values():
+            run(clf)
+    ratios: dict[str, list[float]] = {name: [] for name in work}
+    for cycle in range(cycles):
+        for name, run in work.items():
+            pair = (new, old) if cycle % 2 == 0 else (old, new)
+            spent = {id(c): run(c) for c in pair}
+            ratios[name].append(spent[id(old)] / spent[id(new)])
+    return {name: {"median": statistics.median(r), "q1": statistics.quantiles(r, n=4)[0],
+                   "q3": statistics.quantiles(r, n=4)[2], "cycles": len(r)} for name, r in ratios.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("new", type=Path)
+    parser.add_argument("old", type=Path)
+    parser.add_argument("--cycles", type=int, default=30)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    texts = [e.text for e in load_many(DEFAULT_TEST_FILES)]
+    new, old = Classifier.load(args.new, device="cpu"), Classifier.load(args.old, device="cpu")
+    result = in_turns(new, old, texts, args.cycles)
+    print(f"| calls | {args.new.name} is ... as fast as {args.old.name} (median) | quartiles | cycles |")
+    print("|---|---|---|---|")
+    for name, r in result.items():
+        print(f"| {name} | {r['median']:.3f}x | {r['q1']:.3f}-{r['q3']:.3f} | {r['cycles']} |")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
