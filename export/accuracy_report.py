@@ -3,8 +3,9 @@
     python -m export.accuracy_report BUNDLE --set test=export/data/intents/test.jsonl \\
         --set holdout=export/data/near_domain_holdout.jsonl --plot docs/reliability.png
 
-Prints one markdown row per set (in-scope accuracy, out-of-scope recall, ECE before and after
-calibration), for a joint intent + slot bundle a second table per set annotated with slots
+Prints one markdown row per set (in-scope accuracy, out-of-scope recall, opposite actions, wrong
+actions scored >= 0.9, ECE before and after calibration), with --batching how many answers move
+between a text alone and in shuffled batches, for a joint intent + slot bundle a second table per set annotated with slots
 (intent accuracy, slot span precision/recall/F1, value exact match for temperature, duration and
 volume), and draws, per set, the reliability of the int8 scores before (plain softmax) and
 after calibration. matplotlib comes with the bench extra.
@@ -21,8 +22,11 @@ import numpy as np
 from edge_app.calibration import softmax
 from edge_app.classifier import Classifier
 
-from .data import Example, has_slots, load_examples
-from .evaluate import ECE_BINS, VALUE_SLOTS, ece, figures, slot_figures
+from .data import DEFAULT_TEST_FILES, DEFAULT_TRAIN_FILES, DEFAULT_VALIDATION_FILES, Example, has_slots
+from .data import load_examples, load_many
+
+TRAINING_DATA = (*DEFAULT_TRAIN_FILES, *DEFAULT_VALIDATION_FILES, *DEFAULT_TEST_FILES)
+from .evaluate import ECE_BINS, VALUE_SLOTS, batch_invariance, ece, figures, slot_figures
 
 
 def measure(clf: Classifier, examples: list[Example]) -> dict:
@@ -98,22 +102,48 @@ def plot(results: dict[str, dict], path: Path, title: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _key(text: str) -> str:
+    return "".join(text.lower().split())
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--set", action="append", required=True, help="NAME=FILE of text,label")
     parser.add_argument("--plot", type=Path, help="write the reliability diagram here (PNG)")
     parser.add_argument("--misses", action="store_true", help="list every wrong answer")
+    parser.add_argument("--unseen", action="store_true",
+                        help="drop each set's sentences that are also in the default model's data (spaces and case ignored)")
+    parser.add_argument("--batching", action="store_true",
+                        help="also classify each set alone and in 3 shuffled batchings of 8 and 32, and count answers that move")
     args = parser.parse_args(argv)
     clf = Classifier.load(args.bundle, device="cpu")
     results = {}
-    print("| set | n | in-scope accuracy | out-of-scope recall | rejected | ECE before | ECE after |")
-    print("|---|---|---|---|---|---|---|")
+    trained = {_key(e.text) for e in load_many(TRAINING_DATA)} if args.unseen else set()
+    print("| set | n | in-scope accuracy | out-of-scope recall | opposite actions | wrong actions scored >= 0.9 "
+          "| rejected | ECE before | ECE after |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for spec in args.set:
         name, file = spec.split("=", 1)
-        res = results[name] = measure(clf, load_examples(file))
-        print(f"| {name} | {res['examples']} | {res['in_scope_accuracy']:.4f} | {res['out_of_scope_recall']:.4f} | "
+        examples = load_examples(file)
+        if args.unseen:
+            examples = [e for e in examples if _key(e.text) not in trained]
+        res = results[name] = measure(clf, examples)
+        print(f"| {name} | {res['examples']} | {_num(res['in_scope_accuracy'])} | {_num(res['out_of_scope_recall'])} | "
+              f"{res['opposite_actions']} | {_num(res['confident_wrong_actions'])} | "
               f"{res['rejected']:.4f} | {res['ece_uncalibrated']:.4f} | {res['ece']:.4f} |")
+    if args.batching:
+        print()
+        print("| set | answers compared | label or slot changes | largest score move |")
+        print("|---|---|---|---|")
+        for spec in args.set:
+            name, file = spec.split("=", 1)
+            inv = batch_invariance(args.bundle, [e.text for e in load_examples(file)])
+            print(f"| {name} | {inv['answers_compared']} | {inv['label_changes']} | {inv['max_score_diff']:.2g} |")
     if any("slots" in res for res in results.values()):
         print()
         print("\n".join(slot_table(results)))

