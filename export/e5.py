@@ -164,3 +164,28 @@ def e5_source(out: Path, layers: int, limit: int = E5_KEEP_PIECES) -> tuple[Path
     _encoder(head, tensors, keep, layers).save_pretrained(out)
     _tokenizer([pieces[i] for i in keep]).save_pretrained(out)
     return out, {"layers": layers, "vocab": len(keep)}
+
+
+TEACHER_PREFIX = "query: "  # how multilingual-e5 is asked for a short text's embedding
+
+
+def e5_embeddings(texts: list[str], work: Path, layers: int = 12, batch: int = 64) -> torch.Tensor:
+    """Unit-length sentence embeddings of `texts` from the frozen multilingual-e5-small (all 12
+    layers by default): e5's own recipe, "query: " prefix and the mean of the real tokens. The
+    default model's teacher: what it knew about words is kept by staying near these."""
+    from .joint import mean_pool  # torch: already loaded here
+
+    source, _ = e5_source(work / "teacher", layers=layers)
+    tokenizer = XLMRobertaTokenizerFast.from_pretrained(source)
+    model = BertModel.from_pretrained(source, add_pooling_layer=False).eval()
+    out = []
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch):
+            idx = order[start : start + batch]
+            enc = tokenizer([TEACHER_PREFIX + texts[i] for i in idx], padding=True, truncation=True,
+                            max_length=128, return_tensors="pt")
+            hidden = model(**enc).last_hidden_state
+            out.append(torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1))
+    embeddings = torch.cat(out)
+    return embeddings[torch.argsort(torch.tensor(order))]

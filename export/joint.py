@@ -35,6 +35,7 @@ class IntentAndSlotsOutput(ModelOutput):
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     slot_logits: torch.Tensor | None = None
+    embedding: torch.Tensor | None = None  # the intent head's input; only while `return_embedding` is set
 
 
 class BertForIntentAndSlots(BertPreTrainedModel):
@@ -49,6 +50,8 @@ class BertForIntentAndSlots(BertPreTrainedModel):
         self.num_labels = config.num_labels
         self.slot_tags = list(config.slot_tags)
         self.slot_loss_weight = float(getattr(config, "slot_loss_weight", SLOT_LOSS_WEIGHT))
+        self.pooling = getattr(config, "pooling", "cls")
+        self.return_embedding = False  # training sets it to read the embedding (the export must not see it)
         self.bert = BertModel(config)
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
@@ -66,7 +69,8 @@ class BertForIntentAndSlots(BertPreTrainedModel):
         **_: Any,
     ) -> IntentAndSlotsOutput:
         out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        logits = self.classifier(self.dropout(out.pooler_output))
+        embedding = out.pooler_output if self.pooling == "cls" else mean_pool(out.last_hidden_state, attention_mask)
+        logits = self.classifier(self.dropout(embedding))
         slot_logits = self.slot_classifier(self.dropout(out.last_hidden_state))
         loss = None
         if labels is not None:
@@ -75,17 +79,30 @@ class BertForIntentAndSlots(BertPreTrainedModel):
                 tag_loss = nn.functional.cross_entropy(
                     slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=IGNORE)
                 loss = loss + self.slot_loss_weight * tag_loss
-        return IntentAndSlotsOutput(loss=loss, logits=logits, slot_logits=slot_logits)
+        return IntentAndSlotsOutput(loss=loss, logits=logits, slot_logits=slot_logits,
+                                    embedding=embedding if self.return_embedding else None)
 
 
-def joint_from_encoder(source: str, labels: list[str], slot_tags: list[str]) -> BertForIntentAndSlots:
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """The mean of the real tokens' vectors: how (multilingual-)e5 makes a sentence embedding, so the
+    intent head starts from the pretrained geometry instead of a fresh pooler over one token."""
+    if attention_mask is None:
+        return hidden.mean(dim=1)
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+def joint_from_encoder(source: str, labels: list[str], slot_tags: list[str],
+                       pooling: str = "cls") -> BertForIntentAndSlots:
     """A joint model whose encoder is the (sentence-transformers / BERT) checkpoint at `source`
-    and whose two heads start fresh."""
+    and whose two heads start fresh. `pooling`: the intent head reads BERT's pooler over the
+    first token ("cls") or the mean of the real tokens ("mean")."""
     config = BertConfig.from_pretrained(
         source, num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},
     )
     config.slot_tags = list(slot_tags)
+    config.pooling = pooling
     config.architectures = [BertForIntentAndSlots.__name__]
     return BertForIntentAndSlots.from_pretrained(source, config=config)
 
