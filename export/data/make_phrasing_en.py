@@ -28,6 +28,9 @@ Validation measures phrasings the model was not trained on: templates starting w
 validation only, the others train only; the fillers in HELD_OUT are drawn only for validation
 (rooms, lamps, speakers, programmes, devices, numbers); held-out VERBS ("flick on/off", "kick on",
 "knock off", "spin up", "kick off", "crank", "nudge", "set ... loose") appear only in `!` templates.
+EXTRA_GROUPS (train only, drawn after validation with EXTRA_FILLS, so validation is unchanged by them) add
+many more negation/cancellation frames, indirect discomfort (hot, cold from the ac, dark, mess, can't
+hear), more device names, tv power (out_of_scope) vs tv volume pairs and near-domain negatives.
 No sentence is in both splits, and none equals a sentence of intents/*.jsonl or intents/original/.
 
     python export/data/make_phrasing_en.py          # rewrite the two files
@@ -443,6 +446,188 @@ del GROUPS["neg_pairs"]
 for _intent, (_tr, _va, _templates) in NEGATION_PAIRS.items():
     GROUPS[f"neg_pairs_{_intent}"] = ((OOS, _intent), _tr, _va, _templates)
 
+# --- train-only extra groups (written after validation, so validation is unchanged by them) ---------
+# Fillers only these groups draw (train only): more names for our devices and more rooms.
+EXTRA_FILLS: dict[str, list] = {
+    "ac": ["split unit", "cooling unit", "wall unit", "portable ac", "window unit", "climate control",
+           "cooling", "a/c", "air conditioner unit", "window ac"],
+    "vac": ["cleaning robot", "bot", "little vacuum", "stick vacuum", "vac", "robot hoover", "floor robot",
+            "vacuum bot"],
+    "washer": ["laundry", "washing", "washer machine"],
+    "dryer": ["drying machine", "clothes drier", "drier"],
+    "spk": ["speakers", "amp", "stereo system", "bluetooth speaker", "home theater", "jukebox",
+            "tv", "telly", "television"],
+    "light": ["chandelier", "downlights", "strip lights", "pendant", "overhead light", "wall lights",
+              "under cabinet lights", "lava lamp", "standing lamp", "vanity lights", "globe light", "lantern"],
+    "room": ["utility room", "back bedroom", "family room", "loft", "conservatory", "cellar", "workshop",
+             "walk in closet", "landing", "front room"],
+}
+EXTRA_FILLS["when"] = ["tonight", "today", "for now", "this morning", "until later", "this evening", "right now", "at all"]
+EXTRA_GROUPS: dict[str, tuple[tuple[str, ...], int, list[str]]] = {
+    # ---- negation / cancellation frames (out_of_scope), every intent ----
+    "x_neg": ((OOS,), 300, [
+        # ac on / off
+        "let's not switch on the {ac} {when}", "hold off on starting the {ac}", "i'd rather you didn't power up the {ac}",
+        "please refrain from turning on the {ac}", "you don't have to put the {ac} on", "don't bother starting the {ac}",
+        "forget about the {ac}, it's fine", "stop, don't switch on the {ac}", "not now, leave the {ac} alone",
+        "nope, leave the {ac} as it is", "the {ac} should stay on", "the {room} {ac} should stay off {when}",
+        "keep the {ac} off", "keep the {ac} on in the {room}", "leave the {ac} alone", "skip the {ac} {when}",
+        "cancel that, i don't want the {ac} on", "never switch the {ac} off while i'm home",
+        "avoid turning the {ac} on {when}", "open the windows without turning on the {ac}",
+        "there's no need to cut the {ac}", "you don't have to shut off the {ac} in the {room}",
+        "hold off on killing the {ac}", "let's not touch the {ac}", "wait, don't turn the {ac} off",
+        "i'd rather the {ac} stayed off", "no {ac} {when}, thanks", "we can do without the {ac} {when}",
+        # temperature
+        "please refrain from changing the thermostat", "hold off on setting the {ac} to {temp}",
+        "you don't have to adjust the temperature", "keep the {ac} where it is", "don't bother with {temp}",
+        "cancel that, keep the temperature as it is", "let's not change the {room} temperature",
+        # lights
+        "let's not switch the {light} on", "hold off on powering the {room} lights", "i'd rather you didn't light the {room}",
+        "please refrain from switching on the {light}", "you don't have to turn the lights on",
+        "don't bother with the lights {when}", "forget about the {light}", "stop, don't turn the lights on",
+        "not now, leave the lights as they are", "nope, leave the {light} as it is", "the {light} should stay off",
+        "the lights in the {room} should stay on", "keep the {light} off {when}", "keep the {room} lights on",
+        "leave the {light} alone", "skip the lights {when}", "cancel that, i don't want the lights off",
+        "never turn off the {light} in the {room}", "avoid switching on the {light}",
+        "walk me to the {room} without turning on the lights", "there's no need to light up the {room}",
+        "wait, don't kill the {light}", "let's not turn out the lights yet", "hold off on switching off the {light}",
+        "i'd rather you didn't shut off the {room} lights", "we're fine in the dark, no lights {when}",
+        # vacuum
+        "let's not run the {vac} {when}", "hold off on vacuuming the {room}", "i'd rather you didn't start the {vac}",
+        "please refrain from sending the {vac} out", "you don't have to vacuum {when}", "don't bother with the {vac}",
+        "forget about vacuuming", "stop, don't start the {vac}", "not now, {vac}", "the {vac} should stay docked",
+        "keep the {vac} on its charger", "leave the {vac} alone", "skip the vacuuming {when}",
+        "cancel that, i don't want the {vac} running", "never run the {vac} while the baby sleeps",
+        "avoid the {room} with the {vac}", "keep the {vac} out of the {room}", "the {vac} can keep cleaning, don't dock it",
+        "there's no need to call the {vac} back", "hold off on docking the {vac}",
+        # timer
+        "let's not bother with a timer", "hold off on the {durk} timer", "i'd rather you didn't set a timer",
+        "you don't have to time the {food}", "forget about the timer", "stop, don't start a timer",
+        "cancel that, i don't want a timer", "no timer {when}, thanks", "skip the timer for the {food}",
+        "never mind the {durk} timer", "there's no need for a {durk} timer",
+        # washer
+        "let's not do laundry {when}", "hold off on running the {washer}", "i'd rather you didn't put a {prog} wash on",
+        "please refrain from starting the {washer}", "you don't have to run the {washer}", "don't bother with the laundry",
+        "forget about the {washer}", "stop, don't start the {washer}", "not now, the {washer} can wait",
+        "the {washer} should stay off {when}", "keep the {washer} off", "leave the {washer} alone",
+        "skip the laundry {when}", "skip the {prog} cycle", "cancel that, i don't want a wash",
+        "never run the {washer} at night", "avoid running the {washer} {when}",
+        # dryer
+        "you don't have to check the {dryer}", "forget about the {dryer}", "let's not bother with the {dryer}",
+        "no need to ask about the {dryer}", "leave the {dryer} alone",
+        # oven
+        "let's not heat the oven {when}", "hold off on preheating", "i'd rather you didn't fire up the oven",
+        "please refrain from preheating the oven", "you don't have to warm the oven", "don't bother preheating",
+        "forget about the oven", "stop, don't preheat", "the oven should stay off {when}", "keep the oven off",
+        "leave the oven alone", "skip preheating {when}", "cancel that, i don't want the oven on",
+        "never preheat the oven when i'm out", "we'll eat out, no oven {when}", "the oven can stay cold",
+        # fridge
+        "let's not change the {comp}", "hold off on adjusting the {comp}", "you don't have to touch the {comp}",
+        "keep the {comp} where it is", "leave the {comp} alone", "forget about the {comp} temperature",
+        "cancel that, the {comp} is fine",
+        # volume
+        "let's not turn the {spk} up", "hold off on raising the volume", "i'd rather you didn't mute the {spk}",
+        "please refrain from touching the volume", "you don't have to lower the {spk}", "don't bother with the sound",
+        "forget about the volume", "stop, don't turn it down", "keep the volume where it is",
+        "leave the {spk} volume alone", "the sound should stay as it is", "cancel that, i don't want it louder",
+        "never mute the {spk} during the game",
+    ]),
+    # ---- indirect discomfort statements ----
+    "x_hot": (("ac_on",), 70, [
+        "i'm sweating buckets in the {room}", "it's boiling in the {room}", "the {room} is sweltering",
+        "i'm roasting in here", "the {room} is like an oven", "it feels like a sauna in the {room}",
+        "it's so stuffy in the {room}", "it's muggy and gross in here", "i can't breathe in this heat",
+        "i'm melting", "it's baking hot in the {room}", "the {room} is an absolute furnace",
+        "it's way too warm in the {room}", "i'm overheating", "the heat in the {room} is unbearable",
+        "it's roasting, can we cool the {room} down", "i'm drenched in sweat", "it's so hot i can't think",
+        "we're cooking in the {room}", "it's too hot to sleep in the {room}", "my shirt is soaked, it's so hot",
+        "cool the {room} down, it's sweltering", "the {room} is stifling, get some cold air going",
+        "i need some cool air, it's boiling", "it's like a greenhouse in the {room}",
+    ]),
+    "x_cold": (("ac_off",), 60, [
+        "i'm freezing with the {ac} on", "i'm shivering in the {room}", "i've got goosebumps from the {ac}",
+        "the {room} is like a fridge", "it's an icebox in the {room}", "it's too chilly with the {ac} running",
+        "the {ac} is making me cold", "brr, the {ac} is way too strong", "my feet are frozen, enough {ac}",
+        "the {room} is freezing cold", "i'm cold, the {ac} has been on too long", "it's chilly in the {room}",
+        "the {ac} is blowing ice at me", "i need a sweater with this {ac} on", "it's like the arctic in the {room}",
+        "i'm frozen, the {room} {ac} is too much", "the kids are cold in the {room}, the {ac} is too much",
+        "we're all shivering, it's the {ac}",
+    ]),
+    "x_dark": (("lights_on",), 60, [
+        "it's too dim in the {room}", "the {room} is pitch black", "i can't see a thing in the {room}",
+        "i can't read in this light", "it's gloomy in here", "it's so dark i can't find my keys",
+        "i can barely see in the {room}", "the {room} is too dark to work in", "it's dark as night in the {room}",
+        "i can't see where i'm going", "it's murky in the {room}", "i need more light in the {room}",
+        "it's too dark to cook in the {room}", "i stubbed my toe in the dark", "i can't see my book",
+        "it's shadowy and dim in here", "the {room} is way too dark", "i'm squinting, it's so dark",
+        "the {light} would help, it's dark", "it's too dark to see the stairs",
+    ]),
+    "x_mess": (("vacuum_start",), 60, [
+        "there are crumbs all over the {room}", "there's pet hair everywhere in the {room}",
+        "the {room} floor is dirty", "there's sand everywhere in the {room}", "the cat shed all over the {room}",
+        "the kids tracked mud into the {room}", "the rug in the {room} is full of dust", "the floor is filthy",
+        "someone dropped chips all over the {room}", "the {room} carpet is covered in fluff",
+        "there's glitter everywhere in the {room}", "the dog hair in the {room} is out of control",
+        "the floors need cleaning", "the {room} is dusty", "there's dirt all over the {room} floor",
+        "the {room} needs a clean", "there's confetti all over the {room}", "biscuit crumbs everywhere, ugh",
+    ]),
+    "x_hear": (("tv_volume",), 40, [
+        "i can't hear the {spk}", "i can't hear the tv", "what did they say, i can't hear",
+        "the tv is too quiet", "i can barely hear the telly", "the {spk} in the {room} is too quiet",
+        "nobody in the {room} can hear the tv", "i can't make out what they're saying", "the sound is too low",
+        "the dialogue is too quiet", "i can't hear over the {washer}", "the tv is way too loud",
+        "the telly is deafening", "the {spk} is too loud in the {room}",
+    ]),
+    # ---- more device names for our devices ----
+    "x_syn_ac": (AC_ON_OFF, 60, [
+        "turn <<on|off>> the {ac}", "switch the {ac} <<on|off>> in the {room}", "<<start|stop>> the {ac}",
+        "<<put the {ac} on|turn the {ac} off>>", "can you <<turn on|turn off>> the {room} {ac}",
+        "<<run|shut down>> the {ac} in the {room}",
+    ]),
+    "x_syn_lights": (LIGHTS, 70, [
+        "turn <<on|off>> the {light}", "switch the {room} {light} <<on|off>>", "<<turn on|turn off>> the {light} in the {room}",
+        "<<light up|shut off>> the {light}", "put the {light} <<on|off>>", "can you turn the {light} <<on|off>>",
+    ]),
+    "x_syn_vac": (VAC, 50, [
+        "<<start|dock>> the {vac}", "send the {vac} <<to clean|back to its base>>",
+        "<<run|stop and dock>> the {vac}", "{vac}, <<go clean|go charge>>", "<<turn on|send home>> the {vac}",
+    ]),
+    "x_syn_washer": (("washer_start",), 24, [
+        "start the {washer}", "run the {washer} on {prog}", "put the {washer} on", "begin a {prog} cycle",
+        "start a load of laundry", "get the laundry going on {prog}", "start the wash on {prog}",
+    ]),
+    "x_syn_dryer": (("dryer_status",), 18, [
+        "is the {dryer} done", "is the {dryer} finished", "how long on the {dryer}", "is the {dryer} still running",
+        "are my clothes dry in the {dryer}",
+    ]),
+    # ---- tv power (out_of_scope) vs tv volume ----
+    "x_tv_pairs": ((OOS, "tv_volume"), 60, [
+        "<<turn on|turn [up](volume:up)>> the tv", "<<switch the telly off|turn the telly [down](volume:down)>>",
+        "<<turn off the television|turn [down](volume:down) the television>>",
+        "<<switch on|turn [up](volume:up)>> the tv in the {room}", "<<power on|pump [up](volume:up)>> the telly",
+        "<<turn the tv on|turn the tv [up](volume:up)>>", "<<shut off|turn [down](volume:down)>> the tv in the {room}",
+        "<<turn the telly on|turn the telly [up](volume:up)>>", "<<switch off|bring [down](volume:down)>> the television",
+        "<<turn the tv off|turn the tv [down a bit](volume:down)>>", "<<put the telly on|put the telly [louder](volume:up)>>",
+        "<<switch the tv on|make the tv [louder](volume:up)>>", "<<turn off|[quieten](volume:down)>> the telly",
+    ]),
+    # ---- near-domain confusions (out_of_scope) ----
+    "x_near": ((OOS,), 80, [
+        "run the sprinklers for {dur}", "water the lawn for {dur}", "add {dur} to the timer",
+        "add {dur} to the egg timer", "put another {dur} on the timer", "dim the lights to a third",
+        "bring the lights down to half", "set the lights to {level} brightness", "lower the lamp brightness",
+        "make the lights dimmer in the {room}", "brighten the {room} lights", "pause the music",
+        "hold the music", "stop the song", "put some music on", "play some jazz in the {room}",
+        "next track", "arm the alarm", "arm the house", "set the security system to away",
+        "wake me at 7", "set an alarm for 6 am", "wake me up at half past six", "turn on the ice maker",
+        "make some ice", "switch on the smart plug", "turn on the socket in the {room}",
+        "power up the smart plug", "turn the tv on", "change the channel", "switch to netflix",
+        "lock the front door", "open the garage", "close the {cover}", "turn on the heating",
+        "turn up the heating", "start the dishwasher", "put the kettle on for tea", "turn the fan up",
+        "set the heater to {temp}", "snooze the alarm", "cancel the timer",
+        "what's the weather", "turn on the electric blanket",
+    ]),
+}
+
 # rows drawn per group = its count x SCALE[split][is it "neg"/"near"]: ~1,200 train rows (~60 % in scope),
 # ~250 validation rows
 SCALE = {"train": {False: 0.68, True: 0.9}, "validation": {False: 0.8, True: 0.9}}
@@ -495,7 +680,9 @@ def _fill(template: str, draws: list[tuple[str, object]]) -> tuple[str, list[dic
 
 
 def _draw(name: str, rng: random.Random, split: str) -> tuple[str, object]:
-    pool = FILLS[name] + (HELD_OUT.get(name, []) if split == "validation" else [])
+    """split "validation" adds HELD_OUT, "extra" (train's EXTRA_GROUPS) adds EXTRA_FILLS."""
+    pool = FILLS.get(name, []) + (HELD_OUT.get(name, []) if split == "validation" else [])
+    pool += EXTRA_FILLS.get(name, []) if split == "extra" else []
     choice = rng.choice(pool)
     return (choice, None) if isinstance(choice, str) else choice
 
@@ -542,7 +729,32 @@ def existing_keys() -> set[str]:
     return keys
 
 
+def _write_group(rows: list[dict], taken: set[str], labels: tuple[str, ...], want: int, mine: list[str],
+                 rng: random.Random, split: str, group: str) -> None:
+    """Append up to `want` rows drawn from the templates `mine`, skipping any sentence already taken."""
+    added, tries = 0, 0
+    while added < want and tries < want * 40 and mine:
+        template = mine[tries] if tries < len(mine) else rng.choice(mine)
+        tries += 1
+        variants = _variants(template)
+        assert len(variants) == len(labels), (group, template)
+        assert all(_names(v) == _names(variants[0]) for v in variants), template
+        draws = [_draw(name, rng, split) for name in _names(variants[0])]
+        voice = _voice_draw(rng)
+        for variant, label in zip(variants, labels):
+            text, spans = _voice(*_fill(variant, draws), voice)
+            key = normalise(text)
+            if key in taken:
+                continue
+            taken.add(key)
+            spans = [s for s in spans if s["slot"] in INTENT_SLOTS[label]] if label != OOS else []
+            rows.append({"text": text, "label": label, "lang": "en", "slots": spans, "source": "phrasing"})
+            added += 1
+
+
 def build() -> dict[str, list[dict]]:
+    """GROUPS for train, then GROUPS for validation (as ever, so validation stays byte-identical), then
+    EXTRA_GROUPS for train only, which skip every sentence validation already holds."""
     taken = existing_keys() | {normalise(t) for t in BRIEF_EXAMPLES}
     splits: dict[str, list[dict]] = {"train": [], "validation": []}
     for split in ("train", "validation"):
@@ -550,26 +762,14 @@ def build() -> dict[str, list[dict]]:
             rng = random.Random(f"{SEED}-{split}-{group}")
             mine = [t.removeprefix("!") for t in templates if t.startswith("!") == (split == "validation")]
             want = round((n_train if split == "train" else n_val) * SCALE[split][group in ("neg", "near")])
-            added, tries = 0, 0
-            while added < want and tries < want * 40 and mine:
-                template = mine[tries] if tries < len(mine) else rng.choice(mine)
-                tries += 1
-                variants = _variants(template)
-                assert len(variants) == len(labels), (group, template)
-                assert all(_names(v) == _names(variants[0]) for v in variants), template
-                draws = [_draw(name, rng, split) for name in _names(variants[0])]
-                voice = _voice_draw(rng)
-                for variant, label in zip(variants, labels):
-                    text, spans = _voice(*_fill(variant, draws), voice)
-                    key = normalise(text)
-                    if key in taken:
-                        continue
-                    taken.add(key)
-                    spans = [s for s in spans if s["slot"] in INTENT_SLOTS[label]] if label != OOS else []
-                    splits[split].append({"text": text, "label": label, "lang": "en", "slots": spans,
-                                          "source": "phrasing"})
-                    added += 1
-        random.Random(f"{SEED}-shuffle-{split}").shuffle(splits[split])
+            _write_group(splits[split], taken, labels, want, mine, rng, split, group)
+        if split == "validation":
+            random.Random(f"{SEED}-shuffle-{split}").shuffle(splits[split])
+    for group, (labels, n_train, templates) in EXTRA_GROUPS.items():
+        assert not any(t.startswith("!") for t in templates), group
+        _write_group(splits["train"], taken, labels, n_train, templates, random.Random(f"{SEED}-extra-{group}"),
+                     "extra", group)
+    random.Random(f"{SEED}-shuffle-train").shuffle(splits["train"])
     return splits
 
 

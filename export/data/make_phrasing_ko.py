@@ -21,6 +21,12 @@ Volume: a verb that says the direction is the span, the whole word it is typed i
 NOTE: this file labels speaker, player and 음악 소리 volume commands `tv_volume` (as asked);
 make_intents_ko.py labels 스피커 볼륨 / 음악 소리 / 노래 소리 commands `out_of_scope`.
 
+TRAIN_FAMILIES / PAIRS_TRAIN_MORE (train only, after the first model's validation errors): timers said as
+N분 뒤에 알려/지나면 말해/재줘/카운트다운, 전원·스위치 켜/올려 vs 빼/내려/차단해/꺼, indirect heat, AC cold,
+darkness, dirt and quiet statements, more device names (ac2, vac2, spk2, lamp2), 가동/종료/스탑, and more
+negations (생각 없어, 됐어, 나중에, 그대로 둬). Validation is built first, from its own Random and the
+ko/ sentences only, so these never change a validation row; train skips every validation sentence.
+
 Validation measures phrasings train never saw: its own templates (VAL_* below) and held-out
 words (the `val` halves of the word lists, VAL_VERBS and VAL_ENDINGS), which never reach train;
 no validation sentence equals a train sentence, and none equals a sentence of
@@ -275,6 +281,136 @@ FAMILIES: dict[str, tuple[str, tuple[int, int], list[str], list[str]]] = {
     ]),
 }
 VERBS.update({"닫아": ("닫아", "닫"), "쳐": ("쳐", "치")})
+# TRAIN ONLY (added after the first model's validation errors): more device names and verbs. None of
+# these is a held-out word; validation never draws them (its templates do not name them).
+WORDS.update({
+    "ac2": (["스탠드형 에어컨", "벽걸이 에어컨", "시스템 에어컨", "창문형 에어컨", "냉방기", "이동식 에어컨", "냉난방기",
+             "거실 스탠드 에어컨", "2in1 에어컨"], []),
+    "vac2": (["로봇 청소기", "로청", "청소 로봇", "로봇", "걸레 로봇", "물걸레 청소기", "로봇청소기", "물걸레 로봇청소기",
+              "청소용 로봇"], []),
+    "spk2": (["사운드바", "오디오", "스피커", "블루투스 스피커", "미디어 플레이어", "셋톱박스", "TV 스피커", "거실 스피커",
+              "앰프", "음향기기"], []),
+})
+SPANS["lamp2"] = ("device", ["형광등", "간접등", "LED 등", "수유등", "취침등", "벽등", "펜던트 등", "펜던트 조명", "식탁 등",
+                             "천장 조명", "레일 조명", "수면등", "LED 스탠드", "거실등"], [])
+VERBS.update({"빼": ("빼", "빼"), "차단해": ("차단해", "차단하"), "종료해": ("종료해", "종료하"), "재": ("재", "재"),
+              "말해": ("말해", "말하"), "울려": ("울려", "울리")})
+ON_OFF_POWER = [("전원 {+켜}", "on"), ("전원 {+올려}", "on"), ("스위치 {+올려}", "on"), ("스위치 {+켜}", "on"),
+                ("전원 {+빼}", "off"), ("전원 {+내려}", "off"), ("전원 {+차단해}", "off"), ("스위치 {+내려}", "off"),
+                ("전원 {+꺼}", "off")]
+TRAIN_FAMILIES: dict[str, tuple[str, int, list[str]]] = {  # label, train rows, templates (no validation rows)
+    "timer_said": ("timer_set", 70, [
+        "{dur} 뒤에 {+알려}", "{dur} 있다가 {+알려}", "{dur} 있다가 알람 {+울려}", "{dur} 뒤에 알람 {+울려}",
+        "{dur} 지나면 {+말해}", "{dur} 지나면 {+알려}", "{dur} 후에 소리로 {+알려}", "{dur} 후에 소리 나게 {+해}",
+        "{dur} 뒤에 벨 {+울려}", "{dur} {+재}", "{dur}만 {좀}{+재}", "{dur} 카운트다운", "{dur} 카운트다운 {+시작해}",
+        "{dur} 카운트다운 {+해}", "{dur} 지나면 벨소리 {+울려}", "{dur} 되면 {+알려}", "{dur} 후에 알림 {+울려}",
+        "{dur} 지나면 알람 소리 {+울려}", "달걀 삶는 중이야 {dur} 뒤에 {+알려}", "{dur} 후에 소리 {좀} 내서 {+알려}",
+        "{dur} 지나면 소리로 {+알려}", "{dur} 있다가 {+말해}", "빨래 개는 동안 {dur} {+재}", "{dur} 있다 울리게 {+해}",
+        "{dur} 지나면 띵동 {+울려}", "{dur} 후에 {+말해}",
+    ]),
+    "hot": ("ac_on", 40, [
+        "더워", "덥다 더워", "{room|은} 너무 덥다", "더워 죽겠어 진짜", "푹푹 쪄", "{room|이} 찜통이야", "완전 찜통이네",
+        "{room|이} 찜질방 같아", "한증막이 따로 없네", "땀이 줄줄 흘러", "등에 땀이 줄줄 나", "너무 후텁지근해",
+        "후텁지근하다", "숨 막혀 너무 더워", "숨이 턱턱 막혀", "{room|은} 숨 막힐 것 같아", "더워서 못 살겠다",
+        "너무 더워서 잠을 못 자겠어", "집이 왜 이렇게 더워", "열기 때문에 미치겠어", "더위 먹겠다", "온몸이 땀범벅이야",
+        "{room|이} 푹푹 찌네", "덥고 습하고 최악이야", "찜통더위야 살려줘", "{room|은} 완전 한증막이야",
+    ]),
+    "cold_ac": ("ac_off", 35, [
+        "{ac} 때문에 추워", "{ac} 때문에 너무 추워", "{ac} 바람이 너무 세서 추워", "{ac} 때문에 닭살 돋아",
+        "{ac} 바람 때문에 닭살 돋았어", "{ac} 때문에 으슬으슬해", "{ac} 바람에 발이 시려", "{ac} 틀어 놔서 너무 추워",
+        "{room|이} {ac} 때문에 냉동고 같아", "{ac} 바람 맞으니까 추워", "{ac} 때문에 콧물 나", "{ac2} 때문에 추워 죽겠어",
+        "{ac2} 바람 때문에 팔에 닭살 돋았어", "{room|은} {ac} 때문에 너무 서늘해",
+    ]),
+    "dark": ("lights_on", 38, [
+        "깜깜해", "{room|이} 깜깜해", "너무 캄캄해", "{room|은} 어둑어둑하네", "앞이 안 보여", "앞이 하나도 안 보여",
+        "글씨가 안 보여", "책을 못 읽겠어 너무 어두워", "{room|이} 어둑어둑해", "어두워서 발밑이 안 보여",
+        "깜깜해서 넘어질 뻔했어", "캄캄해서 아무것도 안 보여", "빛이 하나도 없어", "어둡다 어두워", "{room|이} 좀 어둡네",
+        "어두워서 신문을 못 읽겠어", "{room} 깜깜하다", "너무 어둑어둑해서 눈 아파",
+    ]),
+    "dirty": ("vacuum_start", 45, [
+        "먼지가 너무 많아", "{room|에} 먼지가 쌓였어", "{room} 바닥이 지저분해", "{room|이} 너무 지저분해",
+        "과자 부스러기가 바닥에 떨어졌어", "바닥에 과자 부스러기 천지야", "머리카락이 너무 많아", "바닥에 머리카락이 많아",
+        "{room|에} 고양이 털이 너무 많아", "바닥에 흙이 잔뜩 묻었어", "바닥이 먼지투성이야", "발바닥에 먼지가 묻어",
+        "{room} 바닥에 부스러기 좀 봐", "{room} 바닥에 머리카락이 굴러다녀", "먼지 때문에 재채기 나",
+    ]),
+    "quiet": ("tv_volume", 25, [
+        "{tv} 소리가 너무 작아", "소리가 작아", "소리가 잘 안 들려", "소리가 너무 작아서 안 들려", "하나도 안 들리네",
+        "{spk2} 소리가 안 들려", "뉴스 소리가 안 들려", "목소리가 잘 안 들려", "{tv} 소리가 너무 커서 시끄러워",
+        "{room|은} 소리가 너무 커", "{spk2} 소리가 너무 작네", "소리가 작아서 하나도 안 들려",
+    ]),
+    "device_on": ("ac_on", 20, [
+        "{ac2} {+켜}", "{room} {ac2} {+틀어}", "{ac2} {+가동해}", "{ac2} 가동 {+시작해}", "{ac2} 전원 {+켜}",
+        "{room} {ac2} {좀}{+돌려}", "{ac2} 가동", "{ac} 가동 시작",
+    ]),
+    "device_off": ("ac_off", 22, [
+        "{ac2} {+꺼}", "{ac2} 가동 {+멈춰}", "{ac2} 가동 {+종료해}", "{ac2} 작동 {+종료해}", "{room} {ac2} 전원 {+꺼}",
+        "{ac} 가동 {+종료해}", "{ac} 작동 종료", "{ac2} 가동 정지",
+    ]),
+    "device_vac": ("vacuum_start", 28, [
+        "{vac2} {+돌려}", "{vac2} {+가동해}", "{vac2} 가동 {+시작해}", "{room} {vac2} {+작동시켜}", "{vac2} 청소 {+시작해}",
+        "{vac2} {+켜}", "{vac2} 가동", "{room} {vac2} {좀}{+돌려}", "{vac} 가동 시작",
+    ]),
+    "device_dock": ("vacuum_dock", 45, [
+        "{vac2} 가동 {+멈춰}", "{vac2} 가동 {+종료해}", "{vac2} 청소 {+종료해}", "{vac2} {+멈춰}", "{vac} 스탑",
+        "{vac} 청소 스탑", "{vac} 그만", "{vac} 이제 그만", "{vac} 그만해", "{vac2} 정지", "{vac2} 청소 스톱하고 충전해",
+        "{vac} 올스톱", "{vac2} 그만 멈춰", "{vac} 가동 종료", "{vac2} 스탑 스탑", "{vac} 청소 정지",
+    ]),
+    "device_vol": ("tv_volume", 28, [
+        "{spk2} 소리 {^up}", "{spk2} 볼륨 {^down}", "{room} {spk2} 음량 {^up}", "셋톱박스 소리 {^down}",
+        "{spk2} 볼륨 {vol_level|로} {+맞춰}", "{room} {spk2} 소리 {좀}{^down}", "{spk2} 음량 {^up}",
+    ]),
+    "device_lamp": ("lights_on", 25, [
+        "{room} {lamp2} {+켜}", "{lamp2} {좀}{+켜}", "{lamp2} 전원 {+켜}", "{room} {lamp2} {+밝혀}", "{lamp2} 스위치 {+올려}",
+        "{room} {lamp} 전원 {+올려}", "{lamp} 스위치 {+켜}", "{lamp2} 가동",
+    ]),
+    "device_lamp_off": ("lights_off", 25, [
+        "{room} {lamp2} {+꺼}", "{lamp2} {좀}{+꺼}", "{lamp2} 전원 {+빼}", "{room} {lamp2} 전원 {+차단해}",
+        "{lamp2} 스위치 {+내려}", "{room} {lamp} 전원 {+빼}", "{lamp} 전원 {+차단해}", "{light} 전원 {+차단해}",
+    ]),
+    "negation_more": (OOS, 200, [
+        "{ac} 켤 생각 없어", "불 켤 생각 없어", "{vac} 돌릴 생각 없어", "빨래 돌릴 생각 없어", "오븐 예열할 생각 없어",
+        "{ac} 끌 생각 없어", "타이머 맞출 생각 없어", "{ac2} 가동할 생각 없어", "볼륨 올릴 생각 없어",
+        "{ac} 안 켜도 돼", "불 안 꺼도 돼", "청소기 안 돌려도 돼", "볼륨 안 올려도 돼", "타이머 안 맞춰도 돼",
+        "{ac} 켜지 말자", "{vac} 돌리지 말자", "빨래 돌리지 말자", "{lamp2} 켜지 말자",
+        "{ac|은} 됐어", "불은 됐어", "청소는 됐어", "예열은 됐어", "소리는 됐어", "빨래는 됐어", "{vac|은} 됐어",
+        "{ac|은} 나중에", "청소는 나중에 하자", "빨래는 나중에 돌리자", "예열은 나중에 할게", "불은 나중에 켤게",
+        "{ac} 켜지 말아줘", "{lamp} 끄지 말아줘", "{vac} 멈추지 말아줘",
+        "{ac} 필요 없어", "불 필요 없어", "청소 필요 없어", "예열 필요 없어", "볼륨 조정 필요 없어",
+        "굳이 {ac} 안 켜도 돼", "굳이 청소기 안 돌려도 돼", "굳이 불 안 켜도 돼", "굳이 예열 안 해도 돼",
+        "{ac} 켜면 안 돼", "지금 청소기 돌리면 안 돼", "불 끄면 안 돼", "지금 빨래 돌리면 안 돼",
+        "그냥 둬", "{ac} 그냥 둬", "불 그냥 둬", "{vac} 그냥 둬", "그대로 둬", "{ac} 그대로 둬", "소리 그대로 둬",
+        "{room} 불 그대로 둬", "{ac} 꺼 둔 채로 둬", "불 꺼 둔 채로 둬", "{vac} 꺼 둔 채로 둬", "{tv} 소리 그대로 둬",
+        "아니 켜지 마", "아니 {ac} 켜지 마", "아니 불 끄지 마", "아니 청소기 돌리지 마", "아니 됐어 끄지 마",
+        "{vac} 충전하러 보내지 마", "{lamp2} {-켜}", "{ac2} {-가동해}", "{vac2} {-돌려}", "{vac} 가동 {-시작해}",
+        "{lamp} 전원 {-올려}", "{ac} 전원 {-빼}", "{dur} 뒤에 {-알려}", "{spk2} 소리 {-키워}", "{room} 불 전원 {-차단해}",
+        "{ac} 켜 둔 채로 둬", "{room} {light} 켜 둔 채로 둬", "{vac2} 청소 {-시작해}",
+    ]),
+    "near_more": (OOS, 25, [
+        "내일 아침 7시에 알람 {+맞춰}", "6시 반에 알람 {+울려}", "아침 8시 알람 {+설정해}", "알람 소리 {+줄여}",
+        "알람 소리 {+바꿔}", "{dur} 뒤에 음악 {+꺼}", "{dur} 뒤에 {tv} {+꺼}", "선풍기 가동 {+시작해}", "공기청정기 가동",
+        "보일러 전원 {+빼}", "전기장판 전원 {+차단해}", "{tv} 스위치 {+올려}", "가습기 가동 {+종료해}",
+    ]),
+}
+PAIRS_TRAIN_MORE_TRIES = 26
+PAIRS_TRAIN_MORE: list[tuple[str, list[tuple[str, str]]]] = [
+    ("{room} {lamp} {P}", [(v, "lights_" + d) for v, d in ON_OFF_POWER]),
+    ("{room} {light} {P}", [(v, "lights_" + d) for v, d in ON_OFF_POWER]),
+    ("{lamp2} {P}", [(v, "lights_" + d) for v, d in ON_OFF_POWER]),
+    ("{room} {ac} {P}", [(v, "ac_" + d) for v, d in ON_OFF_POWER]),
+    ("{ac2} {P}", [(v, "ac_" + d) for v, d in ON_OFF_POWER]),
+    ("{vac} {P}", [("스타트", "vacuum_start"), ("스탑", "vacuum_dock"), ("시작", "vacuum_start"), ("그만", "vacuum_dock"),
+                   ("{+돌려}", "vacuum_start"), ("{+멈춰}", "vacuum_dock"), ("정지", "vacuum_dock")]),
+    ("{vac2} {P}", [("가동 {+시작해}", "vacuum_start"), ("가동 {+멈춰}", "vacuum_dock"), ("가동 {+종료해}", "vacuum_dock"),
+                    ("{-돌려}", OOS), ("청소 스타트", "vacuum_start"), ("청소 스탑", "vacuum_dock")]),
+    ("{ac2} {P}", [("가동 {+시작해}", "ac_on"), ("가동 {+종료해}", "ac_off"), ("가동 {+멈춰}", "ac_off"), ("{-켜}", OOS)]),
+    ("{P}", [("{dur} 뒤에 소리로 {+알려}", "timer_set"), ("소리 {^up}", "tv_volume"), ("{dur} 지나면 {+알려}", "timer_set"),
+             ("음량 {^down}", "tv_volume"), ("{dur} 있다가 알람 {+울려}", "timer_set"), ("7시에 알람 {+울려}", OOS)]),
+    ("{ac} {P}", [("{+켜}", "ac_on"), ("켤 생각 없어", OOS), ("{+꺼}", "ac_off"), ("끌 생각 없어", OOS), ("그대로 둬", OOS)]),
+    ("{room} {light} {P}", [("{+켜}", "lights_on"), ("안 켜도 돼", OOS), ("그대로 둬", OOS), ("{+꺼}", "lights_off")]),
+    ("{vac} {P}", [("{+돌려}", "vacuum_start"), ("돌릴 생각 없어", OOS), ("청소는 나중에", OOS), ("그만", "vacuum_dock")]),
+    ("{room} {P}", [("너무 더워", "ac_on"), ("너무 깜깜해", "lights_on"), ("바닥이 지저분해", "vacuum_start")]),
+]
+
 
 # Minimal pairs: one fill, each alternative for {P} with its label.
 PAIRS_TRAIN: tuple[int, list[tuple[str, list[tuple[str, str]]]]] = (110, [
@@ -430,7 +566,9 @@ def existing_keys() -> set[str]:
 def build() -> dict[str, list[dict]]:
     taken = existing_keys()
     splits: dict[str, list[dict]] = {}
-    for index, split in enumerate(("train", "validation")):
+    # validation first, from its own Random and the ko/ sentences only, so train templates can grow
+    # without moving a validation row; train then skips every validation sentence
+    for index, split in ((1, "validation"), (0, "train")):
         rng = random.Random(SEED + index)
         rows: list[dict] = []
 
@@ -451,7 +589,16 @@ def build() -> dict[str, list[dict]]:
                     break
                 template = templates[tries] if tries < len(templates) else rng.choice(templates)
                 got += add(row(template, label, rng.getrandbits(32), split), mine)
+        for family, (label, want, templates) in (TRAIN_FAMILIES.items() if split == "train" else ()):
+            got = 0
+            for tries in range(want * 40):
+                if got == want:
+                    break
+                template = templates[tries] if tries < len(templates) else rng.choice(templates)
+                got += add(row(template, label, rng.getrandbits(32), split), mine)
         want, pairs = PAIRS_TRAIN if split == "train" else PAIRS_VAL
+        if split == "train":
+            want, pairs = want + PAIRS_TRAIN_MORE_TRIES, pairs + PAIRS_TRAIN_MORE
         for tries in range(want):
             template, alternatives = pairs[tries % len(pairs)] if tries < len(pairs) else rng.choice(pairs)
             seed = rng.getrandbits(32)
@@ -460,7 +607,7 @@ def build() -> dict[str, list[dict]]:
         random.Random(f"{SEED}-{split}").shuffle(rows)
         splits[split] = rows
         taken |= mine
-    return splits
+    return {"train": splits["train"], "validation": splits["validation"]}
 
 
 def problems_of(splits: dict[str, list[dict]]) -> list[str]:
