@@ -163,6 +163,9 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", type=Path, default=None,
                    help="the training CSV/JSONL: class statistics for the distance detector (with --validation)")
     p.add_argument("--gpu", action="store_true", help=GPU_HELP)
+    p.add_argument("--minimal-pairs", type=Path, default=None,
+                   help="JSONL of sentence pairs that differ only in polarity (export/data/minimal_pairs.jsonl is "
+                        "the default model's): refuse a model that answers any side with the opposite action")
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -174,6 +177,7 @@ def run_export(args: argparse.Namespace) -> int:
         model=args.model, out=args.out, optimize=args.optimize, quantize=args.quantize, scales=args.scales, eval_file=args.eval,
         min_agreement=args.min_agreement, force=args.force, max_length=args.max_length,
         fp32_out=args.fp32_out, name=args.name, calibration_file=args.validation, train_file=args.train, gpu=args.gpu,
+        minimal_pairs=args.minimal_pairs,
     ))
     _print_summary(bundle)
     _sign_outputs(key, args.out, args.fp32_out)

@@ -19,7 +19,7 @@ from edge_app.bundle import Bundle
 from edge_app.errors import ExportError
 from edge_app.slots.schema import bio_tags
 
-from .data import DEFAULT_TEST_FILES, DEFAULT_TRAIN_FILES, DEFAULT_VALIDATION_FILES, Example, load_many
+from .data import DEFAULT_TEST_FILES, DEFAULT_TRAIN_FILES, DEFAULT_VALIDATION_FILES, MINIMAL_PAIRS, Example, load_many
 from .jamo import extend_jamo
 from .pipeline import ExportOptions, export_model
 from .progress import Steps
@@ -238,7 +238,7 @@ def build_default(
         options = ExportOptions(
             model=str(checkpoint), out=Path(out), quantize=quantize, scales=scales, eval_file=list(test_files),
             calibration_file=list(validation_files), train_file=list(train_files),
-            fp32_out=fp32_out, name=DEFAULT_NAMES[encoder], quiet=quiet, gpu=gpu,
+            fp32_out=fp32_out, name=DEFAULT_NAMES[encoder], quiet=quiet, gpu=gpu, minimal_pairs=MINIMAL_PAIRS,
             source=f"{ENCODER_SOURCES[encoder]} fine-tuned on export/data/intents, intents/ko and intents/phrasing "
                    f"({recipe.describe()}; seed {seed}, {epochs} epochs"
                    + (f", from {Path(init_from).name})" if init_from else ")"),

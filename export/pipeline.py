@@ -72,6 +72,7 @@ class ExportOptions:
     calibration_file: Path | list[Path] | None = None  # labelled validation split(s): fit the detector and threshold
     train_file: Path | list[Path] | None = None  # the training split(s): class statistics for the distance detector
     gpu: bool = False  # also an fp16 model for --device cuda|tensorrt (the int8 one stays for CPUs)
+    minimal_pairs: Path | None = None  # polarity pairs the model must never answer with the opposite action
 
 
 def _looks_local(model: str) -> bool:
@@ -267,6 +268,7 @@ def export_model(opts: ExportOptions) -> Bundle:
         _calibrate(opts, config, labels, served, fp32_bundle, steps)
         with steps.step(f"Validating fp32 and int8 on {len(examples)} examples ({eval_source})"):
             figures, fp32_preds, served_preds = _validate(fp32_bundle, served, examples, labelled, quant is not None, steps)
+            figures.update(_polarity_figures(served, opts.minimal_pairs, steps))
         _refuse_if_disagreeing(figures, opts)
         gpu_models: dict[str, Path] = {}
         if opts.gpu:
@@ -447,8 +449,6 @@ def _validate(fp32: Path, served: Path, examples: list[Example], labelled: bool,
     figures["size_int8"] = (served / MODEL_FILE).stat().st_size if quantized else None
     figures["opset"] = _opset(served / MODEL_FILE)
     steps.info(", ".join(f"{k}={v}" for k, v in figures.items() if v is not None))
-    figures["polarity_flips"] = flips = polarity_flips(served, load_minimal_pairs())
-    steps.info(f"minimal pairs (export/data/minimal_pairs.jsonl): {len(flips)} answered with the opposite action")
     figures["batch_invariance"] = inv = batch_invariance(served, [e.text for e in examples])
     steps.info(f"alone against {inv['batchings']} shuffled batchings of {'/'.join(map(str, inv['batch_sizes']))}: "
                f"{inv['label_changes']} answers changed, largest score move {inv['max_score_diff']:.1g}")
@@ -464,6 +464,15 @@ def _validate(fp32: Path, served: Path, examples: list[Example], labelled: bool,
         for line in per_label_lines(served_figures["per_label"]):
             steps.info(line)
     return figures, fp.predictions, q.predictions
+
+
+def _polarity_figures(served: Path, pairs_file: Path | None, steps: Steps) -> dict[str, Any]:
+    """The minimal pairs the served model answers with the opposite action (none asked without a file)."""
+    if pairs_file is None:
+        return {}
+    flips = polarity_flips(served, load_minimal_pairs(pairs_file))
+    steps.info(f"minimal pairs ({_name(pairs_file)}): {len(flips)} answered with the opposite action")
+    return {"polarity_flips": flips}
 
 
 def _slot_gate_figures(fp, q, examples: list[Example], quantized: bool) -> dict[str, Any]:

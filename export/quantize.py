@@ -134,6 +134,76 @@ def quantize_static_matmuls(model_path: Path, out_path: Path, feeds: list[dict[s
     )
 
 
+def fuse_int8_matmuls(model_path: Path) -> dict[str, int]:
+    """Rewrite the QDQ model in place so that each quantized MatMul is one MatMulIntegerToFloat
+    (onnxruntime's contrib op, as the dynamic model's DynamicQuantizeMatMul is) with its bias
+    folded in, reading the activation's QuantizeLinear output and the int8 weight directly; and
+    so that every other consumer of an activation (the residual Add after a LayerNorm) reads the
+    float tensor again, as in the fp32 model. onnxruntime's QDQ writer hands the dequantized copy
+    to every consumer, which put int8 rounding into the residual stream, and its load-time fusion
+    leaves the bias as a separate Add. Returns what was rewritten."""
+    import onnx  # the export extra
+    from onnx import helper
+
+    proto = onnx.load(str(model_path))
+    graph = proto.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    constants = {init.name: init for init in graph.initializer}
+    fused, floats, drop = 0, 0, set()
+    for node in list(graph.node):
+        if node.op_type != "MatMul":
+            continue
+        act, weight = (producer.get(name) for name in node.input)
+        quant = producer.get(act.input[0]) if act is not None and act.op_type == "DequantizeLinear" else None
+        if quant is None or quant.op_type != "QuantizeLinear" or weight is None or weight.op_type != "DequantizeLinear" \
+                or weight.input[0] not in constants:
+            continue
+        after = consumers.get(node.output[0], [])
+        bias = None
+        if len(after) == 1 and after[0].op_type == "Add":
+            other = [name for name in after[0].input if name != node.output[0]]
+            if len(other) == 1 and other[0] in constants and len(constants[other[0]].dims) == 1:
+                bias = other[0]
+        inputs = [quant.output[0], weight.input[0], act.input[1], weight.input[1],
+                  act.input[2] if len(act.input) > 2 else "", weight.input[2] if len(weight.input) > 2 else ""]
+        output = after[0].output[0] if bias else node.output[0]
+        merged = helper.make_node("MatMulIntegerToFloat", inputs + ([bias] if bias else []), [output],
+                                  name=node.name + "/int8", domain="com.microsoft")
+        graph.node.insert(list(graph.node).index(node), merged)
+        drop.update(id(n) for n in ([node, after[0]] if bias else [node]))
+        fused += 1
+    for node in graph.node:
+        if node.op_type in ("MatMul", "MatMulIntegerToFloat") or id(node) in drop:
+            continue
+        for k, name in enumerate(node.input):
+            dq = producer.get(name)
+            quant = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if quant is not None and quant.op_type == "QuantizeLinear":
+                node.input[k] = quant.input[0]
+                floats += 1
+    kept = [n for n in graph.node if id(n) not in drop]
+    del graph.node[:]
+    graph.node.extend(_without_dead_nodes(kept, {o.name for o in graph.output}))
+    if not any(op.domain == "com.microsoft" for op in proto.opset_import):
+        proto.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(proto, str(model_path))
+    return {"fused_matmuls": fused, "float_inputs": floats}
+
+
+def _without_dead_nodes(nodes: list[Any], outputs: set[str]) -> list[Any]:
+    """`nodes` less those whose outputs nothing reads (the DequantizeLinears the fusion bypassed)."""
+    while True:
+        read = outputs | {name for node in nodes for name in node.input}
+        alive = [node for node in nodes if any(out in read for out in node.output)]
+        if len(alive) == len(nodes):
+            return alive
+        nodes = alive
+
+
 def quantize_static(model_path: Path, out_dir: Path, texts: list[str], tokenizer_json: Path,
                     max_length: int, target: str) -> dict[str, Any]:
     """`model_path` (fp32) -> `out_dir`/model.onnx with fixed activation scales; the manifest's
@@ -150,10 +220,11 @@ def quantize_static(model_path: Path, out_dir: Path, texts: list[str], tokenizer
         quantize_static_matmuls(model_path, staged, feeds, exclude, reduce_range)
         quantize_embedding(staged, out_dir / "model.onnx")
     staged.unlink()
+    rewritten = fuse_int8_matmuls(out_dir / "model.onnx")
     return {
         "method": "static",
         "target": target,
-        "format": "QDQ",
+        "format": "QuantizeLinear + MatMulIntegerToFloat",
         "weights": "QInt8",
         "per_channel": True,
         "reduce_range": reduce_range,
@@ -162,4 +233,5 @@ def quantize_static(model_path: Path, out_dir: Path, texts: list[str], tokenizer
                    "padding": "as the product pads (edge_app.padding)"},
         "operators": ["MatMul", "Gather"],
         "fp32_matmuls": len(exclude),
+        **rewritten,
     }

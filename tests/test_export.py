@@ -91,7 +91,7 @@ def test_default_manifest_records_what_a_board_needs(default_bundle: Path) -> No
     assert isinstance(m["opset"], int) and m["opset"] >= 13
     assert m["optimization"] == "O1"
     q = m["quantization"]
-    assert q["method"] == "static" and q["target"] == "arm64" and q["format"] == "QDQ"
+    assert q["method"] == "static" and q["target"] == "arm64" and q["fused_matmuls"] >= 6 * 4
     assert q["weights"] == "QInt8" and q["per_channel"] is True and q["reduce_range"] is False
     assert "MatMul" in q["operators"] and q["scales"]["texts"] >= 1000 and q["scales"]["calibration"] == "MinMax"
     # The export's own gates: batching moves no answer, no minimal pair gets the opposite action.
@@ -245,18 +245,20 @@ def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, t
     tidied = bundle.manifest["graph_tidy"]
     assert tidied["nodes_after"] < tidied["nodes_before"] and tidied["qkv_fused"] == 2  # one per layer
     assert f"{tidied['nodes_before']} -> " in proc.stderr
-    # Attention's two activation products stay fp32 (per layer); every weight MatMul reads int8
-    # weights and an activation quantized with a fixed scale (QDQ), and no MatMul output is quantized.
+    # Attention's two activation products stay fp32 (per layer); every weight MatMul is one
+    # MatMulIntegerToFloat on the int8 weight and a QuantizeLinear with a fixed scale, its bias folded in;
+    # nothing else reads a quantized activation (the residual stream stays float).
     graph = onnx.load(str(out / "model.onnx")).graph
     producers = {o: n for n in graph.node for o in n.output}
-    constants = {i.name for i in graph.initializer}
-    matmuls = [n for n in graph.node if n.op_type == "MatMul"]
-    int8 = [n for n in matmuls if any(producers.get(i) and producers[i].op_type == "DequantizeLinear" for i in n.input)]
-    activations = [n for n in matmuls if not set(n.input) & constants and n not in int8]
+    constants = {i.name: i for i in graph.initializer}
+    int8 = [n for n in graph.node if n.op_type == "MatMulIntegerToFloat"]
+    assert len(int8) == 4 * 2 == bundle.manifest["quantization"]["fused_matmuls"]
+    assert all(producers[n.input[0]].op_type == "QuantizeLinear" and constants[n.input[1]].data_type == onnx.TensorProto.INT8
+               and n.input[6] in constants for n in int8)
+    activations = [n for n in graph.node if n.op_type == "MatMul" and not set(n.input) & set(constants)]
     assert len(activations) == bundle.manifest["quantization"]["fp32_matmuls"] == 2 * 2
-    assert len(int8) == 4 * 2  # Q/K/V, attention output, and the two feed-forward products, per layer
-    quantized = {n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"}
-    assert not quantized & {n.output[0] for n in matmuls}
+    quantized = {n.output[0] for n in graph.node if n.op_type == "QuantizeLinear"}
+    assert all(n.op_type == "MatMulIntegerToFloat" for n in graph.node if set(n.input) & quantized)
     inv = bundle.manifest["eval"]["batch_invariance"]
     assert inv["label_changes"] == 0 and inv["max_score_diff"] <= 1e-4 and inv["answers_compared"] == 6 * 480
     assert "0 answers changed" in proc.stderr
@@ -374,8 +376,10 @@ def test_export_refuses_a_model_that_flips_on_and_off(default_checkpoint: Path, 
     config["id2label"] = {i: swap.get(name, name) for i, name in config["id2label"].items()}
     config["label2id"] = {name: i for i, name in config["id2label"].items()}
     (flipped / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    from export.data import MINIMAL_PAIRS
+
     out = tmp_path / "flipped-bundle"
-    proc = edge_app("export", "--model", flipped, "--out", out, timeout=900)
+    proc = edge_app("export", "--model", flipped, "--out", out, "--minimal-pairs", MINIMAL_PAIRS, timeout=900)
     assert proc.returncode != 0
     last = error_line_of(proc)
     assert "minimal pairs get the opposite action" in last and "(ac_on) answered ac_off" in last, last

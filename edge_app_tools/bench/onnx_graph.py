@@ -21,7 +21,7 @@ INT8_TYPES = {2, 3}  # TensorProto.UINT8, TensorProto.INT8
 # ModelProto.graph, GraphProto.node / .initializer, NodeProto.input / .op_type,
 # TensorProto.dims / .data_type / .name: field numbers from onnx.proto.
 _MODEL_GRAPH, _GRAPH_NODE, _GRAPH_INIT = 7, 1, 5
-_NODE_INPUT, _NODE_OP = 1, 4
+_NODE_INPUT, _NODE_OUTPUT, _NODE_OP = 1, 2, 4
 _TENSOR_DIMS, _TENSOR_TYPE, _TENSOR_NAME = 1, 2, 8
 
 
@@ -90,37 +90,41 @@ def _tensor_shape(buf: memoryview, span: tuple[int, int]) -> tuple[str, list[int
     return name, dims, dtype
 
 
-def _node(buf: memoryview, span: tuple[int, int]) -> tuple[str, list[str]]:
-    op, inputs = "", []
+def _node(buf: memoryview, span: tuple[int, int]) -> tuple[str, list[str], list[str]]:
+    op, inputs, outputs = "", [], []
     for number, _wire, value in _fields(buf, *span):
         if number == _NODE_INPUT:
             inputs.append(_text(buf, value))
+        elif number == _NODE_OUTPUT:
+            outputs.append(_text(buf, value))
         elif number == _NODE_OP:
             op = _text(buf, value)
-    return op, inputs
+    return op, inputs, outputs
 
 
 def matmul_weights(model_path: Path) -> MatmulWeights:
-    """Sum the 2-D initializers that feed MatMul-like nodes (activation x activation products,
-    such as attention scores, hold no weights and are not counted)."""
+    """Sum the 2-D initializers that feed MatMul-like nodes, directly or through a DequantizeLinear
+    (a QDQ model keeps its int8 weights there); activation x activation products, such as
+    attention scores, hold no weights and are not counted."""
     buf = memoryview(Path(model_path).read_bytes())
     graph = next((v for n, w, v in _fields(buf, 0, len(buf)) if n == _MODEL_GRAPH and w == 2), None)
     if graph is None:
         raise ValueError(f"{model_path} holds no ONNX graph")
     shapes: dict[str, tuple[list[int], int]] = {}
-    nodes: list[tuple[str, list[str]]] = []
+    nodes: list[tuple[str, list[str], list[str]]] = []
     for number, wire, value in _fields(buf, *graph):
         if number == _GRAPH_INIT and wire == 2:
             name, dims, dtype = _tensor_shape(buf, value)
             shapes[name] = (dims, dtype)
         elif number == _GRAPH_NODE and wire == 2:
             nodes.append(_node(buf, value))
+    dequantized = {outputs[0]: inputs[0] for op, inputs, outputs in nodes if op == "DequantizeLinear" and outputs}
     int8 = floating = count = 0
-    for op, inputs in nodes:
+    for op, inputs, _outputs in nodes:
         if op not in MATMUL_OPS:
             continue
         for name in inputs:
-            dims, dtype = shapes.get(name, ([], 0))
+            dims, dtype = shapes.get(dequantized.get(name, name), ([], 0))
             if len(dims) == 2:
                 count += 1
                 if dtype in INT8_TYPES:
