@@ -810,11 +810,16 @@ def written_problems(folder: Path, splits: dict[str, list[dict]], key_of: Callab
                                      if on_disk[n] != splits[n]]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def generator_arguments(doc: str, argv: list[str] | None) -> argparse.Namespace:
+    """The command line every data generator here takes: --check and --disagreements."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check the written files")
     parser.add_argument("--disagreements", action="store_true", help="list the spans the parser reads differently")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = generator_arguments(__doc__, argv)
     splits = build()
     problems = check(splits)
     if args.check:

@@ -39,7 +39,6 @@ No sentence is in both splits, and none equals a sentence of intents/*.jsonl or 
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
@@ -49,8 +48,8 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
 
 from edge_app.slots.schema import INTENT_SLOTS  # noqa: E402
-from make_intents import (check, disagreements, normalise, read_jsonl, render, render_template,  # noqa: E402
-                          slot_text)
+from make_intents import (check, disagreements, generator_arguments, normalise, read_jsonl, render,  # noqa: E402
+                          render_template, slot_text)
 
 INTENTS = Path(__file__).resolve().parent / "intents"
 OUT = INTENTS / "phrasing"
@@ -779,10 +778,7 @@ def counts(splits: dict[str, list[dict]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check the written files")
-    parser.add_argument("--disagreements", action="store_true", help="list the spans the parser reads otherwise")
-    args = parser.parse_args(argv)
+    args = generator_arguments(__doc__, argv)
     splits = build()
     problems = problems_of(splits)
     if args.check:  # the files as written: the same checks, and equal to what the generator writes now

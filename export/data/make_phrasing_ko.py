@@ -38,7 +38,6 @@ intents/ko/*.jsonl (spaces ignored).
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
@@ -46,7 +45,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_intents import check, disagreements, read_jsonl, render  # noqa: E402
+from make_intents import check, disagreements, generator_arguments, read_jsonl, render  # noqa: E402
 from make_intents_ko import HELD_OUT_FILLERS, VALUES, _key, _particle, _squeeze  # noqa: E402
 
 from edge_app.slots.schema import INTENT_SLOTS  # noqa: E402
@@ -632,10 +631,7 @@ def problems_of(splits: dict[str, list[dict]]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check the written files")
-    parser.add_argument("--disagreements", action="store_true", help="list the spans the parser reads differently")
-    args = parser.parse_args(argv)
+    args = generator_arguments(__doc__, argv)
     splits = build()
     problems, differ = problems_of(splits)
     if args.check:
