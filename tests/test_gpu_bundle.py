@@ -1,6 +1,6 @@
 """GPU bundles (issue 15): an fp16 model beside the int8 one, picked per device.
 
-int8 dynamic quantization is a CPU technique; on a GPU fp16 is the fast one. There is no GPU
+int8 quantization is a CPU technique; on a GPU fp16 is the fast one. There is no GPU
 here, so the fp16 model's agreement is measured on the CPU (fp16 arithmetic is the same up to
 rounding), and the per-device choice is tested where it is made.
 """

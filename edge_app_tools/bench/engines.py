@@ -112,6 +112,18 @@ def _folder_size(folder: str) -> int:
     return sum(p.stat().st_size for p in Path(folder).glob("*") if p.name in names or p.name.endswith(".safetensors"))
 
 
+def _trained_model(reference: str, config):
+    """The checkpoint as its own architecture: a joint intent + slot checkpoint (export/joint.py,
+    the default model) with its mean-pooled intent head; any other as a sequence classifier."""
+    from transformers import AutoModelForSequenceClassification
+
+    from export.joint import BertForIntentAndSlots, is_joint  # the export extra, as torch is
+
+    if is_joint(config):
+        return BertForIntentAndSlots.from_pretrained(reference, config=config)
+    return AutoModelForSequenceClassification.from_pretrained(reference, config=config)
+
+
 class TorchEngine:
     """AutoTokenizer + AutoModelForSequenceClassification in eval/inference mode."""
 
@@ -125,7 +137,7 @@ class TorchEngine:
         tokenizer = AutoTokenizer.from_pretrained(reference) if trained else _bundle_tokenizer(bundle_dir)
         config = _config(reference, labels, trained, vocab_size=len(tokenizer))
         if trained:
-            self.model = AutoModelForSequenceClassification.from_pretrained(reference, config=config)
+            self.model = _trained_model(reference, config)
             self.size_bytes = _folder_size(reference)
         else:
             torch.manual_seed(0)
