@@ -384,3 +384,16 @@ def test_export_refuses_a_model_that_flips_on_and_off(default_checkpoint: Path, 
     last = error_line_of(proc)
     assert "minimal pairs get the opposite action" in last and "(ac_on) answered ac_off" in last, last
     assert not out.exists()
+
+
+def test_quant_in_turns_times_two_bundles_through_the_classifier(default_bundle: Path, tmp_path: Path) -> None:
+    """The speed comparison docs/benchmarks.md reports: both bundles called in turns, a ratio per cycle."""
+    out = tmp_path / "turns.json"
+    proc = subprocess.run([sys.executable, "-m", "export.quant_in_turns", str(default_bundle), str(default_bundle),
+                           "--cycles", "4", "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert set(result) == {"batch 1", "batch 32"}
+    for row in result.values():
+        assert row["cycles"] == 4 and 0.2 < row["median"] < 5 and 0.2 < row["cpu_median"] < 5
+    assert "| batch 32 |" in proc.stdout
