@@ -36,9 +36,11 @@ TEXTS=$SRC/export/data/intents/test.jsonl
 HOST_EDGE_APP=""
 PIS="4 5"
 TOLERANCE=0.001
-# Labels must agree on every text, and scores within TOLERANCE on MIN_CLOSE of them: every text, since
-# int8 activation scales are fixed at export (docs/boards.md).
-MIN_CLOSE=1.0
+# Labels must agree on every text; scores within TOLERANCE on MIN_CLOSE of them, and within MAX_DIFF on
+# every one. With activation scales fixed at export a score moves only where Arm's float kernels put a
+# value on the other side of a rounding step: a few texts, by a few 1e-3 (docs/boards.md).
+MIN_CLOSE=0.99
+MAX_DIFF=0.01
 MIRROR=${EDGE_APP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 PACKAGES=python3,python3-venv,python3-pip,ca-certificates
@@ -58,6 +60,7 @@ Options (defaults in brackets):
   --pi "4 5"            boards to emulate: 3 (Cortex-A53), 4 (A72), 5 (A76)  [$PIS]
   --tolerance X         largest score difference allowed     [$TOLERANCE]
   --min-close F         share of texts that must be within it [$MIN_CLOSE] (labels: all)
+  --max-diff X          largest score difference allowed on any text [$MAX_DIFF]
   --cache DIR           cached rootfs and pip downloads     [$CACHE]
   --mirror URL          Debian mirror for debootstrap        [$MIRROR]
   -h, --help            this help
@@ -77,6 +80,7 @@ while [ $# -gt 0 ]; do
         --pi) PIS=$2; shift 2 ;;
         --tolerance) TOLERANCE=$2; shift 2 ;;
         --min-close) MIN_CLOSE=$2; shift 2 ;;
+        --max-diff) MAX_DIFF=$2; shift 2 ;;
         --cache) CACHE=$2; shift 2 ;;
         --mirror) MIRROR=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
@@ -266,13 +270,14 @@ write_cpuinfo() {
 
 # compare HOST BOARD SAMPLES: identical labels on every text, the labels the export validated, and
 # each text's score (the predicted label's, what a result reports) within the tolerance on at least
-# MIN_CLOSE of the texts, or exit 1. The largest difference over all labels' scores is printed too.
+# MIN_CLOSE of the texts and within MAX_DIFF on all, or exit 1. The largest difference over all
+# labels' scores is printed too.
 compare() {
-    python3 - "$1" "$2" "$TOLERANCE" "$3" "$MIN_CLOSE" <<'EOF'
+    python3 - "$1" "$2" "$TOLERANCE" "$3" "$MIN_CLOSE" "$MAX_DIFF" <<'EOF'
 import json, os, sys
 host = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 board = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
-tol, min_close = float(sys.argv[3]), float(sys.argv[5])
+tol, min_close, max_diff = float(sys.argv[3]), float(sys.argv[5]), float(sys.argv[6])
 # The labels the export validated (eval_samples.jsonl, when the bundle has one): a reference
 # that does not come from this run, so a bundle broken the same way on both sides still fails.
 expected = {}
@@ -280,7 +285,7 @@ if os.path.isfile(sys.argv[4]):
     expected = {r["text"]: r["expected"] for r in map(json.loads, open(sys.argv[4], encoding="utf-8")) if "expected" in r}
 if len(host) != len(board):
     sys.exit(f"  FAIL: {len(board)} results on the board for {len(host)} texts")
-bad, far, worst, worst_any = [], [], 0.0, 0.0
+bad, far, worst, worst_any, mislabelled = [], [], 0.0, 0.0, 0
 for h, b in zip(host, board):
     diff = abs(h["score"] - b.get("score", float("inf")))
     worst = max(worst, diff)
@@ -289,13 +294,17 @@ for h, b in zip(host, board):
     line = f"    {h['text']!r}: x86 {h['label']} {h['score']}, arm64 {b.get('label')} {b.get('score')}"
     if h["label"] != b.get("label"):
         bad.append(line)
+        mislabelled += 1
     elif expected.get(h["text"], b["label"]) != b["label"]:
         bad.append(f"    {h['text']!r}: arm64 {b['label']}, the export validated {expected[h['text']]}")
+    elif diff > max_diff:
+        bad.append(line.replace("    ", "    (over --max-diff) ", 1))
     elif diff > tol:
         far.append(line)
 close = (len(host) - len(bad) - len(far)) / max(1, len(host))
-print(f"  agreement with x86: {len(host) - len(bad)}/{len(host)} texts with the same label; "
-      f"{close:.1%} also within {tol:g} in score (bar {min_close:.0%}; largest difference {worst:.1e}, "
+print(f"  agreement with x86: {len(host) - mislabelled}/{len(host)} texts with the same label; "
+      f"{close:.1%} also within {tol:g} in score (bar {min_close:.0%}, every text within {max_diff:g}; "
+      f"largest difference {worst:.1e}, "
       f"over all labels' scores {worst_any:.1e})")
 if close < min_close:
     bad += far
