@@ -189,14 +189,8 @@ class Classifier:
         return results  # type: ignore[return-value]
 
     def _call(self, enc: Encoded, rows: list[int]) -> dict[str, np.ndarray]:
-        """One model call on some rows of an encoded batch, cut to the longest of them (padding
-        is on the right, so the columns beyond it are padding for every one of these rows)."""
-        if rows == list(range(len(enc.lengths))):  # the whole batch, in its order: as encoded
-            arrays = enc.arrays
-        else:
-            width = max(enc.lengths[r] for r in rows)
-            arrays = {name: np.ascontiguousarray(a[rows, :width]) for name, a in enc.arrays.items()}
-        return dict(zip(self.output_names, self.sessions.run(self.output_names, arrays)))
+        """One model call on some rows of an encoded batch (Encoded.call_arrays)."""
+        return dict(zip(self.output_names, self.sessions.run(self.output_names, enc.call_arrays(rows))))
 
     def _add_slots(self, pred: Prediction, mapped: TextMap, tag_ids: np.ndarray, encoding: Any) -> None:
         """Decode one text's token tags into the slots its predicted intent can carry; none when

@@ -30,6 +30,14 @@ class Encoded:
     # Per text, what the tokenizer saw (edge_app.text) and where each of its characters came from.
     texts: list[TextMap] = field(default_factory=list)
 
+    def call_arrays(self, rows: list[int]) -> dict[str, np.ndarray]:
+        """The model inputs of one call on some rows of this batch, cut to the longest of them
+        (padding is on the right, so the columns beyond it are padding for every one of these rows)."""
+        if rows == list(range(len(self.lengths))):  # the whole batch, in its order: as encoded
+            return self.arrays
+        width = max(self.lengths[r] for r in rows)
+        return {name: np.ascontiguousarray(a[rows, :width]) for name, a in self.arrays.items()}
+
 
 def pad_token(tokenizer: Tokenizer) -> tuple[str, int]:
     """(token, id) a batch is padded with: the tokenizer.json's own padding when it has one, else

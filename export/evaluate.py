@@ -112,8 +112,12 @@ def is_opposite(example: Example, pred: Prediction) -> bool:
     if example.label != pred.label or example.label != "tv_volume":
         return False
     said = next((s.value for s in example.slots if s.slot == "volume"), None)
-    got = pred.slots.get("volume", {}).get("value")
-    return {said, got} == {"up", "down"}
+    return {said, _volume(pred)} == {"up", "down"}
+
+
+def _volume(pred: Prediction) -> Any:
+    """The answer's volume value ("up", "down", a level ...), None without one."""
+    return pred.slots.get("volume", {}).get("value")
 
 
 def _rate(hits: int, total: int) -> float | None:
@@ -209,5 +213,5 @@ def polarity_flips(bundle_dir: Path, pairs: list[Example]) -> list[str]:
 
 
 def _direction(pred: Prediction) -> str:
-    value = pred.slots.get("volume", {}).get("value")
+    value = _volume(pred)
     return f" {value}" if value in ("up", "down") else ""

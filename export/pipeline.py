@@ -155,11 +155,8 @@ def _calibration_texts(opts: ExportOptions) -> list[str]:
     split(s), else the validation set; evenly over labels (export/quantize.py)."""
     from .quantize import pick_calibration_texts
 
-    for files in (opts.train_file, opts.calibration_file, opts.eval_file):
-        if files:
-            examples = load_many(_paths(files))
-            return pick_calibration_texts([e.text for e in examples], [e.label for e in examples])
-    examples = load_many([DEFAULT_TEST])
+    files = next((_paths(f) for f in (opts.train_file, opts.calibration_file, opts.eval_file) if f), [DEFAULT_TEST])
+    examples = load_many(files)
     return pick_calibration_texts([e.text for e in examples], [e.label for e in examples])
 
 

@@ -2,9 +2,9 @@
 
 Two methods, chosen by `edge-app export --scales`:
 - `static` (the default): every MatMul with a weight gets fixed activation scales, calibrated once
-  here on texts encoded and padded as the product pads them (QDQ, per-channel int8 weights; the
-  device fuses each into one integer MatMul). A row's result then depends on that row alone, so a
-  command gets the same label and score alone, in any batch and beside any padding.
+  here on texts encoded and padded as the product pads them (per-channel int8 weights), and is
+  written as one MatMulIntegerToFloat (`fuse_int8_matmuls`). A row's result then depends on that
+  row alone, so a command gets the same label and score alone, in any batch and beside any padding.
 - `dynamic`: onnxruntime computes each activation's scale per call from the whole batch, so a
   text's answer moves with its batch-mates; kept to compare against (docs/benchmarks.md).
 
@@ -64,14 +64,12 @@ def pick_calibration_texts(texts: Sequence[str], labels: Sequence[str], count: i
 def calibration_feeds(texts: list[str], tokenizer_json: Path, max_length: int,
                       input_names: list[str]) -> list[dict[str, np.ndarray]]:
     """The model inputs for `texts` as the service builds them: batches of CALIBRATION_BATCH,
-    each tokenized once and cut into the calls that pad least (edge_app.padding)."""
+    each tokenized once and cut into the calls that pad least (edge_app.padding), as Classifier does."""
     encoder = TextEncoder(tokenizer_json, max_length)
     feeds = []
     for start in range(0, len(texts), CALIBRATION_BATCH):
         enc = encoder.encode(texts[start : start + CALIBRATION_BATCH], input_names)
-        for rows in split_by_length(enc.lengths):
-            width = max(enc.lengths[r] for r in rows)
-            feeds.append({name: np.ascontiguousarray(a[rows, :width]) for name, a in enc.arrays.items()})
+        feeds += [enc.call_arrays(rows) for rows in split_by_length(enc.lengths)]
     return feeds
 
 
