@@ -1,4 +1,7 @@
-"""The README cannot drift from the code: its commands, flags, config keys and MQTT example are checked here."""
+"""The README cannot drift from the code: its commands, flags and MQTT example are checked here, and so are the
+configuration table (docs/configuration.md) and the sample result (docs/topics.md) it moved out to.
+
+tests/test_docs.py parses every `edge-app` command shown in docs/*.md and the README with the real parser."""
 
 from __future__ import annotations
 
@@ -18,12 +21,14 @@ from edge_app.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+CONFIGURATION = (ROOT / "docs/configuration.md").read_text(encoding="utf-8")
+TOPICS = (ROOT / "docs/topics.md").read_text(encoding="utf-8")
 EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)
 
 
-def code_blocks() -> list[str]:
-    return FENCE.findall(README)
+def code_blocks(text: str = README) -> list[str]:
+    return FENCE.findall(text)
 
 
 def code_segments() -> list[str]:
@@ -67,6 +72,17 @@ def invocations() -> list[tuple[str, list[str]]]:
 def test_first_code_block_is_the_two_commands():
     lines = [line.strip() for line in code_blocks()[0].splitlines() if line.strip()]
     assert lines == ["./run demo", "./run test"]
+
+
+def test_readme_is_short_and_names_no_issues():
+    assert len(README.splitlines()) <= 150, "the README is a front door: move detail into docs/"
+    assert not re.search(r"(?i)\bissues?\s*#?\d+|(?<![\w&/])#\d+\b", README), "issue numbers belong in commits, not the README"
+
+
+def test_readme_links_point_at_files_that_exist():
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README):
+        if "://" not in target:
+            assert (ROOT / target).exists(), f"README links to {target}, which does not exist"
 
 
 def test_ci_runs_exactly_the_readme_test_command():
@@ -120,7 +136,7 @@ def _config_fields() -> dict[str, object]:
 
 
 def _reference_rows() -> dict[str, list[str]]:
-    section = README.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    section = CONFIGURATION.split("## Keys", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -136,7 +152,7 @@ def test_configuration_reference_matches_the_config_object():
     for key, (_, default, flag, _) in rows.items():
         value = fields[key]
         literal = re.fullmatch(r"`([^`<]*)`", default)
-        if literal and value not in ("", []):
+        if literal and value not in ("", [], {}):
             text = literal.group(1)
             if isinstance(value, bool):
                 assert text == str(value).lower(), key
@@ -149,7 +165,8 @@ def test_configuration_reference_matches_the_config_object():
 
 
 def test_mqtt_example_works_against_serve(default_bundle: Path, mosquitto, tmp_path: Path):  # noqa: F811
-    """Run the README's mosquitto_sub/mosquitto_pub lines, as written plus the test broker's port."""
+    """Run the README's mosquitto_sub/mosquitto_pub lines, as written plus the test broker's port; docs/topics.md
+    shows the same lines and a sample result with the keys a real one has."""
     block = next(b for b in code_blocks() if "mosquitto_sub" in b)
     commands = [shlex.split(line) for line in block.splitlines() if line.strip()]
     sub_cmd, pub_cmds = commands[0], commands[1:]
@@ -171,8 +188,9 @@ def test_mqtt_example_works_against_serve(default_bundle: Path, mosquitto, tmp_p
     keyed = next(r for r in results if r["id"] == "kitchen-1")
     assert plain["label"] == "lights_on" and plain["source_topic"] == "edge-app/demo/classify"
     assert keyed["label"] == "oven_preheat" and keyed["room"] == "kitchen"
-    documented = json.loads(next(b for b in code_blocks() if b.startswith('{"room": "kitchen"')))
-    assert documented.keys() == keyed.keys(), "the README's sample result has other keys than a real one"
+    documented = json.loads(next(b for b in code_blocks(TOPICS) if b.startswith('{"room": "kitchen"')))
+    assert documented.keys() == keyed.keys(), "docs/topics.md's sample result has other keys than a real one"
+    assert block in code_blocks(TOPICS), "docs/topics.md and the README show different mosquitto lines"
 
 
 def _wait_line(proc: subprocess.Popen, start: str, timeout: float = 60.0) -> str:
