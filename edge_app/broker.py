@@ -41,7 +41,7 @@ def run_broker(args: argparse.Namespace) -> int:
 def broker_config(port: int) -> dict:
     """amqtt's config: one TCP listener on loopback, anonymous access, no $SYS or packet logging.
 
-    Listing plugins explicitly replaces amqtt's defaults (event and packet loggers, $SYS every 20 s),
+    Listing plugins explicitly replaces amqtt's defaults (event and packet loggers, periodic $SYS topics),
     which only add noise and work to a local test broker.
     """
     return {

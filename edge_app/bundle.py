@@ -124,7 +124,7 @@ def sign_bundle(folder: str | os.PathLike[str], signer: Signer, version: int | N
     """Give the bundle in `folder` a version, sign its manifest, write manifest.sig; returns the signed bundle.
 
     The files are verified first: a signature vouches for what the manifest lists, so it must
-    not be put on a bundle whose files no longer match it.
+    not be put on a bundle whose files do not match it.
     """
     bundle = Bundle.load(folder, verify=True)
     if version is None:

@@ -42,8 +42,8 @@ class ClassStats:
 
     def __post_init__(self) -> None:
         # d2(x, m) = x'Px - 2 x'(Pm) + m'Pm: the class terms once here, so a call costs one (n, dim) x (dim, dim)
-        # product instead of one per class (the per-class form took ~15 ms for one text on the dev machine,
-        # more than the model: docs/benchmarks.md). float64: the three terms are large and nearly cancel.
+        # product instead of one per class (the per-class form cost more than the model: docs/benchmarks.md).
+        # float64: the three terms are large and nearly cancel.
         precision = self.precision.astype(np.float64)
         self._precision64 = precision
         self._p_means = precision @ self.means.astype(np.float64).T  # (dim, classes)

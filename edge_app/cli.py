@@ -1,9 +1,10 @@
 """`edge-app`: argument parsing and wiring, no logic of its own.
 
 Each subcommand lives in the module that owns its concept, which exposes
-`add_<name>_arguments(parser)` and `run_<name>(args) -> int`; those modules import only the standard library at the top, so
-`edge-app classify` pays only for what it uses. Errors a user can act on (EdgeAppError)
-become one line on stderr and the error's exit code, never a traceback.
+`add_<name>_arguments(parser)` and `run_<name>(args) -> int`. Only the chosen subcommand's module is
+imported, so `edge-app classify` pays only for what it uses; `serve` (numpy, paho) and `demo` (paho)
+import their runtime at the top, the others keep heavy imports inside their functions. Errors a
+user can act on (EdgeAppError) become one line on stderr and the error's exit code, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from . import __version__
 from .errors import EdgeAppError
 
 # numpy's OpenBLAS (post-processing: the out-of-scope detector's matrix product) would start a thread per core
-# that busy-waits after each product, fighting onnxruntime's threads for the same cores: measured 1.8-5 ms
-# instead of 0.5 ms per batch of 32, and CPU burnt after each call. Set before anything imports numpy.
+# that busy-waits after each product, fighting onnxruntime's threads for the same cores and burning CPU after
+# each call (docs/benchmarks.md). Set before anything imports numpy.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # subcommand -> (module, one-line help)

@@ -7,18 +7,16 @@ less; each extra call costs a fixed overhead (a session run, thread hand-off, ou
 The cut points that minimise (calls x overhead + padded tokens) are found exactly, by dynamic
 programming over the sorted lengths (n <= a batch, so n^2 steps are nothing).
 
-Measured on the e5 default, 2 cores (docs/benchmarks.md, fifth pass): the bench's 32-text
-batches went from 4,096 to 2,838 padded tokens in 27 calls instead of 8; texts/s rose 14 % on the
-raw session and 10-11 % through Classifier (40 cycles of both, in turns).
+On the bench's 32-text batches this cuts the padded tokens by about 30 % and raises texts/s by
+10-14 % (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-# What one more model call costs, in padded token positions: ~0.9 ms on 2 cores, where a token
-# position in a batch costs ~56 us. Through Classifier, 16 and 32 measured within 1 % of each other
-# (+10.5 % and +11.1 % texts/s over one call), 8 and 64 a little less.
+# What one more model call costs, in padded token positions: a call's fixed overhead over one
+# position's cost; 16 and 32 do equally well, 8 and 64 a little worse (docs/benchmarks.md).
 CALL_COST_TOKENS = 16
 
 

@@ -26,14 +26,12 @@ AUTO_ORDER = ("tensorrt", "cuda", "cpu")
 # waking it costs more than it saves when threads do not spin (docs/benchmarks.md).
 LATENCY_MAX_TOKENS = 32
 # ...unless the call comes within this many seconds of the previous one's end: the texts then
-# arrive as a stream, the cores have not gone idle and the caches are warm. Measured on the 2-core
-# dev machine (docs/benchmarks.md): back to back, a lone command took 1.1 ms on two threads and
-# 1.4 ms on one; after a 50 ms pause, 2.9 ms on two and 2.5 ms on one.
+# arrive as a stream, the cores have not gone idle and the caches are warm: back to back, a lone
+# command runs faster on two threads than on one; after a pause, slower (docs/benchmarks.md).
 STREAM_GAP_S = 0.002
 # onnxruntime's CPU kernel for SkipLayerNormalization (the residual Add and the LayerNorm after it,
-# fused at load) took ~1.1 ms per layer at batch 32 where the two unfused nodes take ~0.2 ms on
-# the default bundle (1.32, x86, docs/benchmarks.md): left apart, batch 32 runs 12 % faster and
-# batch 1 the same. Not measured on an Arm board.
+# fused at load) is slower than the two nodes it replaces: left apart, batch 32 runs faster and
+# batch 1 the same (onnxruntime 1.32 on x86, docs/benchmarks.md; Arm boards untested).
 CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
 
@@ -88,10 +86,10 @@ def session_options(threads: int | None, spin: bool):
     opts.inter_op_num_threads = 1
     # Spinning makes worker threads busy-wait between the pieces of work of one call (no wake-up
     # per node) and, by default, after the call too, before they park. The second half is what
-    # costs a board: ~40 ms of CPU in the 3 s after one call, so a trickle of MQTT messages keeps
+    # costs a board: busy CPU for a while after every call, so a trickle of MQTT messages keeps
     # a core (and its temperature) up for nothing. So threads spin only while a call runs and
-    # stop at its end (force_spinning_stop): batch 32 ~7 % faster than never spinning, and the
-    # CPU used after a call is the same 0.1 ms (docs/benchmarks.md). `spin` keeps them spinning
+    # stop at its end (force_spinning_stop): batch 32 runs faster than never spinning, with no
+    # more CPU used after a call (docs/benchmarks.md). `spin` keeps them spinning
     # between calls as well, for throughput-bound uses that can spare the core.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")  # one inter-op thread: unused
@@ -170,8 +168,8 @@ def create_sessions(
     device_models: Mapping[str, Path] | None = None,
     latency_session: bool = True,
 ) -> Sessions:
-    """The throughput session with `threads` (the maximum, as before) and, on a multi-core CPU,
-    a one-thread latency session beside it (`latency_session=False`: one session, the old way)."""
+    """The throughput session with `threads` (all physical cores when None) and, on a multi-core CPU,
+    a one-thread latency session beside it (`latency_session=False`: the throughput session alone)."""
     session, provider = create_session(model_path, device, threads, spin, device_models)
     cpu = provider == PROVIDERS["cpu"]
     if not (latency_session and cpu and (threads or physical_cores()) > 1):

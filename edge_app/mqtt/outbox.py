@@ -3,7 +3,7 @@
 SQLite in WAL mode under the state directory, `synchronous=FULL`: each write is one
 transaction and one fsync (the service's writer stores every micro-batch queued behind the model in
 one, and deletes the rows acknowledged since in the same transaction), so a power cut cannot lose a result whose input the broker already
-forgot (measured in docs/reliability.md: ~4 ms per commit here, 0.2 ms per message at batch 16).
+forgot (what a commit costs, alone and per message: docs/reliability.md).
 A row leaves only when the broker has acknowledged the publish with a success code.
 
 A state file SQLite cannot read is moved aside (`outbox.sqlite3.corrupt-<time>`) with one log

@@ -2,9 +2,8 @@
 
 Early publishing: while connected, answers to a topic the broker has already accepted are
 published first and stored in the same transaction right after (one fsync), and the inputs are
-acknowledged once that fsync is done. The durability rule is unchanged, no input is acknowledged
-before its answer is durable (stored, or PUBACKed by the broker), but the answer no longer waits
-for the fsync. A PUBACK that arrives before the row is stored means the row is not stored at all;
+acknowledged once that fsync is done. No input is acknowledged before its answer is durable
+(stored, or PUBACKed by the broker), but the answer itself does not wait for the fsync. A PUBACK that arrives before the row is stored means the row is not stored at all;
 one that arrives while it is being stored deletes it with the next transaction. Answers to a topic
 not yet accepted (the first on each topic, or one the broker refused) take the safe order: stored,
 inputs acknowledged, then published; a broker that closes the connection right after refusing a
@@ -36,7 +35,7 @@ from paho.mqtt.properties import Properties
 from .outbox import OutMessage, Outbox
 
 log = logging.getLogger(__name__)
-EARLY_TTL_S = 5.0  # mids wrap after 65,535 publishes: far more than happen in 5 s on a board
+EARLY_TTL_S = 5.0  # mids wrap after 65,535 publishes: far more than a board sends in this long
 MAX_ACCEPTED_TOPICS = 4096  # topics remembered as accepted; beyond that new ones take the safe order
 
 

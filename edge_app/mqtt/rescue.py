@@ -1,6 +1,6 @@
 """No stranded work: a living member of a shared group adopts a dead member's broker session.
 
-Measured on mosquitto 2.0.11 (docs/fleet.md): a member that dies keeps its place in the
+On mosquitto 2.0.11 (docs/fleet.md) a member that dies keeps its place in the
 `$share` round robin while its session lives, so every other command is queued for a member
 that may never come back; and when the session ends (expiry), its queued and in-flight
 (delivered, unacknowledged) commands are dropped, never handed to another member. A short
