@@ -48,8 +48,8 @@ class FetchRefused(EdgeAppError):
 
 
 @dataclass(frozen=True)
-class Limits:
-    """The bounds of one fetch."""
+class FetchLimits:
+    """The bounds of one fetch: bytes downloaded and unpacked, a deadline, and the schemes and CA it trusts."""
 
     max_bytes: int  # downloaded, and unpacked or copied
     deadline: float  # time.monotonic() by which a download must be complete
@@ -57,7 +57,7 @@ class Limits:
     ca_file: str = ""
 
 
-def fetch(location: str, dest: Path, root: Path, limits: Limits) -> None:
+def fetch(location: str, dest: Path, root: Path, limits: FetchLimits) -> None:
     """Place the bundle named by `location` (URL, or a path inside `root`) into the empty folder `dest`.
 
     `dest` must lie inside `root`'s file system; a download is kept beside it (in dest's parent)
@@ -93,7 +93,7 @@ def local_source(location: str, root: Path) -> Path:
     return resolved
 
 
-def copy_folder(source: Path, dest: Path, root: Path, limits: Limits) -> None:
+def copy_folder(source: Path, dest: Path, root: Path, limits: FetchLimits) -> None:
     """Copy a bundle folder: plain files and folders only, at most MAX_MEMBERS of them and max_bytes in all."""
     entries: list[tuple[Path, PurePosixPath]] = []
     total = 0
@@ -145,7 +145,7 @@ def check_url(url: str, allow_http: bool) -> None:
     raise FetchRefused(f"{url}: scheme {scheme!r} is not supported; give an https URL or a path in the bundles folder")
 
 
-def _deadline_opener(limits: Limits) -> urllib.request.OpenerDirector:
+def _deadline_opener(limits: FetchLimits) -> urllib.request.OpenerDirector:
     """An opener whose every socket read (TLS handshake, status line, headers, body) ends by the deadline.
 
     A per-read timeout alone lets a server that sends a byte now and then hold the download
@@ -202,7 +202,7 @@ def _deadline_opener(limits: Limits) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(HTTPHandler(), HTTPSHandler(context=context), _RedirectGuard(limits.allow_http))
 
 
-def download(url: str, target: Path, root: Path, limits: Limits) -> None:
+def download(url: str, target: Path, root: Path, limits: FetchLimits) -> None:
     """Download `url` to `target`: at most max_bytes, finished by the deadline, else refuse (the caller removes target)."""
     check_url(url, limits.allow_http)
     opener = _deadline_opener(limits)
@@ -222,7 +222,7 @@ def download(url: str, target: Path, root: Path, limits: Limits) -> None:
         raise FetchRefused(f"cannot download {url} ({getattr(exc, 'reason', None) or exc})") from None
 
 
-def _copy_response(response, target: Path, url: str, limits: Limits) -> None:
+def _copy_response(response, target: Path, url: str, limits: FetchLimits) -> None:
     total = 0
     with open(target, "xb") as out:
         while True:
@@ -239,11 +239,11 @@ def _copy_response(response, target: Path, url: str, limits: Limits) -> None:
             out.write(chunk)
 
 
-def _left(limits: Limits) -> float:
+def _left(limits: FetchLimits) -> float:
     return limits.deadline - time.monotonic()
 
 
-def _within(total: int, limits: Limits, what: str) -> None:
+def _within(total: int, limits: FetchLimits, what: str) -> None:
     if total > limits.max_bytes:
         raise FetchRefused(f"{what} holds more than the limit of {limits.max_bytes} bytes (ota.max_bytes)")
 
@@ -304,7 +304,7 @@ def check_member(member: tarfile.TarInfo) -> PurePosixPath:
     return member_path(member.name)
 
 
-def extract(archive: Path, dest: Path, root: Path, limits: Limits) -> None:
+def extract(archive: Path, dest: Path, root: Path, limits: FetchLimits) -> None:
     """Unpack a tar archive (optionally compressed) into `dest`, member by member, within the limits."""
     check_free_space(root, limits.max_bytes)
     cap = limits.max_bytes + HEADER_ALLOWANCE
@@ -318,7 +318,7 @@ def extract(archive: Path, dest: Path, root: Path, limits: Limits) -> None:
     _unwrap(dest)
 
 
-def _unpack(tar: tarfile.TarFile, dest: Path, limits: Limits, what: str) -> None:
+def _unpack(tar: tarfile.TarFile, dest: Path, limits: FetchLimits, what: str) -> None:
     count = total = 0
     for member in tar:
         count += 1

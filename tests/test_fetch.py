@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge_app.fetch import MAX_MEMBERS, FetchRefused, Limits, check_url, extract, fetch, local_source, member_path
+from edge_app.fetch import MAX_MEMBERS, FetchLimits, FetchRefused, check_url, extract, fetch, local_source, member_path
 
 
-def limits(max_bytes: int = 1 << 20, seconds: float = 10, allow_http: bool = False) -> Limits:
-    return Limits(max_bytes=max_bytes, deadline=time.monotonic() + seconds, allow_http=allow_http)
+def limits(max_bytes: int = 1 << 20, seconds: float = 10, allow_http: bool = False) -> FetchLimits:
+    return FetchLimits(max_bytes=max_bytes, deadline=time.monotonic() + seconds, allow_http=allow_http)
 
 
 def tar_with(path: Path, *members: tuple[tarfile.TarInfo, bytes | None], mode: str = "w:gz") -> Path:
@@ -149,7 +149,7 @@ def test_urls_are_https_unless_http_is_allowed():
 
 def test_free_space_is_checked_before_writing(root, tmp_path):
     archive = tar_with(tmp_path / "b.tar.gz", file_member("model.onnx"))
-    huge = Limits(max_bytes=1 << 62, deadline=time.monotonic() + 10)
+    huge = FetchLimits(max_bytes=1 << 62, deadline=time.monotonic() + 10)
     with pytest.raises(FetchRefused, match="not enough free space"):
         extract(archive, root / "out", root, huge)
     assert not (root / "out").exists()
@@ -177,8 +177,8 @@ def servers(tmp_path: Path, tls):
     secure.close()
 
 
-def https_limits(tls, max_bytes: int = 1 << 20, seconds: float = 10) -> Limits:
-    return Limits(max_bytes=max_bytes, deadline=time.monotonic() + seconds, ca_file=str(tls[0]))
+def https_limits(tls, max_bytes: int = 1 << 20, seconds: float = 10) -> FetchLimits:
+    return FetchLimits(max_bytes=max_bytes, deadline=time.monotonic() + seconds, ca_file=str(tls[0]))
 
 
 def test_https_download_with_the_configured_ca(root, servers, tls):
@@ -193,7 +193,7 @@ def test_https_download_with_the_configured_ca(root, servers, tls):
 def test_redirect_to_a_weaker_scheme_is_refused(root, servers, tls):
     plain, secure = servers
     for allow_http in (False, True):
-        lim = Limits(max_bytes=1 << 20, deadline=time.monotonic() + 10, allow_http=allow_http, ca_file=str(tls[0]))
+        lim = FetchLimits(max_bytes=1 << 20, deadline=time.monotonic() + 10, allow_http=allow_http, ca_file=str(tls[0]))
         with pytest.raises(FetchRefused, match="weaker scheme"):
             fetch(f"{secure.url}/redirect?to={plain.url}/files/b.tar.gz", root / "x" / "bundle", root, lim)
 
@@ -213,7 +213,7 @@ def test_a_flood_is_cut_at_the_byte_limit(root, servers, tmp_path):
 def test_a_trickle_is_cut_at_the_deadline(root, servers, tls, tmp_path, path, secure):
     """Body or headers, a byte every 0.1 s: each read is quick, the whole download still ends at the deadline."""
     server = servers[1] if secure else servers[0]
-    lim = Limits(max_bytes=1 << 20, deadline=time.monotonic() + 1.5, allow_http=True, ca_file=str(tls[0]))
+    lim = FetchLimits(max_bytes=1 << 20, deadline=time.monotonic() + 1.5, allow_http=True, ca_file=str(tls[0]))
     start = time.monotonic()
     with pytest.raises(FetchRefused, match="deadline"):
         fetch(f"{server.url}{path}", tmp_path / "stage" / "bundle", root, lim)

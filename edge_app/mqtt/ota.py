@@ -35,8 +35,9 @@ from typing import Any, Callable
 from ..bundle import MANIFEST, SIGNATURE_FILE, Bundle, SignatureInfo
 from ..config import Config
 from ..errors import ConfigError, EdgeAppError
-from ..fetch import Limits, fetch
+from ..fetch import FetchLimits, fetch
 from ..signing import KEYGEN_HINT, TrustedKeys, load_trusted_keys
+from .payloads import now_iso
 
 log = logging.getLogger(__name__)
 ACTIVE_BUNDLE_FILE = "active-bundle"  # in the state dir: the OTA bundle to start with next time
@@ -148,11 +149,6 @@ def check_version(new: int, current: int | None, allow_downgrade: bool) -> None:
         )
 
 
-def now_iso() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
-
-
 class ModelUpdater:
     """Runs update and rollback commands, one at a time, on its own thread."""
 
@@ -236,7 +232,7 @@ class ModelUpdater:
         """Fetch, verify, load, self-test and switch; raises EdgeAppError and the old model keeps running."""
         keys = load_trusted_keys(self.cfg.trust.keys)  # read each time: a key added or removed counts at once
         current = self.host.current().bundle
-        limits = Limits(
+        limits = FetchLimits(
             max_bytes=self.cfg.ota.max_bytes or DEFAULT_SIZE_FACTOR * current.size,
             deadline=time.monotonic() + self.cfg.ota.fetch_timeout,
             allow_http=self.cfg.ota.allow_http,

@@ -154,10 +154,8 @@ def _load_json(text: str, limits: Limits) -> Any:
     return obj
 
 
-def parse(payload: bytes, limits: Limits | int) -> Request:
+def parse(payload: bytes, limits: Limits) -> Request:
     """Turn a payload into a Request, or raise PayloadError naming what is wrong."""
-    if isinstance(limits, int):  # the old signature: parse(payload, max_bytes)
-        limits = Limits(max_bytes=limits)
     text = _decode(payload, limits)
     stripped = text.strip()
     if not stripped:
@@ -184,6 +182,7 @@ def parse(payload: bytes, limits: Limits | int) -> Request:
 
 
 def now_iso() -> str:
+    """The current UTC time, ISO 8601 to the millisecond with a Z: the `ts` of every message we publish."""
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
 
