@@ -3,7 +3,7 @@
 Used by `./run demo` (edge_app_tools/demo.py), `edge-app bench --mqtt` (edge_app_tools/bench/mqtt_load.py)
 and the tests (tests/mqtt_helpers.py builds its fixtures on it). The board runtime (`serve`)
 never imports it, and a board does not install it (it is in edge-app-tools, not the runtime).
-Standard library and paho only.
+Standard library, paho and the runtime's connection helpers (edge_app.mqtt.connection) only.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from edge_app.mqtt.connection import no_delay
 
 EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
 STOP_TIMEOUT_S = 30.0
@@ -106,13 +108,6 @@ class ServeProcess:
         return proc.returncode
 
 
-def nodelay(client: mqtt.Client) -> None:
-    """Nagle off: paho leaves it on, so a small packet may wait up to 40 ms for a delayed ACK."""
-    sock = client.socket()
-    if sock is not None and hasattr(sock, "setsockopt"):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 class Recorder:
     """A paho client that subscribes, records every message by topic, and publishes.
 
@@ -149,7 +144,7 @@ class Recorder:
     def _on_connect(self, client, _u, _flags, reason, _props) -> None:
         if reason.is_failure:
             return
-        nodelay(client)
+        no_delay(client)
         for t in self.topics:
             client.subscribe(t, qos=1)
         self.connected.set()

@@ -14,7 +14,6 @@ inputs after it returns); `publish_volatile()` is for status and metrics, worth 
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -26,7 +25,7 @@ from ..config import Config
 from ..errors import BrokerError
 from .connection import (EXIT_NOT_AUTHORISED, EXIT_UNSUPPORTED, SUBACK_SHARED_NOT_SUPPORTED,
                          SUBACK_WILDCARD_NOT_SUPPORTED, BrokerAddress, closed_for_share, connect_properties,
-                         make_client, share_refused_error)
+                         make_client, no_delay, share_refused_error)
 from .guard import guarded
 from .metrics import Metrics
 from .outbox import OutMessage, Outbox
@@ -229,19 +228,6 @@ class Bus:
         threading.Thread(target=guarded("reporting a refused publish", self.metrics)(self.publish_json),
                          args=(self.topics.error, report, self.cfg.mqtt.qos, message.correlation),
                          name="refused-report", daemon=True).start()
-
-
-def no_delay(client: mqtt.Client) -> None:
-    """Nagle off on our socket (paho leaves it on), as the bench's clients do. The worker sends an
-    input's PUBACK and then its result as two small packets; with Nagle the second may wait for the
-    ACK of the first (up to 40 ms with a delayed ACK). The broker's own `set_tcp_nodelay` matters as
-    much (docs/benchmarks.md). A websocket transport has no setsockopt and keeps the default."""
-    sock = client.socket()
-    if sock is not None and hasattr(sock, "setsockopt"):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError as exc:  # not TCP (a unix socket): nothing to turn off
-            log.debug("TCP_NODELAY not set: %s", exc)
 
 
 def cap_read_burst(client: mqtt.Client, burst: int = READ_BURST) -> None:

@@ -83,6 +83,20 @@ def make_client(cfg: Config, address: BrokerAddress, protocol: int, client_id: s
     return client
 
 
+def no_delay(client: mqtt.Client) -> None:
+    """Nagle off on a connected client's socket (paho leaves it on); a websocket transport keeps it.
+
+    The worker sends an input's PUBACK and then its result as two small packets; with Nagle the second
+    may wait for the peer's delayed ACK of the first. The broker's own `set_tcp_nodelay` matters as much
+    (docs/benchmarks.md). The service, the bench and the test harness all call this one."""
+    sock = client.socket()
+    if sock is not None and hasattr(sock, "setsockopt"):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:  # not TCP (a unix socket): nothing to turn off
+            log.debug("TCP_NODELAY not set: %s", exc)
+
+
 def connect_properties(cfg: Config, protocol: int):
     if protocol != mqtt.MQTTv5:
         return None

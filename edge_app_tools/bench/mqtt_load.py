@@ -51,10 +51,10 @@ def _password(username: str) -> str | None:
 
 
 def _connect(address, role: str, on_message=None):
-    """A started paho client with Nagle off. paho leaves Nagle on, so a small packet waits for
-    the ACK of the previous one, which the peer may delay up to 40 ms: a latency-minded client
-    turns it off."""
+    """A started paho client with Nagle off (edge_app.mqtt.connection.no_delay, as the service does)."""
     import paho.mqtt.client as mqtt
+
+    from edge_app.mqtt.connection import no_delay
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edge-app-bench-{role}-{uuid.uuid4().hex[:8]}")
     client.max_inflight_messages_set(1000)  # QoS 1 publishing in bulk: do not stall on 20 acks
@@ -65,7 +65,7 @@ def _connect(address, role: str, on_message=None):
     connected = threading.Event()
 
     def on_connect(client, userdata, flags, reason, properties) -> None:
-        harness.nodelay(client)
+        no_delay(client)
         if not reason.is_failure:
             connected.set()
 
