@@ -159,16 +159,6 @@ class Classifier:
     def model_info(self) -> dict[str, str]:
         return {"name": self.bundle.name, "sha256": self.bundle.sha256}
 
-    def logits(self, texts: list[str]) -> tuple[np.ndarray, list[int], list[bool]]:
-        """Raw logits for one model call; callers wanting predictions use classify()."""
-        outputs, enc = self._run(texts)
-        return outputs[self.output_names[0]], enc.lengths, enc.truncated
-
-    def _run(self, texts: list[str]) -> tuple[dict[str, np.ndarray], Encoded]:
-        """One model call: every output this bundle uses, by name, and the encoded batch."""
-        enc = self.encoder.encode(texts, self.input_names)
-        return dict(zip(self.output_names, self.sessions.run(self.output_names, enc.arrays))), enc
-
     def classify(self, texts: Sequence[str], top_k: int = 3) -> list[Prediction]:
         """Predictions in input order. Long inputs are split into length-sorted batches, so
         texts of similar length share a batch; each batch is tokenized once and run as the
