@@ -76,7 +76,8 @@ def test_first_code_block_is_the_two_commands():
 
 def test_readme_is_short_and_names_no_issues():
     assert len(README.splitlines()) <= 150, "the README is a front door: move detail into docs/"
-    assert not re.search(r"(?i)\bissues?\s*#?\d+|(?<![\w&/])#\d+\b", README), "issue numbers belong in commits, not the README"
+    issue = re.search(r"(?i)\bissues?\s*#?\d+|(?<![\w&/])#\d+\b", README)
+    assert not issue, f"issue numbers belong in commits, not the README: {issue.group(0)}"
 
 
 def test_readme_links_point_at_files_that_exist():
