@@ -34,7 +34,7 @@ def add_classify_arguments(p: argparse.ArgumentParser) -> None:
 def run_classify(args: argparse.Namespace) -> int:
     from .classifier import Classifier
 
-    # One session: a one-shot command gains nothing from a second (one-thread) session but its ~25 MB.
+    # One session: a one-shot command gains nothing from a second (one-thread) session but its memory.
     clf = Classifier.load(args.bundle, device=args.device, threads=args.threads, verify=not args.no_verify,
                           spin=args.spin, min_score=args.min_score, latency_session=False)
     texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
