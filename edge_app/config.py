@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import sys
 from dataclasses import dataclass, field, fields
@@ -31,6 +32,7 @@ SECRET_KEYS = {"password"}
 class MqttConfig:
     """How the service talks to the broker. Defaults favour never losing a message."""
 
+    enabled: bool = True  # false: no broker at all (a board that only answers Assist over Wyoming)
     broker: str = "mqtt://localhost:1883"
     username: str = ""
     password: str = ""  # from EDGE_APP_MQTT_PASSWORD or password_file, never a flag
@@ -113,6 +115,19 @@ class ClassifierConfig:
 
 
 @dataclass
+class AssistConfig:
+    """Home Assistant's Assist through a Wyoming intent service; see docs/home-assistant.md."""
+
+    wyoming: str = ""  # tcp://HOST:PORT to serve Wyoming on; "": off
+    zeroconf: bool = True  # advertise the service as _wyoming._tcp so Home Assistant discovers it
+    zeroconf_name: str = ""  # default: edge-app-<device_id>
+    timeout: float = 10.0  # seconds a transcript may wait for the model before it is answered not-recognised
+    temperature_unit: str = "C"  # Home Assistant's: a temperature said in the other unit is converted
+    intents: dict[str, str] = field(default_factory=dict)  # label -> intent name; "" unmaps it
+    areas: dict[str, str] = field(default_factory=dict)  # room as said -> Home Assistant area name or alias
+
+
+@dataclass
 class Config:
     bundle: str = ""
     device: str = "auto"  # auto | cpu | cuda | tensorrt
@@ -128,6 +143,7 @@ class Config:
     ota: OtaConfig = field(default_factory=OtaConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    assist: AssistConfig = field(default_factory=AssistConfig)
 
     # Derived values live here so every consumer computes them the same way.
     @property
@@ -176,6 +192,8 @@ def _coerce(value: Any, current: Any, name: str) -> Any:
             if text in {"0", "false", "no", "off", ""}:
                 return False
             raise ValueError(value)
+        if isinstance(current, dict):
+            return _table(value)
         # A TOML `true` is an int to Python and 1.5 would silently become 1: refuse both.
         if isinstance(value, bool) or (isinstance(value, (list, dict)) and not isinstance(current, list)):
             raise TypeError(value)
@@ -193,8 +211,20 @@ def _coerce(value: Any, current: Any, name: str) -> Any:
             return [str(v) for v in value]
         return str(value)
     except (TypeError, ValueError):
-        kind = type(current).__name__
+        kind = "table" if isinstance(current, dict) else type(current).__name__
         raise ConfigError(f"config key {name!r} has value {value!r}, expected a {kind}; fix it") from None
+
+
+def _table(value: Any) -> dict[str, str]:
+    """A table of strings: a TOML table, or `key=value,key=value` from the environment."""
+    if isinstance(value, str):
+        pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError(value)
+        return {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(value, Mapping) or any(isinstance(v, (list, dict, bool)) for v in value.values()):
+        raise TypeError(value)
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _apply(target: Any, values: Mapping[str, Any], where: str, path: str = "") -> None:
@@ -286,6 +316,18 @@ def _validate(cfg: Config) -> None:
         )
     if cfg.ota.max_bytes < 0 or cfg.ota.fetch_timeout <= 0:
         raise ConfigError("ota.max_bytes must be 0 (automatic) or more, ota.fetch_timeout more than 0 seconds")
+    if not cfg.mqtt.enabled and not cfg.assist.wyoming:
+        raise ConfigError("mqtt.enabled is false and assist.wyoming is empty: nothing to serve; "
+                          "keep MQTT on or pass --wyoming tcp://0.0.0.0:10700")
+    if cfg.ota.enabled and not cfg.mqtt.enabled:
+        raise ConfigError("ota.enabled needs MQTT (updates arrive on <prefix>/cmd/model); drop --no-mqtt or --ota")
+    uri = cfg.assist.wyoming
+    if uri and not (uri.startswith("unix://") or re.fullmatch(r"tcp://[^/:]*:\d+", uri)):
+        raise ConfigError(f"assist.wyoming is {uri!r}; use tcp://HOST:PORT (e.g. tcp://0.0.0.0:10700) or unix://PATH")
+    if cfg.assist.temperature_unit.upper() not in {"C", "F"}:
+        raise ConfigError(f"assist.temperature_unit is {cfg.assist.temperature_unit!r}; use C or F")
+    if cfg.assist.timeout <= 0:
+        raise ConfigError("assist.timeout must be more than 0 seconds")
     m = cfg.mqtt
     if min(m.max_payload, m.max_items, m.max_text_chars, m.max_json_depth) < 1:
         raise ConfigError("mqtt.max_payload, max_items, max_text_chars and max_json_depth must be at least 1")

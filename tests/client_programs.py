@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from mqtt_helpers import free_port, wait_port
 
@@ -141,6 +142,29 @@ class HomeAssistant:
                       {"broker": "127.0.0.1", "port": port}, self.token)
         assert result["type"] == "create_entry", result
         return result
+
+    def ws(self, command: str, **data: Any) -> Any:
+        """One websocket API command (its own connection, authenticated); its result, or AssertionError."""
+        with ws_connect(f"ws://127.0.0.1:{self.port}/api/websocket", open_timeout=10) as sock:
+            assert json.loads(sock.recv(10))["type"] == "auth_required"
+            sock.send(json.dumps({"type": "auth", "access_token": self.token}))
+            assert json.loads(sock.recv(10))["type"] == "auth_ok"
+            sock.send(json.dumps({"id": 1, "type": command, **data}))
+            reply = json.loads(sock.recv(60))
+        assert reply.get("success"), f"{command} {data}: {reply}"
+        return reply.get("result")
+
+    def flow(self, handler: str, *steps: dict) -> dict:
+        """A config flow through the REST API: start it for `handler`, post each step, return the last answer."""
+        result = http("POST", f"{self.url}/api/config/config_entries/flow", {"handler": handler}, self.token)
+        for step in steps:
+            result = http("POST", f"{self.url}/api/config/config_entries/flow/{result['flow_id']}", step, self.token)
+        return result
+
+    def converse(self, text: str, agent_id: str | None = None, language: str = "en") -> dict:
+        """POST /api/conversation/process: what Assist answers to `text` (agent_id None: Home Assistant's own)."""
+        body = {"text": text, "language": language, **({"agent_id": agent_id} if agent_id else {})}
+        return http("POST", f"{self.url}/api/conversation/process", body, self.token, timeout=60)
 
     def states(self) -> dict[str, dict]:
         return {s["entity_id"]: s for s in http("GET", f"{self.url}/api/states", token=self.token)}

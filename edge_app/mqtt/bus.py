@@ -255,3 +255,24 @@ def cap_read_burst(client: mqtt.Client, burst: int = READ_BURST) -> None:
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     client.loop_read = loop_read  # type: ignore[method-assign]
+
+
+class NoBus:
+    """The pipeline's side of a Bus when MQTT is off (`mqtt.enabled = false`): answers reach only
+    the local asker (Assist), so nothing is stored, sent or acknowledged."""
+
+    fatal: BaseException | None = None
+    network_alive = True
+
+    def publish(self, messages: list[OutMessage], stored_hook: Callable[[], None] | None = None) -> None:
+        if stored_hook is not None:
+            stored_hook()
+
+    def ack(self, message: Inbound) -> None:
+        pass
+
+    def wait_for_room(self, stop: threading.Event) -> None:
+        pass
+
+    def stop(self, timeout: float) -> None:
+        pass

@@ -44,6 +44,7 @@ class Pending:
     request: Request | None = None
     error: PayloadError | None = None
     reply_to: str | None = None  # validated Response Topic
+    on_answer: Callable[[dict[str, Any] | PayloadError], None] | None = None  # a local asker's (Assist) callback
 
     @property
     def size(self) -> int:
@@ -127,10 +128,11 @@ class ClassifyPipeline:
             guarded("an on-swap hook", self.metrics)(hook)(classifier)
 
     # ---- network thread -------------------------------------------------------------------
-    def handle(self, message: Inbound) -> None:
+    def handle(self, message: Inbound, on_answer: Callable[[dict[str, Any] | PayloadError], None] | None = None
+               ) -> None:
         """Parse and queue; never blocks, never touches the disk or the model."""
         self.metrics.count("messages_in")
-        pending = Pending(message, next(self._seq))
+        pending = Pending(message, next(self._seq), on_answer=on_answer)
         try:
             if message.reply_to is not None:
                 problem = response_topic_problem(message.reply_to, self.allowed_replies)
@@ -146,6 +148,12 @@ class ClassifyPipeline:
         except PayloadError as exc:
             pending.error = exc
         self.batcher.submit(pending, block=False)
+
+    def ask(self, text: str, msg_id: str, on_answer: Callable[[dict[str, Any] | PayloadError], None]) -> None:
+        """Classify a text from inside the process (Assist): it is answered and published like an input on
+        `<prefix>/assist`, and `on_answer` gets its result object or the PayloadError, on the worker thread."""
+        payload = encode({"text": text, "id": msg_id, "source": "assist"})
+        self.handle(Inbound(self.topics.assist, payload, qos=0, mid=0), on_answer)
 
     # ---- the worker -----------------------------------------------------------------------
     def _handle_batch(self, batch: list[Pending]) -> None:
@@ -206,6 +214,7 @@ class ClassifyPipeline:
     def _result(self, p: Pending, predictions: list, model: dict, latency: float) -> OutMessage | PayloadError:
         request = p.request
         results = [result_object(item, pred.to_dict()) for item, pred in zip(request.items, predictions)]
+        self._tell(p, results[0])
         body = envelope({"items": results} if request.batch else results[0], model, latency, p.message.topic)
         if self.topics.member:  # which member of the shared group answered
             body["instance"] = self.topics.instance_id
@@ -218,7 +227,13 @@ class ClassifyPipeline:
                                 None if request.batch else request.items[0].id, "result_too_large")
         return OutMessage(topic, payload, self.cfg.mqtt.qos, correlation=p.message.correlation)
 
+    def _tell(self, p: Pending, answer: dict[str, Any] | PayloadError) -> None:
+        """Hand a local asker its answer; its failure is logged, never the worker's."""
+        if p.on_answer is not None:
+            guarded("an answer callback", self.metrics)(p.on_answer)(answer)
+
     def _error(self, p: Pending, exc: PayloadError) -> OutMessage:
+        self._tell(p, exc)
         log.debug("rejected a message on %s: %s", p.message.topic, exc.reason)
         payload = error_payload(exc.reason, exc.msg_id, p.message.topic, len(p.message.payload), exc.kind)
         return OutMessage(p.reply_to or self.topics.error, payload, self.cfg.mqtt.qos,

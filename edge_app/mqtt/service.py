@@ -4,6 +4,8 @@
 - routes.py: topic filter -> handler; the bus dispatches each message to its route.
 - pipeline.py: parse -> micro-batcher -> classifier -> outbox -> publish -> ack.
 - ota.py: the <prefix>/cmd/model handler, lent load/current/swap/reply through a ModelHost.
+- edge_app/assist: the Wyoming intent service for Home Assistant's Assist (assist.wyoming), asking
+  the same pipeline; with mqtt.enabled false it is the only way in (NoBus stands for the broker).
 - guard.py: the guard around every callback and worker, and the watchdog that exits non-zero
   when the network thread or the batch worker dies anyway (systemd restarts; the Last Will fires).
 
@@ -19,12 +21,13 @@ import signal
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from ..classifier import Classifier
 from ..config import Config, load_config
 from ..errors import ConfigError, EdgeAppError
 from ..signing import check_trusted
-from .bus import Bus
+from .bus import Bus, NoBus
 from .connection import BrokerAddress, detect_protocol
 from .discovery import DISCOVERY_MARKER, announce
 from .guard import Watchdog, guarded
@@ -48,17 +51,36 @@ class Service:
         self.metrics = Metrics()
         self.stop_event = threading.Event()
         self.protocol: int | None = None  # set by detect_protocol, before or in start()
-        self.bus: Bus | None = None
+        self.bus: Bus | NoBus | None = None
+        self.assist: Any = None  # the Wyoming service (edge_app.assist), when assist.wyoming is set
         self.pipeline: ClassifyPipeline | None = None
         self.watchdog: Watchdog | None = None
 
     # ---- start and stop -------------------------------------------------------------------
     def start(self) -> None:
-        self.protocol = self.protocol or detect_protocol(self.cfg, self.address, check=True)
-        bus = self.bus = Bus(self.cfg, self.address, self.protocol, self.topics, self.metrics)
-        bus.on_fatal = lambda _error: self.stop_event.set()  # run() stops, then raises bus.fatal
+        if self.cfg.mqtt.enabled:
+            self.protocol = self.protocol or detect_protocol(self.cfg, self.address, check=True)
+            bus = self.bus = Bus(self.cfg, self.address, self.protocol, self.topics, self.metrics)
+            bus.on_fatal = lambda _error: self.stop_event.set()  # run() stops, then raises bus.fatal
+        else:
+            bus = self.bus = NoBus()
         pipeline = self.pipeline = ClassifyPipeline(self.cfg, self.topics, bus, self.metrics, self.classifier,
                                                     self.stop_event)
+        checks = {"batch worker": lambda: pipeline.worker_alive}
+        if isinstance(bus, Bus):
+            self._wire_mqtt(bus, pipeline)
+            checks["MQTT network thread"] = lambda: bus.network_alive
+        pipeline.start()
+        if isinstance(bus, Bus):
+            bus.start()
+            threading.Thread(target=self._metrics_loop, name="metrics", daemon=True).start()
+        if self.cfg.assist.wyoming:
+            assist = self.assist = start_assist(self.cfg, pipeline)
+            checks["Wyoming service"] = lambda: assist.alive
+        self.watchdog = Watchdog(checks, stopping=self.stop_event.is_set).start()
+
+    def _wire_mqtt(self, bus: Bus, pipeline: ClassifyPipeline) -> None:
+        """Routes, fleet rescue and Home Assistant discovery: what only a broker needs."""
         self._add_routes(bus, pipeline)
         if self.topics.member and bus.v5:  # a dead member's commands are adopted, not stranded (rescue.py)
             rescuer = Rescuer(self.cfg, self.address, self.protocol, self.topics, bus.dispatch,
@@ -68,12 +90,6 @@ class Service:
         bus.on_connected.append(self.publish_discovery)  # on: the configs; off: clears an earlier run's
         if self.cfg.mqtt.ha_discovery:
             pipeline.on_swap.append(lambda _classifier: self.publish_discovery())
-        pipeline.start()
-        bus.start()
-        threading.Thread(target=self._metrics_loop, name="metrics", daemon=True).start()
-        self.watchdog = Watchdog({"MQTT network thread": lambda: bus.network_alive,
-                                  "batch worker": lambda: pipeline.worker_alive},
-                                 stopping=self.stop_event.is_set).start()
 
     def _add_routes(self, bus: Bus, pipeline: ClassifyPipeline) -> None:
         """Inputs -> the classify pipeline; <prefix>/cmd/model -> the OTA updater (when enabled)."""
@@ -107,6 +123,8 @@ class Service:
         self.stop_event.set()  # also stands the watchdog down: threads end on purpose from here
         log.info("stopping: finishing %d queued messages", self.pipeline.batcher.depth)
         self.bus.draining = True  # later arrivals stay unacknowledged: the broker redelivers them next time
+        if self.assist is not None:
+            self.assist.stop()
         self.pipeline.stop()
         self.bus.stop(timeout)
         log.info("stopped")
@@ -156,6 +174,25 @@ class Service:
         bus.publish_volatile(self.topics.metrics, json.dumps(snapshot), qos=0)
 
 
+def start_assist(cfg: Config, pipeline: ClassifyPipeline) -> Any:
+    """The Wyoming intent service for Assist, asking `pipeline` (assist.wyoming set)."""
+    # Lazy: wyoming and zeroconf cost start time and are needed only with Assist on.
+    from ..assist.advertise import Advertiser
+    from ..assist.intents import IntentMap
+    from ..assist.wyoming_service import AssistService, Model
+
+    a = cfg.assist
+    def model() -> Model:
+        bundle = pipeline.current().bundle
+        return Model(bundle.name, str(bundle.version or bundle.sha256[:12]))
+
+    advertiser = None
+    if a.zeroconf and a.wyoming.startswith("tcp://"):
+        advertiser = Advertiser(a.zeroconf_name or f"edge-app-{cfg.resolved_device_id}", urlparse(a.wyoming).hostname)
+    intents = IntentMap.from_tables(a.intents, a.areas, a.temperature_unit)
+    return AssistService(a.wyoming, pipeline.ask, intents, model, a.timeout, advertiser).start()
+
+
 def load_classifier(cfg: Config, bundle: str, verify: bool | None = None) -> Classifier:
     """The one place the service builds a Classifier from its config (start, reload, OTA)."""
     # trust.keys set: refuse an unsigned or foreign bundle before onnxruntime reads it (this hashes every file)
@@ -194,6 +231,10 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="onnxruntime threads keep busy-waiting between calls: costs CPU when idle")
     p.add_argument("--no-verify", action="store_true", help="skip the bundle's sha256 check at start")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--wyoming", metavar="URI",
+                   help="also serve Home Assistant's Assist as a Wyoming intent service on tcp://HOST:PORT")
+    p.add_argument("--no-zeroconf", action="store_true", help="do not advertise the Wyoming service (_wyoming._tcp)")
+    p.add_argument("--no-mqtt", action="store_true", help="no broker: answer only Assist (needs --wyoming)")
     p.add_argument("--print-config", action="store_true", help="print the effective config (secrets masked) and exit")
 
 
@@ -203,6 +244,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "result_topic": args.result_topic, "qos": args.qos, "protocol": args.protocol, "ca_file": args.ca_file,
         "cert_file": args.cert_file, "key_file": args.key_file, "metrics_interval": args.metrics_interval,
         "ha_discovery": args.ha_discovery, "shared_group": args.shared_group,
+        "enabled": False if args.no_mqtt else None,
     }
     return {
         "bundle": args.bundle, "device_id": args.device_id, "state_dir": args.state_dir, "device": args.device,
@@ -210,6 +252,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "mqtt": mqtt,
         "batching": {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms, "queue_size": args.queue_size},
         "ota": {"enabled": args.ota},
+        "assist": {"wyoming": args.wyoming, "zeroconf": False if args.no_zeroconf else None},
     }
 
 
@@ -228,7 +271,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ConfigError("no bundle to serve; pass --bundle DIR or set `bundle` in the config file")
     service = Service(cfg, None)
     # fail fast, before loading the model: unreachable, refused, or lacking what the config needs
-    service.protocol = detect_protocol(cfg, service.address, check=True)
+    if cfg.mqtt.enabled:
+        service.protocol = detect_protocol(cfg, service.address, check=True)
     bundle = active_bundle(cfg) or cfg.bundle  # a model switched to over the air survives a restart
     service.classifier = load_classifier(cfg, bundle)
     return service.run()

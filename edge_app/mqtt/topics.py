@@ -33,6 +33,11 @@ class Topics:
         return f"{self.prefix}/result"
 
     @property
+    def assist(self) -> str:
+        """The source_topic of results for Assist transcripts (nothing is published or subscribed there)."""
+        return f"{self.prefix}/assist"
+
+    @property
     def status(self) -> str:
         return f"{self.prefix}/status"
 

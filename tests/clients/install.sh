@@ -13,6 +13,9 @@
 set -uo pipefail
 
 HA_VERSION="2025.4.4"        # newest Home Assistant that installs from PyPI on Python 3.13.0
+# What its Wyoming integration (Assist through edge-app) and that integration's dependencies pin, installed
+# up front: Home Assistant would otherwise install them at run time with uv, which ignores pip's index config.
+HA_ASSIST_REQUIREMENTS=(wyoming==1.5.4 pymicro-vad==1.0.1 pyspeex-noise==1.0.2 ha-ffmpeg==3.2.2)
 NODE_RED_VERSION="4.1"       # npm range: the newest 4.1.x
 CACHE="${EDGE_APP_CLIENT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-app}"
 mkdir -p "$CACHE"
@@ -43,6 +46,7 @@ ensure_homeassistant() {
     local dir="$CACHE/homeassistant-$HA_VERSION" python
     rm -f "$CACHE/homeassistant.skip"
     if [[ -x "$dir/bin/hass" && -f "$dir/.installed" ]]; then
+        ensure_assist_requirements "$dir"
         return 0
     fi
     if ! python="$(find_python313)"; then
@@ -59,6 +63,19 @@ ensure_homeassistant() {
         return 0
     fi
     touch "$dir/.installed"
+    ensure_assist_requirements "$dir"
+}
+
+ensure_assist_requirements() {  # DIR: an installed Home Assistant venv
+    local dir="$1"
+    rm -f "$CACHE/homeassistant-assist.skip"
+    [[ -f "$dir/.assist-installed" ]] && return 0
+    say "installing what Home Assistant's Wyoming integration needs: ${HA_ASSIST_REQUIREMENTS[*]}"
+    if ! "$dir/bin/pip" install -q --disable-pip-version-check "${HA_ASSIST_REQUIREMENTS[@]}"; then
+        skip homeassistant-assist "pip could not install ${HA_ASSIST_REQUIREMENTS[*]} into $dir (see the pip output above)"
+        return 0
+    fi
+    touch "$dir/.assist-installed"
 }
 
 ensure_node_red() {
