@@ -23,17 +23,17 @@ from edge_app.mqtt.bus import cap_read_burst
 from edge_app.mqtt.guard import Watchdog, guarded
 from edge_app.mqtt.metrics import Metrics
 from edge_app.mqtt.outbox import OutMessage, Outbox
-from edge_app.mqtt.payloads import Limits, PayloadError, encode, error_payload, json_depth, parse
+from edge_app.mqtt.payloads import PayloadLimits, PayloadError, encode, error_payload, json_depth, parse
 from edge_app.mqtt.pipeline import ClassifyPipeline, response_topic_problem
 from edge_app.mqtt.publisher import ResultPublisher
 from edge_app.mqtt.routes import Inbound, Routes
 from edge_app.mqtt.topics import Topics
 
-LIMITS = Limits()
+LIMITS = PayloadLimits()
 
 
 # ---- parse and limits ---------------------------------------------------------------------
-def rejected(payload: bytes, limits: Limits = LIMITS) -> PayloadError:
+def rejected(payload: bytes, limits: PayloadLimits = LIMITS) -> PayloadError:
     with pytest.raises(PayloadError) as info:
         parse(payload, limits)
     error_payload(info.value.reason, info.value.msg_id, "t", len(payload), info.value.kind)  # must not raise
@@ -62,7 +62,7 @@ def test_limits_items_chars_bytes_and_not_json_constants():
     assert rejected(("a" * 4097).encode()).kind == "too_long"
     assert rejected(b"a" * 65537).kind == "too_large"
     assert rejected(b'{"text": "x", "n": NaN}').kind == "malformed"
-    small = Limits(max_bytes=100, max_items=2, max_text_chars=5, max_json_depth=2)
+    small = PayloadLimits(max_bytes=100, max_items=2, max_text_chars=5, max_json_depth=2)
     assert rejected(b'{"items": ["a", "b", "c"]}', small).kind == "too_many_items"
     assert rejected(b'{"text": "x", "a": [[1]]}', small).kind == "too_deep"
 

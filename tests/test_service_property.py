@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mqtt_helpers import Collector, Serve, mosquitto  # noqa: F401
 
-from edge_app.mqtt.payloads import Limits, PayloadError, parse
+from edge_app.mqtt.payloads import PayloadLimits, PayloadError, parse
 
 pytestmark = pytest.mark.slow
 PREFIX = "edge-app/prop"
@@ -52,7 +52,7 @@ messages = st.lists(st.tuples(st.booleans(), good, bad).map(lambda t: (t[0], t[1
 def expected_kind(payload: bytes) -> str:
     """What the answer must be: the parser is tested on its own; here the point is one answer each."""
     try:
-        parse(payload, Limits())
+        parse(payload, PayloadLimits())
         return "result"
     except PayloadError:
         return "error"

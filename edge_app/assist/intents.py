@@ -119,7 +119,8 @@ class IntentMap:
             return Answer(None, text=reply(language, "not_understood"))
         slots: dict[str, Any] = dict(rule.fixed)
         intent = rule.intent
-        found = result.get("slots") or {}
+        found = result.get("slots")
+        found = found if isinstance(found, Mapping) else {}
         for name in rule.slots:
             if isinstance(found.get(name), Mapping):
                 slots.update(self.slot_values(name, found[name]))
@@ -129,25 +130,35 @@ class IntentMap:
 
     def slot_values(self, name: str, slot: Mapping[str, Any]) -> dict[str, Any]:
         """One of our slots as Home Assistant slot(s); a slot whose value could not be read is left out."""
-        value = slot.get("value")
+        value, number = slot.get("value"), _number(slot.get("value"))
         if name == "room":
             text = slot.get("text") or value
-            return {"area": self.areas.get(_key(str(text)), str(value or text))} if text else {}
-        if value is None:
-            return {}
+            return {"area": self.areas.get(_key(text), str(value or text))} if isinstance(text, str) else {}
         if name == "temperature":
-            return {"temperature": convert_temperature(float(value), slot.get("unit", "C"), self.temperature_unit),
+            if number is None:
+                return {}
+            unit = slot.get("unit") if slot.get("unit") in ("C", "F") else "C"
+            return {"temperature": convert_temperature(number, unit, self.temperature_unit),
                     "temperature_unit": self.temperature_unit}
         if name == "volume":
-            if isinstance(value, (int, float)):
-                return {"volume_level": int(value)}
-            step = {"volume_step": slot["step"]} if "step" in slot else {}
-            return {"volume": str(value), **step}
+            if number is not None:
+                return {"volume_level": max(0, min(100, int(number)))}
+            step = {"volume_step": slot["step"]} if _number(slot.get("step")) is not None else {}
+            return {"volume": value, **step} if isinstance(value, str) and value else {}
         if name == "duration":
-            seconds = int(value)
+            if number is None or number < 0:
+                return {}
+            seconds = int(number)
             return {"duration": seconds, "hours": seconds // 3600, "minutes": seconds % 3600 // 60,
                     "seconds": seconds % 60}
-        return {name: value}
+        return {name: value} if isinstance(value, (str, int, float)) and not isinstance(value, bool) else {}
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or None (booleans are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
+        return None
+    return float(value)
 
 
 def convert_temperature(value: float, unit: str, target: str) -> float:

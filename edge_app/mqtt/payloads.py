@@ -24,7 +24,7 @@ MAX_ECHOED_ID_CHARS = 200  # an id longer than this is not echoed in an error (i
 
 
 @dataclass(frozen=True)
-class Limits:
+class PayloadLimits:
     """What one input message may hold; defaults suit a 1-2 GB board (see README, docs/reliability.md)."""
 
     max_bytes: int = 65536
@@ -33,7 +33,7 @@ class Limits:
     max_json_depth: int = 16
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "Limits":
+    def from_config(cls, cfg: Config) -> "PayloadLimits":
         m = cfg.mqtt
         return cls(m.max_payload, m.max_items, m.max_text_chars, m.max_json_depth)
 
@@ -105,7 +105,7 @@ def _valid_unicode(obj: Any) -> bool:
     return True
 
 
-def _item(obj: Any, where: str, default_id: Any, limits: Limits) -> Item:
+def _item(obj: Any, where: str, default_id: Any, limits: PayloadLimits) -> Item:
     if isinstance(obj, str):
         obj = {"text": obj}
     if not isinstance(obj, dict):
@@ -123,7 +123,7 @@ def _item(obj: Any, where: str, default_id: Any, limits: Limits) -> Item:
     return Item(msg_id, text, extra)
 
 
-def _decode(payload: bytes, limits: Limits) -> str:
+def _decode(payload: bytes, limits: PayloadLimits) -> str:
     if len(payload) > limits.max_bytes:
         raise PayloadError(f"payload is {len(payload)} bytes, over the limit of {limits.max_bytes} (mqtt.max_payload)",
                            kind="too_large")
@@ -134,7 +134,7 @@ def _decode(payload: bytes, limits: Limits) -> str:
                            kind="bad_unicode") from None
 
 
-def _load_json(text: str, limits: Limits) -> Any:
+def _load_json(text: str, limits: PayloadLimits) -> Any:
     depth = json_depth(text)
     if depth > limits.max_json_depth:
         raise PayloadError(f"JSON nests {depth} levels deep, over the limit of {limits.max_json_depth} "
@@ -154,7 +154,7 @@ def _load_json(text: str, limits: Limits) -> Any:
     return obj
 
 
-def parse(payload: bytes, limits: Limits) -> Request:
+def parse(payload: bytes, limits: PayloadLimits) -> Request:
     """Turn a payload into a Request, or raise PayloadError naming what is wrong."""
     text = _decode(payload, limits)
     stripped = text.strip()

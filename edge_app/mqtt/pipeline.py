@@ -25,7 +25,7 @@ from .bus import Bus
 from .guard import guarded
 from .metrics import Metrics
 from .outbox import OutMessage
-from .payloads import Limits, PayloadError, Request, encode, envelope, error_payload, parse, result_object
+from .payloads import PayloadLimits, PayloadError, Request, encode, envelope, error_payload, parse, result_object
 from .routes import Inbound
 from .topics import Topics
 
@@ -80,7 +80,7 @@ class ClassifyPipeline:
         self.bus = bus
         self.metrics = metrics
         self.stop_event = stop
-        self.limits = Limits.from_config(cfg)
+        self.limits = PayloadLimits.from_config(cfg)
         self.allowed_replies = [p.replace("{prefix}", topics.prefix) for p in cfg.mqtt.response_prefixes] \
             or [f"{topics.prefix}/"]
         self.on_swap: list[Callable[[Any], None]] = []
@@ -95,8 +95,8 @@ class ClassifyPipeline:
         # The writer: answers of every micro-batch queued behind the model are published (to topics the
         # broker has accepted before; see publisher.py) and go to the outbox in one transaction (one fsync,
         # group commit), then their inputs are acknowledged, while the worker already runs the next batch.
-        # A small bound keeps the worker at most WRITER_QUEUE batches ahead of the disk; durability is
-        # unchanged: no ack before the fsync.
+        # A small bound keeps the worker at most WRITER_QUEUE batches ahead of the disk; no input is
+        # acknowledged before its answer's fsync.
         self.writer = MicroBatcher(guarded("the result writer", metrics)(self._write), WRITER_GROUP, 0.0,
                                    WRITER_QUEUE)
 
