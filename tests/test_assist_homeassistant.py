@@ -12,7 +12,9 @@ Assist text box sends them; what is checked is what changes in the house and the
 from __future__ import annotations
 
 import json
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,22 +23,17 @@ from mqtt_helpers import Collector, Mosquitto, Serve, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# The documented handler for our timer intent (docs/home-assistant.md): Home Assistant's own HassStartTimer
-# needs a satellite device, which a conversation agent does not have.
-INTENT_SCRIPT_YAML = """
-conversation:
-intent:
-intent_script:
-  EdgeAppStartTimer:
-    speech:
-      text: "Timer started for {{ minutes }} minutes."
-    action:
-      - action: timer.start
-        target:
-          entity_id: timer.kitchen
-        data:
-          duration: "{{ duration }}"
-"""
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "home-assistant.md"
+
+
+def documented_intent_scripts() -> str:
+    """The `intent_script:` YAML block of docs/home-assistant.md, as users copy it (the timer's handler:
+    Home Assistant's own HassStartTimer needs a satellite device, which a conversation agent lacks)."""
+    blocks = re.findall(r"```yaml\n(intent_script:\n.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) == 1, "docs/home-assistant.md should show one intent_script block"
+    return blocks[0]
+
+
 DEVICE = "assist"
 NOT_UNDERSTOOD = "Sorry, I did not understand that."
 
@@ -105,7 +102,7 @@ def house(service, tmp_path_factory):
     hass = installed("homeassistant", "homeassistant-2025.4.4/bin/hass")
     if (reason := cache_dir() / "homeassistant-assist.skip").is_file():
         pytest.skip(f"Home Assistant's Wyoming integration cannot be installed here: {reason.read_text().strip()}")
-    ha = HomeAssistant(hass, tmp_path_factory.mktemp("assist-ha"), INTENT_SCRIPT_YAML)
+    ha = HomeAssistant(hass, tmp_path_factory.mktemp("assist-ha"), "conversation:\nintent:\n" + documented_intent_scripts())
     started = time.monotonic()
     try:
         ha.start()
