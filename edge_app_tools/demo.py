@@ -21,10 +21,13 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import urlsplit
+
+import wcwidth
 
 from edge_app.errors import BrokerError, BundleError, EdgeAppError, ExportError
 from .harness import EDGE_APP, ServeProcess, free_port, serve_argv
@@ -391,7 +394,8 @@ def _collect(rows: list[dict[str, Any]], missing: list[str], topic: str, result:
     if echoed:
         notes.append("echoed: " + json.dumps(echoed))
     rows.append({"topic": topic, "id": result.get("id"), "text": text, "label": result.get("label"),
-                 "score": result.get("score"), "latency_ms": result.get("latency_ms"), "notes": notes})
+                 "score": result.get("score"), "latency_ms": result.get("latency_ms"),
+                 "slots": result.get("slots"), "notes": notes})
 
 
 def _interactive(client, inbox: Inbox, topics: Topics, timeout: float) -> int:
@@ -440,6 +444,8 @@ def _result_line(topic: str, data: Any, text: str) -> str:
         return "\n  ".join(_result_line(topic, item, "") + "  (batch item)" for item in data["items"])
     parts = [topic, f"id={_cell('id', data.get('id'))}", _cell("label", data.get("label")),
              f"score={_cell('score', data.get('score'))}", f"{_cell('latency_ms', data.get('latency_ms'))} ms"]
+    if data.get("slots"):
+        parts.append(_cell("slots", data["slots"]))
     return "  ".join(parts + [repr(text)] if text else parts)
 
 
@@ -459,33 +465,98 @@ def _shutdown(service: ServeProcess, inbox: Inbox, topics: Topics) -> int:
 
 # --- output -----------------------------------------------------------------------------------
 
-COLUMNS = ("topic", "id", "text", "label", "score", "latency_ms")
+COLUMNS = ("topic", "id", "text", "label", "score", "latency_ms", "slots")
+RIGHT_ALIGNED = frozenset({"score", "latency_ms"})
+CELL_WIDTH = {"slots": 36}  # display columns a cell may take before it is cut with "…"
+DEFAULT_CELL_WIDTH = 40
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
+    """The results as aligned columns, measured in display width so wide (Korean) characters line up."""
     cells = [[_cell(col, row.get(col)) for col in COLUMNS] for row in rows]
-    widths = [max([len(col)] + [len(r[i]) for r in cells]) for i, col in enumerate(COLUMNS)]
-    right = {"score", "latency_ms"}
-
-    def fmt(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if c in right else v.ljust(w) for v, w, c in zip(values, widths, COLUMNS)).rstrip()
-
-    lines = [fmt(list(COLUMNS)), fmt(["-" * w for w in widths])]
+    widths = [max([_width(col)] + [_width(r[i]) for r in cells]) for i, col in enumerate(COLUMNS)]
+    lines = [_line(list(COLUMNS), widths), _line(["-" * w for w in widths], widths)]
     for row, values in zip(rows, cells):
         notes = "  (" + "; ".join(row["notes"]) + ")" if row.get("notes") else ""
-        lines.append(fmt(values) + notes)
+        lines.append(_line(values, widths) + notes)
     return "\n".join(lines)
 
 
+def _line(values: list[str], widths: list[int]) -> str:
+    """One table line: each cell padded to its column's display width, numbers to the right."""
+    padded = (wcwidth.rjust(v, w) if c in RIGHT_ALIGNED else wcwidth.ljust(v, w)
+              for v, w, c in zip(values, widths, COLUMNS))
+    return "  ".join(padded).rstrip()
+
+
 def _cell(column: str, value: Any) -> str:
-    if value is None:
+    """What a column shows for a value: one line, at most its CELL_WIDTH display columns; "-" for none."""
+    if value is None or (column == "slots" and not value):
         return "-"
     if column == "score" and isinstance(value, (int, float)):
         return f"{value:.3f}"
     if column == "latency_ms" and isinstance(value, (int, float)):
         return f"{value:.1f}"
-    text = str(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+    limit = CELL_WIDTH.get(column, DEFAULT_CELL_WIDTH)
+    if column == "slots":
+        return _slots_text(value, limit)
+    return _clip(_one_line(str(value)), limit)
+
+
+def _slots_text(slots: Any, limit: int) -> str:
+    """A result's slots as `name=value` pairs (`room=kitchen temperature=22C`), in the result's order;
+    past `limit` display columns whole pairs are left off for a " …", so no value is shown cut."""
+    if not isinstance(slots, dict):
+        return _clip(_one_line(str(slots)), limit)
+    pairs = [_one_line(f"{name}={_slot_value(slot)}") for name, slot in slots.items()]
+    if _width(" ".join(pairs)) <= limit:
+        return " ".join(pairs)
+    kept = 0
+    while kept < len(pairs) and _width(" ".join(pairs[: kept + 1]) + " …") <= limit:
+        kept += 1
+    return " ".join(pairs[:kept]) + " …" if kept else _clip(pairs[0], limit)
+
+
+def _slot_value(slot: Any) -> str:
+    """One slot's value with its unit and step (`22C`, `600s`, `down(10)`); the span's text when no value
+    was read. Quoted when it holds spaces, so the pairs stay apart."""
+    if not isinstance(slot, dict):
+        return _quoted(str(slot))
+    if "value" not in slot:
+        return _quoted(str(slot.get("text", "?")))
+    shown = _number(slot["value"]) + str(slot.get("unit", ""))
+    if "step" in slot:
+        shown += f"({_number(slot['step'])})"
+    return _quoted(shown)
+
+
+def _number(value: Any) -> str:
+    """Whole numbers without a decimal point (22, not 22.0); anything else as str() shows it."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _quoted(text: str) -> str:
+    """The text in double quotes when it is empty or holds whitespace, else as it is."""
+    return f'"{text}"' if not text or any(c.isspace() for c in text) else text
+
+
+def _one_line(text: str) -> str:
+    """Control characters (newlines, tabs, escapes) become spaces: a cell never moves the cursor."""
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+
+
+def _width(text: str) -> int:
+    """Terminal columns the text takes: 2 for each wide (CJK) character, 0 for combining marks."""
+    return wcwidth.width(text)
+
+
+def _clip(text: str, limit: int) -> str:
+    """The text cut to at most `limit` display columns, ending in "…" when anything was cut."""
+    if _width(text) <= limit:
+        return text
+    return wcwidth.clip(text, 0, limit - 1).rstrip() + "…"
 
 
 def _pretty(payload: bytes, compact: bool = False) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import wcwidth
 from mqtt_helpers import Mosquitto, free_port
 
 from edge_app_tools import demo
@@ -78,12 +79,41 @@ def _labels(bundle: Path) -> set[str]:
     return set(json.loads((bundle / "manifest.json").read_text())["labels"])
 
 
+def _cells(line: str) -> list[tuple[str, int, int]]:
+    """A table line's cells with the display columns each spans (start, end): cells are two or more
+    spaces apart and hold single spaces at most; notes in parentheses follow the last one."""
+    line = line.split("  (")[0]
+    return [(m.group(), wcwidth.wcswidth(line[: m.start()]), wcwidth.wcswidth(line[: m.end()]))
+            for m in re.finditer(r"\S+(?: \S+)*", line)]
+
+
+def _assert_aligned(table: list[str]) -> None:
+    """Every row of a printed table fills each column the dashes under the header mark out: left-aligned
+    cells start where the dashes start, right-aligned ones end where they end, measured on screen."""
+    header, dashes, *rows = table
+    assert [name for name, _, _ in _cells(header)] == list(demo.COLUMNS), header
+    columns = [(start, end) for _, start, end in _cells(dashes)]
+    for line in [header, *rows]:
+        cells = _cells(line)
+        assert len(cells) == len(columns), line
+        for name, (text, start, end), (col_start, col_end) in zip(demo.COLUMNS, cells, columns):
+            assert col_start <= start and end <= col_end, (name, line)
+            assert (end == col_end) if name in demo.RIGHT_ALIGNED else (start == col_start), (name, line)
+
+
+def _table_lines(stdout: str) -> list[str]:
+    """The results table in a run's output: the header line up to the blank line after the rows."""
+    lines = stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("topic "))
+    return lines[first : lines.index("", first)]
+
+
 def _assert_result(row: str, labels: set[str]) -> None:
-    """A table row ends in label, score, latency_ms (then notes in parentheses)."""
-    cells = row.split("  (")[0].split()
-    label, score, latency = cells[-3], float(cells[-2]), float(cells[-1])
-    assert label in labels, row
-    assert 0.0 < score <= 1.0 and latency >= 0.0, row
+    """A table row: topic, id, text, label, score, latency_ms, slots (then notes in parentheses)."""
+    cells = dict(zip(demo.COLUMNS, (text for text, _, _ in _cells(row))))
+    assert cells["label"] in labels, row
+    assert 0.0 < float(cells["score"]) <= 1.0 and float(cells["latency_ms"]) >= 0.0, row
+    assert cells["slots"] == "-" or re.fullmatch(r'[a-z]+=("[^"]+"|\S+)( [a-z]+=("[^"]+"|\S+))*', cells["slots"]), row
 
 
 def _broker_port(stdout: str) -> int:
@@ -116,6 +146,8 @@ def test_demo_shows_a_result_for_every_sample_and_stops_everything(default_bundl
         assert f'(echoed: {{"room": "{sample["room"]}"}})' in _row(out, sample["text"])
     for sample in demo.BATCH_SAMPLE["items"]:
         assert "(one message for the batch of 3)" in _row(out, sample["text"])
+    assert "  room=kitchen" in _row(out, "turn on the kitchen lights")  # the default bundle reads slots
+    _assert_aligned(_table_lines(out))
 
     metrics = out.split("metrics (edge-app/demo/metrics):\n", 1)[1].split("\n\n", 1)[0]
     assert json.loads(metrics), metrics  # a real metrics message, printed as JSON
@@ -166,3 +198,67 @@ def test_demo_errors_are_one_line(default_bundle: Path, args: list[str], code: i
     assert ran.returncode == code, ran.stdout + ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1 and words in ran.stderr, ran.stderr
     assert ran.leftovers() == []
+
+
+# --- the results table, without a service -------------------------------------------------------
+
+KOREAN = "거실 에어컨 온도 이십이 도로 맞춰 줘"
+
+
+def _result_row(text: str, label: str, slots: dict, notes: list[str] | None = None) -> dict:
+    return {"topic": "edge-app/demo/result", "id": f"id-{len(text)}", "text": text, "label": label,
+            "score": 0.98765, "latency_ms": 12.34, "slots": slots, "notes": notes or []}
+
+
+def test_table_lines_up_korean_text_and_slots_by_display_width():
+    assert wcwidth.wcswidth(KOREAN) > len(KOREAN)  # wide characters: counting them as one column misaligns
+    rows = [
+        _result_row("turn on the kitchen lights", "lights_on", {"room": {"text": "kitchen", "value": "kitchen"}}),
+        _result_row(KOREAN, "ac_set_temperature", {"room": {"text": "거실", "value": "거실"},
+                                                   "temperature": {"text": "이십이 도", "value": 22, "unit": "C"}},
+                    notes=['echoed: {"room": "거실"}']),
+        _result_row("is the dryer done yet", "dryer_status", {}),
+        _result_row("TV 볼륨 좀 줄여", "tv_volume", {"volume": {"text": "좀 줄여", "value": "down"}}),
+    ]
+    table = demo._table(rows).splitlines()
+    assert len(table) == 2 + len(rows)
+    _assert_aligned(table)
+    assert _row("\n".join(table), KOREAN).endswith('  room=거실 temperature=22C  (echoed: {"room": "거실"})')
+    assert _row("\n".join(table), "is the dryer done yet").endswith("  -")
+
+
+@pytest.mark.parametrize("slots, shown", [
+    ({"room": {"text": "kitchen", "value": "kitchen"}, "temperature": {"text": "22 degrees", "value": 22.0, "unit": "C"}},
+     "room=kitchen temperature=22C"),
+    ({"duration": {"text": "ten minutes", "value": 600, "unit": "s"}}, "duration=600s"),
+    ({"volume": {"text": "down by 10", "value": "down", "step": 10}}, "volume=down(10)"),
+    ({"room": {"text": "living room", "value": "living room"}}, 'room="living room"'),
+    ({"duration": {"text": "a while"}}, 'duration="a while"'),  # no value read: the span as sent
+    ({}, "-"),
+    (None, "-"),
+])
+def test_slots_cell(slots: dict | None, shown: str):
+    assert demo._cell("slots", slots) == shown
+
+
+def test_long_cells_are_cut_to_their_display_width():
+    text = demo._cell("text", KOREAN * 3)
+    assert text.endswith("…") and text.startswith(KOREAN[:10])
+    assert demo.DEFAULT_CELL_WIDTH - 1 <= wcwidth.wcswidth(text) <= demo.DEFAULT_CELL_WIDTH
+
+    pairs = [f"device={word}" for word in ("천장등", "스탠드", "무드등", "거실등", "식탁등", "침실등")]
+    slots = {f"device{i}": {"text": word, "value": word} for i, word in enumerate(pairs)}
+    cell = demo._cell("slots", slots)
+    limit = demo.CELL_WIDTH["slots"]
+    assert cell.endswith(" …") and wcwidth.wcswidth(cell) <= limit
+    kept = cell.removesuffix(" …").split(" ")
+    assert 0 < len(kept) < len(slots)
+    assert kept == [f"{name}={value['value']}" for name, value in list(slots.items())[: len(kept)]]  # whole pairs only
+
+    one = demo._cell("slots", {"room": {"text": "거실" * 40, "value": "거실" * 40}})
+    assert one.startswith("room=거실") and one.endswith("…") and wcwidth.wcswidth(one) <= limit
+
+
+def test_cells_stay_on_one_line():
+    assert demo._cell("text", "turn on\nthe\tlights\x1b[2J") == "turn on the lights [2J"
+    assert demo._cell("slots", {"room": {"text": "a\nb", "value": "a\nb"}}) == 'room="a b"'
