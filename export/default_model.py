@@ -140,7 +140,6 @@ def fine_tune(
     labels: its encoder and intent head carry over, the tagging head starts fresh)."""
     import numpy as np
     import torch
-    from tqdm import tqdm
     from transformers import AutoTokenizer
 
     from .joint import joint_from_encoder
@@ -152,14 +151,43 @@ def fine_tune(
     torch.use_deterministic_algorithms(True, warn_only=True)
     train = load_many(train_files)
     labels = sorted({e.label for e in train})
-    label2id = {name: i for i, name in enumerate(labels)}
     tags = bio_tags()
-    tag2id = {tag: i for i, tag in enumerate(tags)}
     with tempfile.TemporaryDirectory(prefix="edge-app-encoder-") as tmp:
         source = Path(init_from) if init_from else encoder_source(encoder, Path(tmp))
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = joint_from_encoder(str(source), labels, tags, pooling=recipe.pooling)
         teacher = _teacher(train, encoder, recipe, Path(tmp))
+    train_joint(model, tokenizer, train, teacher, epochs=epochs, seed=seed, recipe=recipe, quiet=quiet)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+class OutOfScopeHalf:
+    """The default epoch: every in-scope example and a fresh half of the out-of-scope ones. The hard
+    negatives are half the data, so commands are seen as often as before at the same cost."""
+
+    def __init__(self, train: list[Example]):
+        self.inside = [i for i, e in enumerate(train) if e.label != "out_of_scope"]
+        self.outside = [i for i, e in enumerate(train) if e.label == "out_of_scope"]
+        self.size = len(self.inside) + int(len(self.outside) * OUT_OF_SCOPE_SHARE)
+
+    def order(self, generator: random.Random) -> list[int]:
+        """One epoch's indices into the training examples, shuffled."""
+        order = self.inside + generator.sample(self.outside, self.size - len(self.inside))
+        generator.shuffle(order)
+        return order
+
+
+def train_joint(model, tokenizer, train: list[Example], teacher, epochs: int, seed: int, recipe: Recipe,
+                quiet: bool = False, plan=None) -> None:
+    """Train a joint model in place on `train` (targets per export/joint.py, embeddings pulled toward
+    `teacher` rows when given); `plan` picks each epoch's examples (default: `OutOfScopeHalf`)."""
+    import torch
+    from tqdm import tqdm
+
+    label2id = {name: int(i) for i, name in model.config.id2label.items()}
+    tag2id = {tag: i for i, tag in enumerate(model.slot_tags)}
     model.config.slot_loss_weight = model.slot_loss_weight = SLOT_LOSS_WEIGHT
     model.return_embedding = teacher is not None
     if recipe.freeze_word_embeddings:
@@ -168,12 +196,8 @@ def fine_tune(
     # optimiser step on one thread (on a loaded machine), about a fifth of a training step there.
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=LEARNING_RATE, weight_decay=0.01, fused=True)
-    # The hard negatives are half the data: each epoch takes every in-scope example and a fresh
-    # half of the out-of-scope ones, so commands are seen as often as before at the same cost.
-    inside = [i for i, e in enumerate(train) if e.label != "out_of_scope"]
-    outside = [i for i, e in enumerate(train) if e.label == "out_of_scope"]
-    per_epoch = len(inside) + int(len(outside) * OUT_OF_SCOPE_SHARE)
-    steps_per_epoch = (per_epoch + BATCH_SIZE - 1) // BATCH_SIZE
+    plan = plan or OutOfScopeHalf(train)
+    steps_per_epoch = (plan.size + BATCH_SIZE - 1) // BATCH_SIZE
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / (epochs * steps_per_epoch))
     generator = random.Random(seed)
     lengths = [len(ids) for ids in tokenizer([e.text for e in train], truncation=True,
@@ -181,9 +205,7 @@ def fine_tune(
     model.train()
     with tqdm(total=epochs * steps_per_epoch, desc="fine-tuning", unit="step", disable=quiet) as bar:
         for epoch in range(epochs):
-            order = inside + generator.sample(outside, per_epoch - len(inside))
-            generator.shuffle(order)
-            for indices in _bucketed(order, lengths, generator):
+            for indices in _bucketed(plan.order(generator), lengths, generator):
                 batch = [train[i] for i in indices]
                 enc, target, slot_target = _batch(tokenizer, batch, label2id, tag2id)
                 result = model(**enc, labels=target, slot_labels=slot_target)
@@ -199,9 +221,6 @@ def fine_tune(
                 bar.update()
     model.eval()
     model.return_embedding = False
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
 
 
 def _teacher(train: list[Example], encoder: str, recipe: Recipe, work: Path):
