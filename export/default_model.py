@@ -138,17 +138,11 @@ def fine_tune(
     `train_files`: every training split (e.g. English and Korean), read as one. `init_from`: start
     from this checkpoint instead of the bare encoder (an earlier intent-only build with the same
     labels: its encoder and intent head carry over, the tagging head starts fresh)."""
-    import numpy as np
-    import torch
     from transformers import AutoTokenizer
 
     from .joint import joint_from_encoder
 
-    torch.set_num_threads(TORCH_THREADS)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    seed_training(seed)
     train = load_many(train_files)
     labels = sorted({e.label for e in train})
     tags = bio_tags()
@@ -161,6 +155,18 @@ def fine_tune(
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def seed_training(seed: int) -> None:
+    """One torch thread and every random generator seeded: a training run repeats exactly."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 class OutOfScopeHalf:
