@@ -1,4 +1,4 @@
-"""The bundle commands: classify, verify, keygen, sign, and the export side's export and build-default.
+"""The bundle commands: classify, verify, keygen, sign, and the export side's export, build-default and train.
 
 Export commands import `export/` only when run, and name the extra to install when it is
 missing, so a board with the runtime alone still has a working `edge-app`.
@@ -215,3 +215,40 @@ def _print_summary(bundle) -> None:
     keys = ("accuracy_fp32", "accuracy_int8", "agreement", "in_scope_accuracy", "out_of_scope_recall", "ece", "agreement_fp16")
     figures = ", ".join(f"{k} {ev[k]}" for k in keys if ev.get(k) is not None)
     print(f"bundle written: {bundle.path} ({bundle.name}; {figures}; sha256 {bundle.sha256[:16]})")
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sentences", nargs="+", type=Path,
+                   help="sentence files in the shape of Home Assistant's custom_sentences (one language each)")
+    p.add_argument("--out", required=True, type=Path, help="bundle folder to write")
+    p.add_argument("--base", default="default", choices=["default", "none"],
+                   help="default: add the intents to the default model's; none: only these (and out_of_scope)")
+    p.add_argument("--fp32-out", type=Path, default=None, help="also write the fp32 bundle here")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="--base default: start from this default checkpoint folder (default: the cached build's)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: 4 from default, 15 from none)")
+    p.add_argument("--max-per-template", type=int, default=None,
+                   help="sentences drawn per template at most (default 40; {list} products are sampled)")
+    p.add_argument("--quantize", default="arm64", choices=["arm64", "avx2", "avx512", "avx512_vnni"])
+    p.add_argument("--force", action="store_true", help="write the bundle even when the export's gates refuse it")
+    p.add_argument("--name", default=None, help="model name recorded in the manifest")
+    p.add_argument("--sign-key", type=Path, default=None, help="sign the bundle(s) with this private key (keygen)")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    _require_export_extra()
+    if importlib.util.find_spec("hassil") is None:
+        raise ExportError("`edge-app train` needs the PyPI package hassil; run `pip install -e .[export]`")
+    from export.sentences import CAP
+    from export.train import TrainOptions, train_sentences
+
+    key = _signing_key(args.sign_key)
+    bundle, report = train_sentences(TrainOptions(
+        files=args.sentences, out=args.out, base=args.base, fp32_out=args.fp32_out, checkpoint=args.checkpoint,
+        epochs=args.epochs, cap=args.max_per_template or CAP, quantize=args.quantize, force=args.force,
+        name=args.name))
+    _print_summary(bundle)
+    print(f"held out: {report['examples']} sentences, accuracy {report['accuracy']}, "
+          f"{len(report['warnings'])} warnings")
+    _sign_outputs(key, args.out, args.fp32_out)
+    return 0
