@@ -17,6 +17,7 @@ from .calibration import EMBEDDING_OUTPUT, OUT_OF_SCOPE, load_calibration, softm
 from .errors import BundleError
 from .padding import split_by_length
 from .session import create_sessions
+from .teaching import TEACH_OUTPUT, TaughtSet, Teaching, unit
 from .text import TextMap
 from .slots.decode import SLOT_OUTPUT, Span, allowed, decode_spans, parse_tags, slot_values
 from .tokenize import Encoded, TextEncoder
@@ -43,6 +44,7 @@ class Prediction:
     # What the export side measures and compares (not sent): the kept spans and every token's tag id.
     spans: list[Span] = field(default_factory=list, repr=False)
     token_tags: tuple[int, ...] = field(default=(), repr=False)
+    taught: bool = False  # the label was taught on this device (edge_app/teaching.py); score: its similarity
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -55,6 +57,8 @@ class Prediction:
         }
         if self.labels:
             out["labels"] = self.labels
+        if self.taught:
+            out["taught"] = True
         return out
 
 
@@ -98,6 +102,8 @@ class Classifier:
         self.calibration = load_calibration(bundle.manifest, bundle.path)
         self.slot_tags = bundle.slot_tags
         self._tags = parse_tags(self.slot_tags) if self.slot_tags else []
+        self.teaching = Teaching.from_manifest(bundle.manifest, bundle.path)
+        self.taught: TaughtSet | None = None  # set by the owner of the taught labels (edge_app.teaching.build)
         self.output_names = self._output_names()
         # None or negative: the bundle's threshold (chosen on its validation split), if it has one.
         self.min_score = self.calibration.threshold if min_score is None or min_score < 0 else min_score
@@ -126,6 +132,11 @@ class Classifier:
                     "which model.onnx lacks; re-export the bundle"
                 )
             names.append(EMBEDDING_OUTPUT)
+        if self.teaching is not None:
+            if TEACH_OUTPUT not in outputs:
+                raise BundleError(f"bundle {self.bundle.path}: its manifest offers teaching but model.onnx lacks the "
+                                  f"{TEACH_OUTPUT!r} output; re-export the bundle")
+            names.append(TEACH_OUTPUT)
         return names
 
     def _check_slot_output(self, output: Any) -> None:
@@ -171,9 +182,14 @@ class Classifier:
                 outputs = self._call(enc, rows)
                 probs, scores = self._probabilities(outputs)
                 tag_ids = outputs[SLOT_OUTPUT].argmax(axis=-1) if SLOT_OUTPUT in outputs else None
+                taught, learnt = self.taught, None
+                if taught is not None and TEACH_OUTPUT in outputs:
+                    learnt = taught.match(outputs[TEACH_OUTPUT])
                 for k, row in enumerate(rows):
                     pred = self._predict(probs[k], float(scores[k]), enc.lengths[row], enc.truncated[row], top_k)
-                    if tag_ids is not None:
+                    if learnt is not None and learnt[k] is not None:
+                        _take_taught(pred, *learnt[k])
+                    elif tag_ids is not None:
                         self._add_slots(pred, enc.texts[row], tag_ids[k], enc.encodings[row])
                     results[idx[row]] = pred
         return results  # type: ignore[return-value]
@@ -197,6 +213,20 @@ class Classifier:
         pred.spans = [Span(s.slot, *mapped.span(s.start, s.end)) for s in spans]
         for span in pred.spans:
             pred.slots[span.slot]["text"] = mapped.original[span.start : span.end]
+
+    @property
+    def all_labels(self) -> list[str]:
+        """The bundle's labels, then the taught ones in effect."""
+        taught = self.taught
+        return self.labels + (taught.names if taught is not None else [])
+
+    def teach_embeddings(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit `teach_embedding` vectors of `texts`, rows in input order (what teaching compares)."""
+        names = [o.name for o in self.session.get_outputs() if o.name != SLOT_OUTPUT]
+        if TEACH_OUTPUT not in names:
+            raise BundleError(f"bundle {self.bundle.path} cannot be taught: model.onnx has no {TEACH_OUTPUT!r} output; "
+                              "re-export it with this version of edge-app")
+        return unit(self.model_outputs(texts)[names.index(TEACH_OUTPUT)])
 
     def model_outputs(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Every output of the model (logits, and the pooled embedding where exported), rows in
@@ -242,3 +272,10 @@ class Classifier:
         best = self.labels[int(ranked[0])]
         rejected = (not multi and self.min_score is not None and score < self.min_score and best != OUT_OF_SCOPE)
         return Prediction(OUT_OF_SCOPE if rejected else best, score, top, truncated, tokens, chosen, rejected)
+
+
+def _take_taught(pred: Prediction, label: str, similarity: float) -> None:
+    """A taught label wins: it carries no slots, and its score is the similarity to its nearest example."""
+    pred.label, pred.score, pred.rejected, pred.taught = label, similarity, False, True
+    pred.top_k = [(label, similarity)] + [c for c in pred.top_k if c[0] != label][: max(0, len(pred.top_k) - 1)]
+    pred.slots, pred.spans = {}, []

@@ -33,6 +33,7 @@ COMMANDS = {
     "export": ("edge_app.commands", "export a Hugging Face classifier to a quantized bundle (export extra)"),
     "build-default": ("edge_app.commands", "build the default appliance-intent bundle offline (export extra)"),
     "train": ("edge_app.commands", "train a bundle on your own sentence files (custom_sentences YAML; export extra)"),
+    "teach": ("edge_app.teach", "teach a device new labels from a few examples, without retraining"),
     "serve": ("edge_app.mqtt.service", "classify MQTT messages and publish the results"),
     "broker": ("edge_app.broker", "run a small local MQTT broker on loopback (broker extra)"),
     "demo": ("edge_app_tools.demo", "build the default bundle, start a broker and the service, show results (tools)"),

@@ -29,6 +29,7 @@ def add_classify_arguments(p: argparse.ArgumentParser) -> None:
                    help="onnxruntime threads keep busy-waiting between calls: costs CPU when idle")
     p.add_argument("--min-score", type=float, default=None,
                    help="reject (label out_of_scope) under this score; default: the bundle's threshold, 0: never")
+    p.add_argument("--state-dir", default=None, help="apply the labels taught in this state dir (edge-app teach)")
 
 
 def run_classify(args: argparse.Namespace) -> int:
@@ -37,6 +38,10 @@ def run_classify(args: argparse.Namespace) -> int:
     # One session: a one-shot command gains nothing from a second (one-thread) session but its memory.
     clf = Classifier.load(args.bundle, device=args.device, threads=args.threads, verify=not args.no_verify,
                           spin=args.spin, min_score=args.min_score, latency_session=False)
+    if args.state_dir:
+        from .teach import Teacher
+
+        Teacher(args.state_dir, lambda: clf).apply(clf)
     texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
     failed = 0
     for text in texts:

@@ -29,8 +29,9 @@ from edge_app.bundle import EVAL_SAMPLES_FILE, FP16_MODEL_FILE, MODEL_FILE, TOKE
 from edge_app.errors import ExportError
 
 from edge_app.calibration import EMBEDDING_OUTPUT
+from edge_app.teaching import REFERENCE_FILE
 
-from . import calibrate
+from . import calibrate, teaching
 from .data import DEFAULT_TEST, Example, check_labels, has_slots, load_minimal_pairs, load_many
 from .evaluate import agreement, evaluate, figures as eval_figures, model_outputs, per_label_lines, uncalibrated_ece
 from .evaluate import BATCH_SCORE_TOLERANCE, batch_invariance, polarity_flips, slot_figures, tag_agreement
@@ -231,7 +232,7 @@ def export_model(opts: ExportOptions) -> Bundle:
     if opts.quantize not in QUANTIZE_CHOICES or opts.optimize not in OPTIMIZE_CHOICES or opts.scales not in SCALES:
         raise ExportError(f"use --quantize {'|'.join(QUANTIZE_CHOICES)}, --optimize {'|'.join(OPTIMIZE_CHOICES)} "
                           f"and --scales {'|'.join(SCALES)}")
-    steps = Steps(7 if opts.gpu else 6, quiet=opts.quiet)
+    steps = Steps(8 if opts.gpu else 7, quiet=opts.quiet)
     config = check_model(opts.model)
     labels = _labels(config)
     tags = slot_tags_of(config)
@@ -263,6 +264,7 @@ def export_model(opts: ExportOptions) -> Bundle:
         else:
             steps.skip("Quantization skipped (--quantize none)")
         _calibrate(opts, config, labels, served, fp32_bundle, steps)
+        _fit_teaching(opts, served, fp32_bundle, steps)
         with steps.step(f"Validating fp32 and int8 on {len(examples)} examples ({eval_source})"):
             figures, fp32_preds, served_preds = _validate(fp32_bundle, served, examples, labelled, quant is not None, steps)
             figures.update(_polarity_figures(served, opts.minimal_pairs, steps))
@@ -278,6 +280,7 @@ def export_model(opts: ExportOptions) -> Bundle:
             base = {**base, "device_models": {"cpu": MODEL_FILE, "cuda": FP16_MODEL_FILE, "tensorrt": FP16_MODEL_FILE}}
         with steps.step(f"Writing bundle to {opts.out}"):
             cal = _manifest(served).get("calibration")
+            base = {**base, "teaching": _manifest(served).get("teaching")}
             fields = {**base, "quantization": quant, "calibration": cal, "eval": {"source": eval_source, **figures}}
             bundle = _write_bundle(served, opts.out, fields, examples, served_preds, gpu_models)
             if opts.fp32_out:
@@ -323,6 +326,8 @@ def _export_onnx(opts: ExportOptions, work: Path, joint: bool = False) -> tuple[
     if not tokenizer.is_fast:
         raise ExportError(f"{opts.model} has no fast tokenizer (tokenizer.json); the board needs one")
     _expose_embedding(onnx_dir)
+    (onnx_path,) = sorted(onnx_dir.glob("*.onnx"))
+    teaching.expose_teach_embedding(onnx_path, teaching.teach_layer(getattr(model.config, "num_hidden_layers", 6)))
     tok_dir = work / "tokenizer"
     tokenizer.save_pretrained(tok_dir)
     limits = [opts.max_length, getattr(model.config, "max_position_embeddings", opts.max_length)]
@@ -411,6 +416,31 @@ def _calibrate(opts: ExportOptions, config: Any, labels: list[str], served: Path
         steps.info(f"held-out halves of validation: {compared}")
         steps.info(f"chosen: {choice.calibration.method}, temperature {choice.calibration.temperature:.3f}, "
                    f"threshold {choice.calibration.threshold}")
+
+
+def _fit_teaching(opts: ExportOptions, served: Path, fp32: Path, steps: Steps) -> None:
+    """Reference examples and the taught-label threshold (export/teaching.py), from the served model,
+    written into both candidate bundles; skipped without train and validation splits or the output."""
+    if not (opts.train_file and opts.calibration_file) or "teach_embedding" not in _output_names(served):
+        steps.skip("Teaching not offered (needs --train, --validation and a mean-pooled BERT encoder)")
+        return
+    train, val = load_many(_paths(opts.train_file)), load_many(_paths(opts.calibration_file))
+    with steps.step(f"Fitting teaching on {len(train)} training and {len(val)} validation examples"):
+        fields, arrays = teaching.fit(served, train, val)
+        for stage in (served, fp32) if served != fp32 else (served,):
+            np.savez(stage / REFERENCE_FILE, **arrays)
+            write_manifest(stage, {**{k: v for k, v in _manifest(stage).items() if k not in ("files", "format_version")},
+                                   "teaching": fields})
+        sim = fields["simulated"]
+        steps.info(f"taught-label threshold {fields['threshold']}: each of {sim['labels']} labels taught as new with "
+                   f"{sim['examples']} examples, recall {sim['recall']}, unseen out-of-scope texts taken "
+                   f"{sim['unseen_out_of_scope_taken']}")
+
+
+def _output_names(stage: Path) -> list[str]:
+    import onnx
+
+    return [o.name for o in onnx.load(str(stage / MODEL_FILE), load_external_data=False).graph.output]
 
 
 def _base_fields(opts: ExportOptions, config: Any, labels: list[str], max_length: int,
@@ -560,8 +590,8 @@ def _write_bundle(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    for name in (MODEL_FILE, TOKENIZER_FILE, STATS_FILE):
-        if name == STATS_FILE and not (stage / name).is_file():
+    for name in (MODEL_FILE, TOKENIZER_FILE, STATS_FILE, REFERENCE_FILE):
+        if name in (STATS_FILE, REFERENCE_FILE) and not (stage / name).is_file():
             continue
         shutil.copyfile(stage / name, new / name)
     for name, src in (extra_models or {}).items():

@@ -26,7 +26,8 @@ from urllib.parse import urlparse
 from ..classifier import Classifier
 from ..config import Config, load_config
 from ..errors import ConfigError, EdgeAppError
-from ..signing import check_trusted
+from ..signing import check_trusted, load_trusted_keys
+from ..teach import TaughtWatcher, TeachRoute, Teacher
 from .bus import Bus, NoBus
 from .connection import BrokerAddress, detect_protocol
 from .discovery import DISCOVERY_MARKER, announce
@@ -74,6 +75,7 @@ class Service:
         if isinstance(bus, Bus):
             bus.start()
             threading.Thread(target=self._metrics_loop, name="metrics", daemon=True).start()
+        TaughtWatcher(Teacher(self.cfg.state_dir, pipeline.current), self.stop_event, self._taught_changed).start()
         if self.cfg.assist.wyoming:
             assist = self.assist = start_assist(self.cfg, pipeline)
             checks["Wyoming service"] = lambda: assist.alive
@@ -95,6 +97,11 @@ class Service:
         """Inputs -> the classify pipeline; <prefix>/cmd/model -> the OTA updater (when enabled)."""
         for topic_filter, subscription in zip(self.topics.inputs, self.topics.subscriptions(shared=True)):
             bus.routes.add(topic_filter, pipeline.handle, self.cfg.mqtt.qos, subscription)
+        teach = TeachRoute(Teacher(self.cfg.state_dir, pipeline.current),
+                           lambda obj: bus.publish_json(self.topics.cmd_result, obj), trusted_keys(self.cfg),
+                           self._taught_changed)
+        bus.routes.add(self.topics.cmd_teach, lambda m: teach.handle(m.payload, m.retain), qos=1, ack_first=True,
+                       first=True, keep_retain=True)
         if self.cfg.ota.enabled:
             host = ModelHost(load=lambda path: load_classifier(self.cfg, path), current=pipeline.current,
                              swap=pipeline.swap, reply=lambda obj: bus.publish_json(self.topics.cmd_result, obj))
@@ -138,9 +145,15 @@ class Service:
 
     def publish_discovery(self) -> None:
         """Home Assistant configs (discovery on) or their removal (off); the labels are HA's event types."""
-        bundle = self.pipeline.current().bundle
-        announce(self.bus.publish_volatile, self.topics, self.cfg.mqtt.ha_discovery, bundle.name, bundle.labels,
+        classifier = self.pipeline.current()
+        announce(self.bus.publish_volatile, self.topics, self.cfg.mqtt.ha_discovery, classifier.bundle.name,
+                 classifier.all_labels,
                  marker=Path(self.cfg.state_dir) / DISCOVERY_MARKER)
+
+    def _taught_changed(self) -> None:
+        """Taught labels changed: Home Assistant's event types follow (discovery on)."""
+        if self.cfg.mqtt.ha_discovery and isinstance(self.bus, Bus):
+            self.publish_discovery()
 
     def reload(self) -> None:
         """SIGHUP: load the configured bundle again (e.g. a new `current` link) and switch to it.
@@ -198,8 +211,15 @@ def load_classifier(cfg: Config, bundle: str, verify: bool | None = None) -> Cla
     # trust.keys set: refuse an unsigned or foreign bundle before onnxruntime reads it (this hashes every file)
     trusted = check_trusted(cfg, bundle) is not None
     verify = (cfg.verify_bundle if verify is None else verify) and not trusted
-    return Classifier.load(bundle, cfg.device, cfg.threads or None, verify,
-                           batch_size=cfg.batching.max_batch, spin=cfg.spin, min_score=cfg.classifier.min_score)
+    classifier = Classifier.load(bundle, cfg.device, cfg.threads or None, verify,
+                                 batch_size=cfg.batching.max_batch, spin=cfg.spin, min_score=cfg.classifier.min_score)
+    Teacher(cfg.state_dir, lambda: classifier).apply(classifier)  # the taught labels, computed for this bundle
+    return classifier
+
+
+def trusted_keys(cfg: Config) -> Any:
+    """The keys commands must be signed by (trust.keys), or None when signatures are not required."""
+    return load_trusted_keys(cfg.trust.keys) if cfg.trust.keys else None
 
 
 # ---- CLI ------------------------------------------------------------------------------------

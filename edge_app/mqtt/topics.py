@@ -74,6 +74,10 @@ class Topics:
         return f"{self.prefix}/cmd/model"
 
     @property
+    def cmd_teach(self) -> str:
+        return f"{self.prefix}/cmd/teach"
+
+    @property
     def cmd_result(self) -> str:
         return f"{self.prefix}/cmd/result"
 
