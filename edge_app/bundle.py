@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import BundleError
+from .session import DEVICES
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.onnx"
 FP16_MODEL_FILE = "model.fp16.onnx"
-DEVICES = ("cpu", "cuda", "tensorrt")
 TOKENIZER_FILE = "tokenizer.json"
 EVAL_SAMPLES_FILE = "eval_samples.jsonl"
 SIGNATURE_FILE = "manifest.sig"
@@ -268,11 +268,9 @@ class Bundle:
 
     @property
     def device_models(self) -> dict[str, Path]:
-        """The model file for each device the manifest names (GPU bundles); the others use model.onnx."""
+        """The model file for each device the manifest names (GPU bundles); the others use model.onnx
+        (edge_app.session.pick_model chooses)."""
         return {device: self.path / rel for device, rel in self.manifest.get("device_models", {}).items()}
-
-    def model_for(self, device: str) -> Path:
-        return self.device_models.get(device, self.model_path)
 
     @property
     def tokenizer_path(self) -> Path:

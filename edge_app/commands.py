@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import ExportError
+from .session import DEVICE_CHOICES
 
 DEFAULT_BUNDLE_HELP = "bundle folder (holds manifest.json)"
 GPU_HELP = "also write an fp16 model, used with --device cuda|tensorrt (int8 stays for CPUs)"
@@ -22,7 +23,7 @@ def add_classify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("texts", nargs="*", help="texts to classify; none: read one text per line from stdin")
     p.add_argument("--bundle", required=True, help=DEFAULT_BUNDLE_HELP)
     p.add_argument("--top-k", type=int, default=3, help="how many label/score pairs to show (default 3)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: physical cores)")
     p.add_argument("--no-verify", action="store_true", help="skip the sha256 check of the bundle (faster start)")
     p.add_argument("--spin", action="store_true",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+from .session import DEVICE_CHOICES
 
 # tomllib is 3.11+; the runtime also runs on 3.10 (JetPack 6), where tomli is the same parser
 # under its PyPI name (pyproject.toml installs it only there).
@@ -130,7 +131,7 @@ class AssistConfig:
 @dataclass
 class Config:
     bundle: str = ""
-    device: str = "auto"  # auto | cpu | cuda | tensorrt
+    device: str = "auto"  # one of session.DEVICE_CHOICES
     threads: int = 0  # 0: number of physical cores
     spin: bool = False  # onnxruntime threads keep spinning between calls too (always within one): costs idle CPU
     device_id: str = ""  # default: hostname
@@ -297,8 +298,8 @@ def _read_password_file(cfg: Config) -> None:
 
 
 def _validate(cfg: Config) -> None:
-    if cfg.device not in {"auto", "cpu", "cuda", "tensorrt"}:
-        raise ConfigError(f"device {cfg.device!r} is not one of auto, cpu, cuda, tensorrt")
+    if cfg.device not in DEVICE_CHOICES:
+        raise ConfigError(f"device {cfg.device!r} is not one of {', '.join(DEVICE_CHOICES)}")
     if cfg.mqtt.qos not in (0, 1, 2):
         raise ConfigError(f"mqtt.qos is {cfg.mqtt.qos}; use 0, 1 or 2")
     if cfg.mqtt.protocol not in {"auto", "5", "3.1.1"}:

@@ -15,10 +15,12 @@ log = logging.getLogger(__name__)
 
 # What each --device name means, and the order `auto` tries them in.
 PROVIDERS = {
-    "tensorrt": "TensorrtExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
     "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
 }
+DEVICES = tuple(PROVIDERS)  # the devices a bundle's device_models may name
+DEVICE_CHOICES = ("auto", *DEVICES)  # what --device and the config's `device` accept
 AUTO_ORDER = ("tensorrt", "cuda", "cpu")
 
 # The latency session takes model calls with at most this many padded tokens (batch x length):
@@ -54,7 +56,7 @@ def choose_providers(device: str, available: list[str]) -> list[str]:
     if device == "auto":
         device = next(d for d in AUTO_ORDER if PROVIDERS[d] in available)
     if device not in PROVIDERS:
-        raise ProviderError(f"unknown device {device!r}; use one of auto, {', '.join(PROVIDERS)}")
+        raise ProviderError(f"unknown device {device!r}; use one of {', '.join(DEVICE_CHOICES)}")
     wanted = PROVIDERS[device]
     if wanted not in available:
         names = ", ".join(available)
@@ -71,7 +73,7 @@ def device_of(provider: str) -> str:
 
 
 def pick_model(model_path: Path, device_models: Mapping[str, Path] | None, provider: str) -> Path:
-    """The bundle's model for the provider chosen; model.onnx where the bundle names none."""
+    """The bundle's model for the provider chosen (Bundle.device_models); `model_path` where the bundle names none."""
     return (device_models or {}).get(device_of(provider), model_path)
 
 

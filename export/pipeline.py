@@ -27,6 +27,7 @@ import numpy as np
 from edge_app import __version__
 from edge_app.bundle import EVAL_SAMPLES_FILE, FP16_MODEL_FILE, MODEL_FILE, TOKENIZER_FILE, Bundle, write_manifest
 from edge_app.errors import ExportError
+from edge_app.session import DEVICES
 
 from edge_app.calibration import EMBEDDING_OUTPUT
 from edge_app.teaching import REFERENCE_FILE
@@ -277,7 +278,7 @@ def export_model(opts: ExportOptions) -> Bundle:
                 figures.update(_validate_fp16(fp16, examples, labelled, fp32_preds, steps))
             _refuse_fp16_if_disagreeing(figures, opts)
             gpu_models = {FP16_MODEL_FILE: fp16 / MODEL_FILE}
-            base = {**base, "device_models": {"cpu": MODEL_FILE, "cuda": FP16_MODEL_FILE, "tensorrt": FP16_MODEL_FILE}}
+            base = {**base, "device_models": {d: MODEL_FILE if d == "cpu" else FP16_MODEL_FILE for d in DEVICES}}
         with steps.step(f"Writing bundle to {opts.out}"):
             cal = _manifest(served).get("calibration")
             base = {**base, "teaching": _manifest(served).get("teaching")}

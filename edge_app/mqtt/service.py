@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 from ..classifier import Classifier
 from ..config import Config, load_config
 from ..errors import ConfigError, EdgeAppError
+from ..session import DEVICE_CHOICES
 from ..signing import check_trusted, load_trusted_keys
 from ..teach import TaughtWatcher, TeachRoute, Teacher
 from .bus import Bus, NoBus
@@ -245,7 +246,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ha-discovery", action="store_true", default=None, help="publish Home Assistant discovery")
     p.add_argument("--shared-group", help="subscribe as $share/NAME/<filter> to split input across boards")
     p.add_argument("--ota", action="store_true", default=None, help="accept model updates on <prefix>/cmd/model")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "tensorrt"], help="execution provider")
+    p.add_argument("--device", choices=DEVICE_CHOICES, help="execution provider")
     p.add_argument("--threads", type=int, help="onnxruntime threads (default: physical cores)")
     p.add_argument("--spin", action="store_true", default=None,
                    help="onnxruntime threads keep busy-waiting between calls: costs CPU when idle")
