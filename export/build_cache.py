@@ -232,7 +232,8 @@ def _prune(root: Path, current: str, keep: int = KEEP) -> None:
         key = stale.name[len(BUILDING):].rpartition("-")[0]
         if key == current or _unlocked(root / f"{key}.lock"):
             shutil.rmtree(stale, ignore_errors=True)
-    builds = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != current]
+    builds = [p for p in root.iterdir()
+              if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name != current]
     builds.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     for old in builds[max(keep - 1, 0):]:
         shutil.rmtree(old, ignore_errors=True)
@@ -257,7 +258,19 @@ def ensure_default_bundle(say: Say = _stderr, quiet: bool = False, root: Path | 
                     "later runs reuse it until the recipe, data or versions change)")
                 _build_atomically(target.root, build or build_default_into, inputs, quiet)
     os.utime(target.root)
+    _point_latest(root, key)
     return target
+
+
+LATEST = "latest"  # a link to the build last used: the stable path docs and users name
+
+
+def _point_latest(root: Path, key: str) -> None:
+    """`<root>/latest` -> `<key>`, swapped atomically (a rename over the old link)."""
+    link, tmp = root / LATEST, root / f".{LATEST}-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(key)
+    os.replace(tmp, link)
 
 
 def main(argv: list[str] | None = None) -> int:

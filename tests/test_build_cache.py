@@ -166,6 +166,9 @@ def test_a_changed_key_builds_again_beside_the_old_build(tree: Path, cache: Path
     new = _ensure(tree, cache, build)
     assert new.root != old.root and len(build.calls) == 2
     assert old.complete() and new.complete()
+    assert (cache / build_cache.LATEST).resolve() == new.root.resolve()  # the stable path docs name
+    _ensure(tree, cache, build)
+    assert (cache / build_cache.LATEST / "default").is_dir()
 
 
 def test_only_the_newest_builds_are_kept(tree: Path, cache: Path):
@@ -174,7 +177,7 @@ def test_only_the_newest_builds_are_kept(tree: Path, cache: Path):
         _write(tree / "export/data/extra.jsonl", f"{n}\n")
         roots.append(_ensure(tree, cache, build).root)
         os.utime(roots[-1], (n, n))  # older first, whatever the clock's resolution
-    kept = sorted(p for p in cache.iterdir() if p.is_dir())
+    kept = sorted(p for p in cache.iterdir() if p.is_dir() and not p.is_symlink())
     assert kept == sorted(roots[-build_cache.KEEP:])
 
 
