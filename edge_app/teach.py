@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import BundleError, ConfigError, EdgeAppError
+from .model import Model
 from .teaching import TaughtStore, build
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,12 @@ def parse_command(payload: bytes) -> dict[str, Any]:
 class Teacher:
     """Applies teach commands to the stored examples and to the model in use."""
 
-    def __init__(self, state_dir: str | Path, current: Callable[[], Any]):
+    def __init__(self, state_dir: str | Path, current: Callable[[], Model | None]):
         """`current`: the model in use, or None (the CLI without --bundle: only the examples are stored)."""
         self.store = TaughtStore(state_dir)
         self.current = current
 
-    def apply(self, classifier: Any) -> None:
+    def apply(self, classifier: Model) -> None:
         """Give `classifier` the stored taught labels (vectors computed with its own bundle)."""
         labels = self.store.load()
         embed = classifier.teach_embeddings if classifier.teaching is not None else None

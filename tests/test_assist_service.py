@@ -16,7 +16,7 @@ from wyoming.info import Describe
 from wyoming.intent import Recognize
 
 from edge_app.assist.intents import IntentMap
-from edge_app.assist.wyoming_service import AssistService, Model
+from edge_app.assist.wyoming_service import AssistService, Described
 from edge_app.errors import ConfigError
 
 
@@ -28,7 +28,7 @@ def lights_on(text: str, msg_id: str, deliver) -> None:
 
 
 def service(ask=lights_on, timeout: float = 5.0) -> AssistService:
-    return AssistService("tcp://127.0.0.1:0", ask, IntentMap(), lambda: Model("test-bundle", "7"), timeout).start()
+    return AssistService("tcp://127.0.0.1:0", ask, IntentMap(), lambda: Described("test-bundle", "7"), timeout).start()
 
 
 async def ask_once(port: int, event) -> tuple[str, dict]:
@@ -140,4 +140,4 @@ def test_a_port_in_use_is_one_clear_error():
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match=f"cannot serve Wyoming on tcp://127.0.0.1:{port}"):
-            AssistService(f"tcp://127.0.0.1:{port}", lights_on, IntentMap(), lambda: Model("b", "1")).start()
+            AssistService(f"tcp://127.0.0.1:{port}", lights_on, IntentMap(), lambda: Described("b", "1")).start()

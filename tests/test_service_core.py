@@ -16,9 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_app.classifier import Prediction
+from edge_app.classifier import Classifier, Prediction
 from edge_app.config import Config, load_config
 from edge_app.errors import ConfigError
+from edge_app.model import Model
 from edge_app.mqtt.bus import cap_read_burst
 from edge_app.mqtt.guard import Watchdog, guarded
 from edge_app.mqtt.metrics import Metrics
@@ -27,6 +28,7 @@ from edge_app.mqtt.payloads import PayloadLimits, PayloadError, encode, error_pa
 from edge_app.mqtt.pipeline import ClassifyPipeline, response_topic_problem
 from edge_app.mqtt.publisher import ResultPublisher
 from edge_app.mqtt.routes import Inbound, Routes
+from edge_app.mqtt.service import Service
 from edge_app.mqtt.topics import Topics
 
 LIMITS = PayloadLimits()
@@ -340,7 +342,16 @@ class FakeClassifier:
     def __init__(self):
         self.bundle = FakeBundle()
         self.provider = "fake"
+        self.labels: list[str] = []
+        self.teaching = self.taught = None  # cannot be taught
         self.calls = 0
+
+    @property
+    def all_labels(self):
+        return self.labels
+
+    def teach_embeddings(self, texts):
+        raise NotImplementedError("FakeClassifier cannot be taught")
 
     @property
     def model_info(self):  # as Classifier.model_info
@@ -471,6 +482,31 @@ def test_swap_runs_hooks():
     new = FakeClassifier()
     pipe.swap(new)
     assert pipe.current() is new and seen == [new] and pipe.metrics.counters["internal_errors"] == 1
+
+
+def test_the_stand_in_and_the_classifier_are_models(default_bundle: Path):
+    assert isinstance(FakeClassifier(), Model)
+    assert isinstance(Classifier.load(default_bundle, device="cpu", verify=False, latency_session=False), Model)
+
+
+# ---- building the service -------------------------------------------------------------------
+def test_an_mqtt_service_is_not_built_without_its_protocol():
+    with pytest.raises(ValueError, match="protocol"):
+        Service(Config(device_id="d"), FakeClassifier(), None)
+
+
+def test_create_without_mqtt_loads_the_model_and_probes_no_broker(default_bundle: Path, tmp_path: Path):
+    cfg = Config(device_id="d", bundle=str(default_bundle), state_dir=str(tmp_path), verify_bundle=False)
+    cfg.mqtt.enabled = False
+    cfg.mqtt.broker = "mqtt://127.0.0.1:1"  # nothing listens: a probe would fail
+    service = Service.create(cfg)
+    assert service.protocol is None and isinstance(service.classifier, Model)
+    assert service.model_info["name"] == service.classifier.bundle.name and service.topics.instance_id
+
+
+def test_create_needs_a_bundle(tmp_path: Path):
+    with pytest.raises(ConfigError, match="no bundle to serve"):
+        Service.create(Config(device_id="d", state_dir=str(tmp_path)))
 
 
 # ---- guard and watchdog ---------------------------------------------------------------------

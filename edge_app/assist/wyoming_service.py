@@ -13,7 +13,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Union
 from urllib.parse import urlparse
 
 from wyoming.asr import Transcript
@@ -29,14 +29,15 @@ from .advertise import Advertiser
 
 log = logging.getLogger(__name__)
 
-# ask(text, id, deliver): classify `text` and call `deliver` once, from any thread, with the result
-# object (the dict published on MQTT) or an Exception.
-Asker = Callable[[str, str, Callable[[Any], None]], None]
+# What a transcript gets: the result object (the dict published on MQTT), or the Exception that refused it.
+Outcome = Union[Mapping[str, Any], Exception]
+# ask(text, id, deliver): classify `text` and call `deliver` once, from any thread, with its Outcome.
+Asker = Callable[[str, str, Callable[[Outcome], None]], None]
 ATTRIBUTION = Attribution(name="edge-app", url="https://github.com/edge-app/edge-app")
 
 
 @dataclass
-class Model:
+class Described:
     """What `describe` reports: the bundle being served."""
 
     name: str
@@ -46,7 +47,7 @@ class Model:
 class AssistService:
     """Serves Wyoming on `uri` (tcp://HOST:PORT or unix://PATH) until stopped."""
 
-    def __init__(self, uri: str, ask: Asker, intents: IntentMap, model: Callable[[], Model],
+    def __init__(self, uri: str, ask: Asker, intents: IntentMap, model: Callable[[], Described],
                  timeout: float = 10.0, advertise: Advertiser | None = None):
         self.uri = uri
         self.ask = ask
@@ -118,7 +119,7 @@ class AssistService:
         loop = asyncio.get_running_loop()
         answered: asyncio.Future = loop.create_future()
 
-        def deliver(answer: Any) -> None:  # on the pipeline's worker thread
+        def deliver(answer: Outcome) -> None:  # on the pipeline's worker thread
             loop.call_soon_threadsafe(_settle, answered, answer)
 
         try:
@@ -139,7 +140,7 @@ class AssistService:
         return Intent(name=answer.intent, entities=entities, text=answer.text, context=context).event()
 
 
-def _settle(future: asyncio.Future, answer: Any) -> None:
+def _settle(future: asyncio.Future, answer: Outcome) -> None:
     if not future.done():  # the client may have gone, or the wait timed out
         future.set_result(answer)
 

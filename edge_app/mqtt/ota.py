@@ -36,6 +36,7 @@ from ..bundle import MANIFEST, SIGNATURE_FILE, Bundle, SignatureInfo
 from ..config import Config
 from ..errors import ConfigError, EdgeAppError
 from ..fetch import FetchLimits, fetch
+from ..model import Model
 from ..signing import KEYGEN_HINT, TrustedKeys, load_trusted_keys
 from .payloads import now_iso
 
@@ -60,9 +61,9 @@ class UpdateRefused(EdgeAppError):
 class ModelHost:
     """What the service lends the updater; ota.py imports nothing from the service."""
 
-    load: Callable[[str], Any]  # build (and verify per config) a classifier from a bundle folder
-    current: Callable[[], Any]  # the classifier serving now
-    swap: Callable[[Any], None]  # switch between two batches (atomic for the pipeline)
+    load: Callable[[str], Model]  # build (and verify per config) a classifier from a bundle folder
+    current: Callable[[], Model]  # the classifier serving now
+    swap: Callable[[Model], None]  # switch between two batches (atomic for the pipeline)
     reply: Callable[[dict], None]  # publish a JSON object on <prefix>/cmd/result (durably)
 
 
@@ -112,12 +113,12 @@ def parse_command(payload: bytes) -> Command:
     return Command(cmd_id, "update", location, sha256.lower(), downgrade)
 
 
-def model_info(classifier: Any) -> dict[str, Any]:
+def model_info(classifier: Model) -> dict[str, Any]:
     bundle = classifier.bundle
     return {"name": bundle.name, "sha256": bundle.sha256, "version": bundle.version}
 
 
-def self_test(classifier: Any) -> dict[str, Any]:
+def self_test(classifier: Model) -> dict[str, Any]:
     """Run the bundle on its own eval samples and compare with what the workstation predicted."""
     samples = [s for s in classifier.bundle.eval_samples() if "expected" in s]
     if not samples:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from ..batching import MicroBatcher
 from ..config import Config
+from ..model import Model
 from .bus import Bus
 from .guard import guarded
 from .metrics import Metrics
@@ -73,7 +74,7 @@ def response_topic_problem(topic: str, allowed: list[str]) -> str | None:
 
 
 class ClassifyPipeline:
-    def __init__(self, cfg: Config, topics: Topics, bus: Bus, metrics: Metrics, classifier: Any,
+    def __init__(self, cfg: Config, topics: Topics, bus: Bus, metrics: Metrics, classifier: Model,
                  stop: threading.Event):
         self.cfg = cfg
         self.topics = topics
@@ -83,7 +84,7 @@ class ClassifyPipeline:
         self.limits = PayloadLimits.from_config(cfg)
         self.allowed_replies = [p.replace("{prefix}", topics.prefix) for p in cfg.mqtt.response_prefixes] \
             or [f"{topics.prefix}/"]
-        self.on_swap: list[Callable[[Any], None]] = []
+        self.on_swap: list[Callable[[Model], None]] = []
         self._classifier = classifier
         self._model_lock = threading.Lock()
         self._seq = itertools.count()
@@ -114,11 +115,12 @@ class ClassifyPipeline:
         return self.batcher.alive and self.writer.alive
 
     # ---- models -------------------------------------------------------------------------
-    def current(self) -> Any:
+    def current(self) -> Model:
+        """The model answering now."""
         with self._model_lock:
             return self._classifier
 
-    def swap(self, classifier: Any) -> None:
+    def swap(self, classifier: Model) -> None:
         """Switch models between two batches: no batch ever sees half of each."""
         with self._model_lock:
             old, self._classifier = self._classifier, classifier
@@ -189,7 +191,7 @@ class ClassifyPipeline:
         self.metrics.count("results_out", results)
         self.metrics.count("errors", sum(len(group.messages) for group in groups) - results)
 
-    def _classify(self, classifier: Any, batch: list[Pending]) -> dict[int, Any]:
+    def _classify(self, classifier: Model, batch: list[Pending]) -> dict[int, Any]:
         """seq -> list of predictions, or a PayloadError; one call for all, else one call each."""
         top_k = self.cfg.mqtt.top_k
         texts = [item.text for p in batch for item in p.request.items]

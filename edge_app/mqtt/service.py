@@ -20,12 +20,13 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from ..classifier import Classifier
 from ..config import Config, load_config
 from ..errors import ConfigError, EdgeAppError
+from ..model import Model
 from ..session import DEVICE_CHOICES
 from ..signing import check_trusted, load_trusted_keys
 from ..teach import TaughtWatcher, TeachRoute, Teacher
@@ -40,28 +41,49 @@ from .pipeline import ClassifyPipeline
 from .rescue import Rescuer
 from .topics import Topics
 
+if TYPE_CHECKING:
+    from ..assist.wyoming_service import AssistService
+
 log = logging.getLogger(__name__)
 
 
 class Service:
-    def __init__(self, cfg: Config, classifier: Any):
+    """`edge-app serve` for one config: ready to start once built (Service.create builds one from the config)."""
+
+    def __init__(self, cfg: Config, classifier: Model, protocol: int | None):
+        """`classifier`: the model to start with (afterwards the pipeline holds the current one); `protocol`:
+        the broker's MQTT version (connection.detect_protocol), None only with mqtt.enabled false."""
+        if cfg.mqtt.enabled and protocol is None:
+            raise ValueError("an MQTT service needs the broker's protocol version; Service.create detects it")
         self.cfg = cfg
-        self.classifier = classifier  # the model to start with; afterwards the pipeline holds the current one
+        self.classifier = classifier
         cfg.mqtt.instance_id = resolve_instance_id(cfg)  # before anything derives the client id or topics
         self.topics = Topics.from_config(cfg)
-        self.address = BrokerAddress.parse(cfg.mqtt.broker, cfg.mqtt.username)
+        self.address = broker_address(cfg)
         self.metrics = Metrics()
         self.stop_event = threading.Event()
-        self.protocol: int | None = None  # set by detect_protocol, before or in start()
+        self.protocol = protocol
         self.bus: Bus | NoBus | None = None
-        self.assist: Any = None  # the Wyoming service (edge_app.assist), when assist.wyoming is set
+        self.assist: AssistService | None = None  # the Wyoming service (edge_app.assist), when assist.wyoming is set
         self.pipeline: ClassifyPipeline | None = None
         self.watchdog: Watchdog | None = None
+
+    @classmethod
+    def create(cls, cfg: Config) -> "Service":
+        """The service `cfg` describes. With MQTT on, the broker is checked first (unreachable, refused, or
+        lacking what the config needs fails fast, before the model loads); then the bundle is loaded: the one
+        an over-the-air update switched to, if any, else cfg.bundle."""
+        if not cfg.bundle:
+            raise ConfigError("no bundle to serve; pass --bundle DIR or set `bundle` in the config file")
+        protocol = None
+        if cfg.mqtt.enabled:
+            cfg.mqtt.instance_id = resolve_instance_id(cfg)  # the probe's client id derives from it
+            protocol = detect_protocol(cfg, broker_address(cfg), check=True)
+        return cls(cfg, load_classifier(cfg, active_bundle(cfg) or cfg.bundle), protocol)
 
     # ---- start and stop -------------------------------------------------------------------
     def start(self) -> None:
         if self.cfg.mqtt.enabled:
-            self.protocol = self.protocol or detect_protocol(self.cfg, self.address, check=True)
             bus = self.bus = Bus(self.cfg, self.address, self.protocol, self.topics, self.metrics)
             bus.on_fatal = lambda _error: self.stop_event.set()  # run() stops, then raises bus.fatal
         else:
@@ -188,23 +210,28 @@ class Service:
         bus.publish_volatile(self.topics.metrics, json.dumps(snapshot), qos=0)
 
 
-def start_assist(cfg: Config, pipeline: ClassifyPipeline) -> Any:
+def start_assist(cfg: Config, pipeline: ClassifyPipeline) -> AssistService:
     """The Wyoming intent service for Assist, asking `pipeline` (assist.wyoming set)."""
     # Lazy: wyoming and zeroconf cost start time and are needed only with Assist on.
     from ..assist.advertise import Advertiser
     from ..assist.intents import IntentMap
-    from ..assist.wyoming_service import AssistService, Model
+    from ..assist.wyoming_service import AssistService, Described
 
     a = cfg.assist
-    def model() -> Model:
+    def model() -> Described:
         bundle = pipeline.current().bundle
-        return Model(bundle.name, str(bundle.version or bundle.sha256[:12]))
+        return Described(bundle.name, str(bundle.version or bundle.sha256[:12]))
 
     advertiser = None
     if a.zeroconf and a.wyoming.startswith("tcp://"):
         advertiser = Advertiser(a.zeroconf_name or f"edge-app-{cfg.resolved_device_id}", urlparse(a.wyoming).hostname)
     intents = IntentMap.from_tables(a.intents, a.areas, a.temperature_unit)
     return AssistService(a.wyoming, pipeline.ask, intents, model, a.timeout, advertiser).start()
+
+
+def broker_address(cfg: Config) -> BrokerAddress:
+    """The broker `cfg` names (mqtt.broker, mqtt.username)."""
+    return BrokerAddress.parse(cfg.mqtt.broker, cfg.mqtt.username)
 
 
 def load_classifier(cfg: Config, bundle: str, verify: bool | None = None) -> Classifier:
@@ -288,12 +315,4 @@ def run_serve(args: argparse.Namespace) -> int:
         print(json.dumps({**cfg.masked(), "derived": derived}, indent=2))
         return 0
     logging.getLogger().setLevel(cfg.log_level.upper())
-    if not cfg.bundle:
-        raise ConfigError("no bundle to serve; pass --bundle DIR or set `bundle` in the config file")
-    service = Service(cfg, None)
-    # fail fast, before loading the model: unreachable, refused, or lacking what the config needs
-    if cfg.mqtt.enabled:
-        service.protocol = detect_protocol(cfg, service.address, check=True)
-    bundle = active_bundle(cfg) or cfg.bundle  # a model switched to over the air survives a restart
-    service.classifier = load_classifier(cfg, bundle)
-    return service.run()
+    return Service.create(cfg).run()
