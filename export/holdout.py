@@ -93,3 +93,22 @@ def _held_groups(indices: list[int], groups: list[str], share: float, rng: rando
         if len(chosen) + len(members[name]) <= 2 * target:
             chosen += members[name]
     return set(chosen) if len(chosen) >= max(1, target // 2) else set()
+
+
+OVERLAP = 0.6  # word overlap (Jaccard) with one of the user's sentences that makes a refusal example theirs
+
+
+def covered(candidates: list[Example], own: list[Example], overlap: float = OVERLAP) -> list[bool]:
+    """Per candidate: whether its words overlap one of `own`'s sentences by at least `overlap`
+    (shared words over all words of the two), so the user's intents now claim it."""
+    own_words = [frozenset(key(e.text).split()) for e in own]
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, words in enumerate(own_words):
+        for word in words:
+            index[word].append(i)
+    out = []
+    for candidate in candidates:
+        words = set(key(candidate.text).split())
+        near = {i for word in words for i in index.get(word, ())}
+        out.append(any(len(words & own_words[i]) >= overlap * len(words | own_words[i]) for i in near))
+    return out

@@ -25,7 +25,7 @@ from edge_app.errors import ExportError
 from edge_app.slots.schema import SLOT_NAMES, bio_tags
 
 from .data import DEFAULT_TEST_FILES, DEFAULT_TRAIN_FILES, DEFAULT_VALIDATION_FILES, MINIMAL_PAIRS, Example, load_many
-from .holdout import check_counts, shared_sentences, split
+from .holdout import check_counts, covered, shared_sentences, split
 from .progress import Steps
 from .sentences import CAP, Expanded, expand_files
 
@@ -131,22 +131,36 @@ def _unique(expanded: Expanded, clashing: set[str]) -> tuple[list[Example], list
 
 
 def training_set(own: OwnData, base: str, seed: int) -> TrainingSet:
-    """The examples to train, calibrate and validate on for `base`."""
+    """The examples to train, calibrate and validate on for `base`; our out-of-scope examples that
+    the user's sentences now claim are left out (with a warning in `own.warnings`)."""
     rng = random.Random(seed)
     n = len(own.train)
+    theirs = own.train + own.validation + own.held
     if base == "default":
-        default = load_many(DEFAULT_TRAIN_FILES)
+        default = _unclaimed(load_many(DEFAULT_TRAIN_FILES), theirs, own.warnings)
         pool = rng.sample(default, min(len(default), max(POOL_MIN, POOL_PER_OWN * n)))
         plan = MixPlan(n, n + len(pool), max(DEFAULT_MIN, DEFAULT_PER_OWN * n))
-        return TrainingSet(own.train + pool, plan, load_many(DEFAULT_VALIDATION_FILES) + own.validation,
-                           load_many(DEFAULT_TEST_FILES) + own.held, MINIMAL_PAIRS)
+        return TrainingSet(own.train + pool, plan,
+                           _unclaimed(load_many(DEFAULT_VALIDATION_FILES), theirs) + own.validation,
+                           _unclaimed(load_many(DEFAULT_TEST_FILES), theirs) + own.held, MINIMAL_PAIRS)
     langs = {e.lang for e in own.train}
-    pool = _out_of_scope(DEFAULT_TRAIN_FILES, langs)
+    pool = _unclaimed(_out_of_scope(DEFAULT_TRAIN_FILES, langs), theirs, own.warnings)
     pool = rng.sample(pool, min(len(pool), max(2 * OUT_OF_SCOPE_MIN, 2 * OUT_OF_SCOPE_PER_OWN * n)))
     plan = MixPlan(n, n + len(pool), max(OUT_OF_SCOPE_MIN, OUT_OF_SCOPE_PER_OWN * n))
-    validation = _sample(_out_of_scope(DEFAULT_VALIDATION_FILES, langs), OUT_OF_SCOPE_EVAL, rng)
-    evaluation = _sample(_out_of_scope(DEFAULT_TEST_FILES, langs), OUT_OF_SCOPE_EVAL, rng)
+    validation = _sample(_unclaimed(_out_of_scope(DEFAULT_VALIDATION_FILES, langs), theirs), OUT_OF_SCOPE_EVAL, rng)
+    evaluation = _sample(_unclaimed(_out_of_scope(DEFAULT_TEST_FILES, langs), theirs), OUT_OF_SCOPE_EVAL, rng)
     return TrainingSet(own.train + pool, plan, own.validation + validation, own.held + evaluation, None)
+
+
+def _unclaimed(examples: list[Example], theirs: list[Example], warnings: list[str] | None = None) -> list[Example]:
+    """`examples` without the out-of-scope ones close to the user's sentences (export/holdout.py)."""
+    refusals = [e for e in examples if e.label == "out_of_scope"]
+    claimed = {id(e) for e, hit in zip(refusals, covered(refusals, theirs)) if hit}
+    if claimed and warnings is not None:
+        sample = next(e.text for e in refusals if id(e) in claimed)
+        warnings.append(f"{len(claimed)} of our out-of-scope training examples are close to your sentences "
+                        f"(e.g. {sample!r}) and were left out; the default model refused them")
+    return [e for e in examples if id(e) not in claimed]
 
 
 def _out_of_scope(files, langs: set[str]) -> list[Example]:

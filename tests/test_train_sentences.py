@@ -292,3 +292,12 @@ def test_train_base_none_end_to_end(tmp_path: Path, capsys):
     assert predictions[0].slots.get("coffee", {}).get("text") == "latte"
     (refused,) = clf.classify(["what is the capital of france"], top_k=1)
     assert refused.label == "out_of_scope"
+
+
+def test_refusals_close_to_the_users_sentences_are_claimed():
+    from export.data import Example
+    from export.holdout import covered
+    own = [Example("lock the back door", "door_lock"), Example("make sure the patio door is locked", "door_lock")]
+    refusals = [Example(t, "out_of_scope") for t in
+                ("please lock the back door", "is the patio door locked", "how do I make pancakes", "lock")]
+    assert covered(refusals, own) == [True, True, False, False]
