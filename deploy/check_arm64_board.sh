@@ -32,6 +32,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd "$SCRIPT_DIR/.." && pwd)
 CACHE=${EDGE_APP_ARM64_CACHE:-/var/cache/edge-app/arm64}
 BUNDLE=""
+PREPARE=0
 TEXTS=$SRC/export/data/intents/test.jsonl
 HOST_EDGE_APP=""
 PIS="4 5"
@@ -63,6 +64,8 @@ Options (defaults in brackets):
   --max-diff X          largest score difference allowed on any text [$MAX_DIFF]
   --cache DIR           cached rootfs and pip downloads     [$CACHE]
   --mirror URL          Debian mirror for debootstrap        [$MIRROR]
+  --prepare             only install the host packages and build the cached rootfs, then exit
+                        (./run test does it while the default bundle builds)
   -h, --help            this help
 EOF
 }
@@ -83,14 +86,17 @@ while [ $# -gt 0 ]; do
         --max-diff) MAX_DIFF=$2; shift 2 ;;
         --cache) CACHE=$2; shift 2 ;;
         --mirror) MIRROR=$2; shift 2 ;;
+        --prepare) PREPARE=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown option: $1" ;;
     esac
 done
-[ -f "$BUNDLE/manifest.json" ] || die "--bundle ${BUNDLE:-(none)} is not a bundle folder (no manifest.json)"
-[ -x "$HOST_EDGE_APP" ] || die "--host-edge-app ${HOST_EDGE_APP:-(none)} is not an executable edge-app"
-[ -f "$TEXTS" ] || die "--texts $TEXTS does not exist"
-BUNDLE=$(cd "$BUNDLE" && pwd)
+if [ "$PREPARE" = 0 ]; then
+    [ -f "$BUNDLE/manifest.json" ] || die "--bundle ${BUNDLE:-(none)} is not a bundle folder (no manifest.json)"
+    [ -x "$HOST_EDGE_APP" ] || die "--host-edge-app ${HOST_EDGE_APP:-(none)} is not an executable edge-app"
+    [ -f "$TEXTS" ] || die "--texts $TEXTS does not exist"
+    BUNDLE=$(cd "$BUNDLE" && pwd)
+fi
 
 # ----------------------------------------------------------------------------- 1. host
 [ "$(id -u)" = 0 ] || skip "needs root for binfmt_misc, debootstrap and chroot (run ./run test as root or with sudo)"
@@ -163,6 +169,12 @@ build_rootfs() {
     echo "rootfs built in $(($(now) - t)) s, cached in $BASE"
 }
 
+rootfs_cached() { [ "$(cat "$BASE/.edge-app-rootfs" 2>/dev/null)" = "$ROOTFS_ID" ]; }
+if [ "$PREPARE" = 1 ]; then
+    rootfs_cached && echo "rootfs cached: $BASE" || build_rootfs
+    exit 0
+fi
+
 # This run's folder: the reference results, then a fresh overlay on the cached rootfs.
 RUN_DIR=$(mktemp -d "$CACHE/run.XXXXXX")
 ROOT=$RUN_DIR/root
@@ -189,7 +201,7 @@ N_LABELS=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))[
 echo "  $N_TEXTS texts, $N_LABELS labels"
 
 step "rootfs"
-if [ "$(cat "$BASE/.edge-app-rootfs" 2>/dev/null)" = "$ROOTFS_ID" ]; then
+if rootfs_cached; then
     echo "cached: $BASE (Debian $(cat "$BASE/etc/debian_version"))"
 else
     build_rootfs
