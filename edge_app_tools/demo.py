@@ -30,14 +30,13 @@ from urllib.parse import urlsplit
 import wcwidth
 
 from edge_app.errors import BrokerError, BundleError, EdgeAppError, ExportError
-from .harness import EDGE_APP, ServeProcess, free_port, serve_argv
+from .harness import EDGE_APP, STOP_TIMEOUT_S, ServeProcess, free_port, serve_argv
 
 if TYPE_CHECKING:
     from edge_app.mqtt.topics import Topics
 
 DEVICE_ID = "demo"
 DEFAULT_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 30.0
 LOG_TAIL_LINES = 15
 
 PLAIN_SAMPLES = ["turn on the kitchen lights", "is the dryer done yet", "preheat the oven to 200 degrees",
@@ -126,7 +125,7 @@ def _spawn(argv: list[str], log: Path, stdout: int | None = None) -> ServeProces
     return ServeProcess(argv, log, new_session=True).start(stdout)
 
 
-def _stop(proc: ServeProcess, timeout: float = STOP_TIMEOUT_S) -> int:
+def _stop(proc: ServeProcess, timeout: float = STOP_TIMEOUT_S) -> int | None:
     """SIGTERM (the graceful stop both children implement), SIGKILL only if that is ignored."""
     return proc.stop(signal.SIGTERM, timeout)
 

@@ -3,7 +3,8 @@
 Used by `./run demo` (edge_app_tools/demo.py), `edge-app bench --mqtt` (edge_app_tools/bench/mqtt_load.py)
 and the tests (tests/mqtt_helpers.py builds its fixtures on it). The board runtime (`serve`)
 never imports it, and a board does not install it (it is in edge-app-tools, not the runtime).
-Standard library, paho and the runtime's connection helpers (edge_app.mqtt.connection) only.
+Standard library, paho, and the runtime's connection helpers and errors (edge_app.mqtt.connection,
+edge_app.errors) only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from edge_app.errors import BrokerError
 from edge_app.mqtt.connection import no_delay
 
 EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
@@ -60,15 +62,29 @@ class ServeProcess:
     """A child process (normally `edge-app serve`) with its output in a log file.
 
     `new_session` puts it in its own session, so a Ctrl-C reaches only the parent, which then
-    stops its children in order (the demo wants that)."""
+    stops its children in order (the demo wants that). `stop_timeout`: how long `stop` waits
+    for a signal to be obeyed before SIGKILL. `prefix`: the topic prefix of a `serve`."""
 
-    def __init__(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None, new_session: bool = False):
+    def __init__(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None, new_session: bool = False,
+                 stop_timeout: float = STOP_TIMEOUT_S, prefix: str = ""):
         self.args = argv
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
         self.new_session = new_session
+        self.stop_timeout = stop_timeout
+        self.prefix = prefix
         self.proc: subprocess.Popen | None = None
         self.returncode: int | None = None
+
+    @classmethod
+    def serve(cls, bundle: str | Path, broker_url: str, device_id: str, state_dir: str | Path, *extra: str,
+              prefix: str = "", env: dict[str, str] | None = None, stop_timeout: float = STOP_TIMEOUT_S
+              ) -> "ServeProcess":
+        """`edge-app serve` (serve_argv) with the `extra` flags, not yet started; `prefix` is passed as --prefix
+        when given (default edge-app/<device_id>); the log goes beside the state dir."""
+        argv = serve_argv(bundle, broker_url, device_id, state_dir, *(["--prefix", prefix] if prefix else []), *extra)
+        log_path = Path(state_dir).parent / f"serve-{device_id}-{uuid.uuid4().hex[:6]}.log"
+        return cls(argv, log_path, env, stop_timeout=stop_timeout, prefix=prefix or f"edge-app/{device_id}")
 
     def start(self, stdout: int | None = None) -> "ServeProcess":
         with open(self.log_path, "wb") as log:
@@ -90,11 +106,27 @@ class ServeProcess:
     def log_tail(self, lines: int = 15) -> str:
         return "\n".join(self.output().splitlines()[-lines:])
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> int:
-        """Send `sig` (SIGTERM: the graceful stop), SIGKILL only if it is not obeyed in time."""
+    def wait_online(self, online: Callable[[], bool], timeout: float) -> float:
+        """Seconds until `online()` holds (e.g. the status topic said "online"); BrokerError with the log's
+        tail if the process exits first or `timeout` passes."""
+        start = time.monotonic()
+        while not online():
+            if self.proc is None or self.proc.poll() is not None:
+                code = None if self.proc is None else self.proc.returncode
+                raise BrokerError(f"`edge-app serve` exited with code {code} before going online; "
+                                  f"its log ends:\n{self.log_tail()}")
+            if time.monotonic() - start > timeout:
+                raise BrokerError(f"`edge-app serve` was not online after {timeout:.0f} s; log:\n{self.log_tail()}")
+            time.sleep(0.01)
+        return time.monotonic() - start
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float | None = None) -> int | None:
+        """Send `sig` (SIGTERM: the graceful stop), SIGKILL only if it is not obeyed within `timeout`
+        (default: stop_timeout). The exit code; None if it was never started."""
         proc = self.proc
         if proc is None:
-            return self.returncode or 0
+            return self.returncode
+        timeout = self.stop_timeout if timeout is None else timeout
         if proc.poll() is None:
             proc.send_signal(sig)
             try:

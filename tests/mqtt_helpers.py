@@ -5,7 +5,7 @@ Mosquitto is Debian's, started here on a free loopback port with a config file o
 because mosquitto's default of 1,000 silently drops QoS 1 messages for a slow subscriber.
 
 `Serve` and `Collector` are the shared harness of edge_app_tools/harness.py (also used by the demo
-and the bench) with the names and signatures these tests have always used.
+and the bench) with the defaults and signatures these tests use.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Iterator
 
 import pytest
 
-from edge_app_tools.harness import EDGE_APP, Recorder, ServeProcess, free_port, result_ids, serve_argv, wait_port
+from edge_app_tools.harness import EDGE_APP, Recorder, ServeProcess, free_port, result_ids, wait_port
 
 __all__ = ["EDGE_APP", "MOSQUITTO", "Collector", "Mosquitto", "Serve", "free_port", "mosquitto", "result_ids",
            "wait_port"]
@@ -77,18 +77,11 @@ def mosquitto(tmp_path: Path):
     broker.stop()
 
 
-class Serve(ServeProcess):
-    """`edge-app serve` as a real subprocess, `--metrics-interval 1`, log next to the state dir."""
-
-    def __init__(self, bundle: Path, broker_url: str, state_dir: Path, device_id: str = "t", *extra: str,
-                 env: dict | None = None):
-        argv = serve_argv(bundle, broker_url, device_id, state_dir, "--metrics-interval", "1", "--log-level", "info",
-                          *extra)
-        super().__init__(argv, state_dir.parent / f"serve-{device_id}-{uuid.uuid4().hex[:6]}.log", env)
-        self.prefix = f"edge-app/{device_id}"
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-        return super().stop(sig, timeout)
+def Serve(bundle: Path, broker_url: str, state_dir: Path, device_id: str = "t", *extra: str,
+          env: dict | None = None) -> ServeProcess:
+    """`edge-app serve` for a test (ServeProcess.serve): `--metrics-interval 1`, info logs, 60 s to stop gracefully."""
+    return ServeProcess.serve(bundle, broker_url, device_id, state_dir, "--metrics-interval", "1", "--log-level",
+                              "info", *extra, env=env, stop_timeout=60)
 
 
 class Collector(Recorder):
@@ -102,7 +95,7 @@ class Collector(Recorder):
 
 
 @contextmanager
-def serving(bundle: Path, broker_url: str, state_dir: Path, device_id: str) -> Iterator[tuple["Serve", "Collector"]]:
+def serving(bundle: Path, broker_url: str, state_dir: Path, device_id: str) -> Iterator[tuple[ServeProcess, "Collector"]]:
     """A `serve` that is online, and a collector on all its topics; both ended afterwards (serve by SIGKILL)."""
     serve = Serve(bundle, broker_url, state_dir, device_id).start()
     bus = Collector(broker_url, [f"edge-app/{device_id}/#"])

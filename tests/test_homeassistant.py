@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from client_programs import HomeAssistant, installed, wait_until
+from edge_app_tools.harness import ServeProcess
 from mqtt_helpers import Collector, Mosquitto, Serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -127,7 +128,7 @@ def _fire(ha: HomeAssistant, bus: Collector, device: str, topic: str, payload, t
                       timeout, f"{entity} to fire after a message on {topic}")
 
 
-def _serve(bundle: Path, broker: Mosquitto, tmp_path: Path, device: str, *extra: str) -> Serve:
+def _serve(bundle: Path, broker: Mosquitto, tmp_path: Path, device: str, *extra: str) -> ServeProcess:
     return Serve(bundle, broker.url, tmp_path / f"state-{device}", device, *extra).start()
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -27,7 +25,6 @@ from edge_app.errors import BrokerError
 from .stats import latency_summary
 
 ONLINE_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 30.0
 Progress = Callable[[str], None]
 
 
@@ -146,43 +143,14 @@ class ResultCollector:
             client.loop_stop()
 
 
-class ServeProcess(harness.ServeProcess):
-    """`edge-app serve` in a subprocess with its own device id, state dir and log file."""
-
-    def __init__(self, bundle_dir: str, broker_url: str, threads: int, qos: int, max_batch: int,
-                 max_wait_ms: float | None = None, spin: bool = False):
-        self.tmp = tempfile.TemporaryDirectory(prefix="edge-app-bench-serve-")
-        self.device_id = f"bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.prefix = f"edge-app-bench/{self.device_id}"
-        self.command = harness.serve_argv(
-            bundle_dir, broker_url, self.device_id, Path(self.tmp.name) / "state", "--prefix", self.prefix,
-            "--qos", str(qos), "--max-batch", str(max_batch), "--threads", str(threads), "--metrics-interval", "3600",
-        ) + ([] if max_wait_ms is None else ["--max-wait-ms", f"{max_wait_ms:g}"]) + (["--spin"] if spin else [])
-        super().__init__(self.command, Path(self.tmp.name) / "serve.log")
-        self.exit_code: int | None = None
-
-    @property
-    def process(self) -> subprocess.Popen | None:
-        return self.proc
-
-    def wait_online(self, collector: ResultCollector) -> float:
-        """Seconds until the service said "online"; fails with its log if it died or hung."""
-        start = time.monotonic()
-        while not collector.status_event.wait(0.2):
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise BrokerError(
-                    f"`edge-app serve` exited with code {self.proc.returncode} before going online; "
-                    f"its log ends:\n{self.log_tail()}"
-                )
-            if time.monotonic() - start > ONLINE_TIMEOUT_S:
-                raise BrokerError(f"`edge-app serve` was not online after {ONLINE_TIMEOUT_S:.0f} s; log:\n{self.log_tail()}")
-        return time.monotonic() - start
-
-    def stop(self) -> int | None:  # type: ignore[override]
-        """SIGTERM, SIGKILL after STOP_TIMEOUT_S; None if it never started."""
-        self.exit_code = None if self.proc is None else super().stop(signal.SIGTERM, STOP_TIMEOUT_S)
-        return self.exit_code
+def bench_serve(bundle_dir: str, broker_url: str, folder: Path, threads: int, qos: int, max_batch: int,
+                max_wait_ms: float | None = None, spin: bool = False) -> harness.ServeProcess:
+    """`edge-app serve` for one bench run, not yet started: its own device id and prefix, state and log in `folder`."""
+    device_id = f"bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    flags = ["--qos", str(qos), "--max-batch", str(max_batch), "--threads", str(threads), "--metrics-interval", "3600",
+             *([] if max_wait_ms is None else ["--max-wait-ms", f"{max_wait_ms:g}"]), *(["--spin"] if spin else [])]
+    return harness.ServeProcess.serve(bundle_dir, broker_url, device_id, folder / "state", *flags,
+                                      prefix=f"edge-app-bench/{device_id}")
 
 
 def _send_at_rate(collector: ResultCollector, ids: list[str], texts: list[str], qos: int, rate: float | None) -> dict[str, float]:
@@ -301,20 +269,21 @@ def run_mqtt(
     out: dict[str, Any] = {"broker": broker_url, "max_batch": plan["max_batch"], "max_wait_ms": plan.get("max_wait_ms"),
                            "spin": bool(plan.get("spin")), "threads": threads}
     for qos in (1, 0):
-        service = ServeProcess(bundle_dir, broker_url, threads, qos, plan["max_batch"], plan.get("max_wait_ms"),
-                               bool(plan.get("spin")))
-        collector = ResultCollector(address, service.prefix)
-        try:
-            progress(f"starting `edge-app serve` (QoS {qos}, device id {service.device_id})")
-            service.start()
-            out.setdefault("online_s", {})[str(qos)] = service.wait_online(collector)
-            if qos == 1:
-                out["round_trip"] = round_trip(collector, short_text, plan["rtt_rate"], plan["rtt_count"], progress)
-            out[f"qos{qos}"] = sustained(collector, texts, qos, plan["count"], plan["rates"], progress)
-        finally:
-            out.setdefault("serve_exit_code", {})[str(qos)] = service.stop()
-            collector.close()
-            service.tmp.cleanup()
+        with tempfile.TemporaryDirectory(prefix="edge-app-bench-serve-") as tmp:
+            service = bench_serve(bundle_dir, broker_url, Path(tmp), threads, qos, plan["max_batch"],
+                                  plan.get("max_wait_ms"), bool(plan.get("spin")))
+            collector = ResultCollector(address, service.prefix)
+            try:
+                progress(f"starting `edge-app serve` (QoS {qos}, prefix {service.prefix})")
+                service.start()
+                out.setdefault("online_s", {})[str(qos)] = service.wait_online(collector.status_event.is_set,
+                                                                               ONLINE_TIMEOUT_S)
+                if qos == 1:
+                    out["round_trip"] = round_trip(collector, short_text, plan["rtt_rate"], plan["rtt_count"], progress)
+                out[f"qos{qos}"] = sustained(collector, texts, qos, plan["count"], plan["rates"], progress)
+            finally:
+                out.setdefault("serve_exit_code", {})[str(qos)] = service.stop()
+                collector.close()
     return out
 
 
