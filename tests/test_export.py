@@ -98,6 +98,10 @@ def test_default_manifest_records_what_a_board_needs(default_bundle: Path) -> No
     assert m["eval"]["batch_invariance"]["label_changes"] == 0
     assert m["eval"]["batch_invariance"]["max_score_diff"] <= 1e-4
     assert m["eval"]["polarity_flips"] == []
+    # What a board needs to be taught new labels (docs/teaching.md): the output, the reference, a threshold.
+    t = m["teaching"]
+    assert t["output"] == "teach_embedding" and 0.3 <= t["threshold"] < 0.95 and t["reference"] >= 13 * 40
+    assert t["simulated"]["unseen_out_of_scope_taken"] <= 0.02
     ev = m["eval"]
     for key in ("source", "examples", "accuracy_fp32", "accuracy_int8", "agreement", "size_fp32", "size_int8"):
         assert ev[key] is not None, key
@@ -105,7 +109,7 @@ def test_default_manifest_records_what_a_board_needs(default_bundle: Path) -> No
     for package in ("edge-app", "onnxruntime", "transformers", "torch", "optimum-onnx"):
         assert m["exporter"].get(package), package
     detector = {"detector.npz"} if m["calibration"]["method"] == "mahalanobis" else set()
-    assert set(m["files"]) == {"model.onnx", "tokenizer.json", "eval_samples.jsonl"} | detector
+    assert set(m["files"]) == {"model.onnx", "tokenizer.json", "eval_samples.jsonl", "teaching.npz"} | detector
     for rel, entry in m["files"].items():
         data = (default_bundle / rel).read_bytes()
         assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}, rel
@@ -121,7 +125,9 @@ def test_model_outputs_match_manifest_labels(default_bundle: Path) -> None:
     embedding = outputs["embedding"]  # the pooled embedding feeds the distance detector
     assert embedding.shape[-1] in (384, "hidden_size")
     tags = manifest(default_bundle).get("slot_tags")  # a joint bundle also tags every token
-    assert set(outputs) == {logits.name, "embedding"} | ({"slot_logits"} if tags else set())
+    # a bundle with teaching also has the middle layer's pooled vector (edge_app/teaching.py)
+    teach = {"teach_embedding"} if manifest(default_bundle).get("teaching") else set()
+    assert set(outputs) == {logits.name, "embedding"} | ({"slot_logits"} if tags else set()) | teach
     if tags:
         assert outputs["slot_logits"].shape[-1] == len(tags)
 
@@ -217,7 +223,7 @@ def test_export_refuses_an_eval_file_with_unknown_labels(tiny_checkpoint: Path, 
     assert proc.returncode != 0
     line = error_line(proc)
     assert "nonsense" in line and "eval.jsonl" in line
-    assert "[1/6]" not in proc.stderr  # refused before any export work
+    assert "[1/7]" not in proc.stderr  # refused before any export work
     assert not (tmp_path / "out").exists()
 
 
@@ -229,8 +235,8 @@ def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, t
     out = tmp_path / "tiny-bundle"
     proc = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "0.0"))
     assert proc.returncode == 0, proc.stderr
-    for step in range(1, 7):
-        assert f"[{step}/6]" in proc.stderr
+    for step in range(1, 8):
+        assert f"[{step}/7]" in proc.stderr
     # Only our step lines and their figures: no library warnings a user cannot act on.
     chatter = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith(("[", "      "))]
     assert chatter == []
@@ -320,7 +326,7 @@ def test_export_calibrates_on_a_validation_split_and_reports_rejection(tiny_chec
     proc = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "0.0", "--eval", eval_file,
                                   "--validation", split, "--train", split))
     assert proc.returncode == 0, proc.stderr
-    assert "[4/6] Calibrating on 36 validation examples" in proc.stderr
+    assert "[4/7] Calibrating on 36 validation examples" in proc.stderr
     assert "precision" in proc.stderr and "ece=" in proc.stderr
     bundle = Bundle.load(out)
     cal, ev = bundle.manifest["calibration"], bundle.manifest["eval"]

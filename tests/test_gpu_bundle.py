@@ -108,7 +108,7 @@ def test_export_gpu_writes_the_fp16_model(tiny_checkpoint: Path, tmp_path: Path)
                                                                                 "--gpu", "--force")],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert "[7/7]" in proc.stderr and "agreement_fp16=" in proc.stderr
+    assert "[8/8]" in proc.stderr and "agreement_fp16=" in proc.stderr
     bundle = Bundle.load(out)
     assert bundle.manifest["device_models"] == {"cpu": MODEL_FILE, "cuda": FP16_MODEL_FILE, "tensorrt": FP16_MODEL_FILE}
     ev = bundle.manifest["eval"]
