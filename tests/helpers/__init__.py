@@ -1,0 +1,7 @@
+"""What the tests share, imported as `helpers.<module>` (tests/ is on sys.path: pyproject's
+`pythonpath`, and tests/conftest.py's folder in pytest's default import mode).
+
+mqtt: mosquitto, `edge-app serve` and the MQTT pytest fixtures; client_programs: Home Assistant and
+Node-RED (installed by tests/clients/install.sh); clusters: RabbitMQ and ejabberd clusters;
+http: an HTTPS bundle server and its certificates; fault_serve: `edge-app serve` with planted
+faults, run as a script (python tests/helpers/fault_serve.py serve ...)."""
