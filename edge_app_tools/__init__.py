@@ -4,5 +4,5 @@ tests share.
 
 They are a separate distribution, `edge-app-tools` (tools/pyproject.toml), so a board's
 `pip install .` (deploy/install.sh, the container images) carries only the runtime in `edge_app/`.
-`edge_app` never imports this package; tests/test_tools_boundary.py checks that.
+`edge_app` never imports this package; tests/unit/test_tools_boundary.py checks that.
 """

@@ -1,7 +1,7 @@
 """The one harness for "start `edge-app serve`, talk to it over MQTT, collect what it says".
 
 Used by `./run demo` (edge_app_tools/demo.py), `edge-app bench --mqtt` (edge_app_tools/bench/mqtt_load.py)
-and the tests (tests/mqtt_helpers.py builds its fixtures on it). The board runtime (`serve`)
+and the tests (tests/helpers/mqtt.py builds its fixtures on it). The board runtime (`serve`)
 never imports it, and a board does not install it (it is in edge-app-tools, not the runtime).
 Standard library, paho, and the runtime's connection helpers and errors (edge_app.mqtt.connection,
 edge_app.errors) only.

@@ -1,6 +1,6 @@
 """Manual experiment behind docs/fleet.md: what mosquitto does with a dead `$share` member's commands.
 
-    python tests/fleet_expiry_experiment.py 0     # session expiry of the member that dies, in seconds
+    python scripts/fleet_expiry_experiment.py 0     # session expiry of the member that dies, in seconds
 
 Member A (never acknowledges, Receive Maximum 10) and member B (acknowledges) share `$share/g/t`;
 20 commands, `kill -9` of A, 20 more; after the expiry has passed it prints which commands B got.

@@ -1,8 +1,8 @@
 """The measurements behind docs/reliability.md (a script, not a pytest module; ~5 min + soak).
 
-    PYTHONPATH=$PWD python tests/reliability_run.py BUNDLE streams          # 2,000 QoS 1 messages x 3 faults
-    PYTHONPATH=$PWD python tests/reliability_run.py BUNDLE soak --minutes 10 # RSS at 100 msg/s, 10 % garbage
-    PYTHONPATH=$PWD python tests/reliability_run.py BUNDLE fsync             # outbox commit cost
+    PYTHONPATH=$PWD python scripts/reliability_run.py BUNDLE streams          # 2,000 QoS 1 messages x 3 faults
+    PYTHONPATH=$PWD python scripts/reliability_run.py BUNDLE soak --minutes 10 # RSS at 100 msg/s, 10 % garbage
+    PYTHONPATH=$PWD python scripts/reliability_run.py BUNDLE fsync             # outbox commit cost
 
 Prints one JSON object per scenario.
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).parent))
-from mqtt_helpers import Collector, Mosquitto, Serve, result_ids  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' helpers package
+from helpers.mqtt import Collector, Mosquitto, Serve, result_ids  # noqa: E402
 
 N = 2000
 

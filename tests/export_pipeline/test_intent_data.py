@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from edge_app.slots.schema import INTENT_SLOTS
 
-DATA = Path(__file__).resolve().parents[1] / "export" / "data"
+DATA = Path(__file__).resolve().parents[2] / "export" / "data"
 
 # sha256 of [[text, label], ...] of each split as it was before slots (main a1671c2): those rows stay,
 # in order, at the head of each file, so today's intent accuracy stays comparable

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edge_app.slots.korean import read_value_ko
 
-DATA = Path(__file__).resolve().parents[1] / "export" / "data"
+DATA = Path(__file__).resolve().parents[2] / "export" / "data"
 sys.path.insert(0, str(DATA))
 import make_intents_ko  # noqa: E402  (a script beside make_intents.py, not a package module)
 

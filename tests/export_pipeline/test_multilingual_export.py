@@ -20,7 +20,7 @@ from edge_app.classifier import Classifier
 
 from test_export import edge_app
 
-DATA = Path(__file__).resolve().parents[1] / "export" / "data" / "intents"
+DATA = Path(__file__).resolve().parents[2] / "export" / "data" / "intents"
 LABELS = ["lights_off", "lights_on", "out_of_scope"]
 KOREAN, ENGLISH = "거실 불 켜줘", "turn on the kitchen lights"
 

@@ -14,7 +14,7 @@ from edge_app.slots.schema import INTENT_SLOTS
 from export.data import MINIMAL_PAIRS, load_examples, load_minimal_pairs
 from export.evaluate import OPPOSITES
 
-DATA = Path(__file__).resolve().parents[1] / "export" / "data"
+DATA = Path(__file__).resolve().parents[2] / "export" / "data"
 PHRASING = DATA / "intents" / "phrasing"
 HOLDOUT = DATA / "phrasing_holdout"
 TRAINED = sorted((DATA / "intents").glob("*.jsonl")) + sorted((DATA / "intents" / "ko").glob("*.jsonl")) \

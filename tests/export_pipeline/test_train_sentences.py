@@ -228,7 +228,7 @@ def test_extended_heads_keep_the_known_rows(tmp_path: Path):
 
 
 def test_the_example_files_expand_without_warnings():
-    root = Path(__file__).resolve().parents[1] / "examples" / "sentences"
+    root = Path(__file__).resolve().parents[2] / "examples" / "sentences"
     own = own_data([root / "en.yaml", root / "ko.yaml"], cap=40, seed=13)
     assert own.warnings == []
     assert {e.label for e in own.held} == {"blinds_set", "blinds_close", "door_lock", "coffee_make", "garden_water"}

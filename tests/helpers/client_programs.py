@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from mqtt_helpers import free_port, wait_port
+from helpers.mqtt import free_port, wait_port
 
 HA_VERSION = "2025.4.4"  # keep in step with tests/clients/install.sh
 NODE_RED_VERSION = "4.1"
-INSTALL_SCRIPT = Path(__file__).parent / "clients" / "install.sh"
+INSTALL_SCRIPT = Path(__file__).resolve().parents[1] / "clients" / "install.sh"
 
 
 def cache_dir() -> Path:

@@ -1,11 +1,11 @@
-"""`edge-app serve` with two faults planted, for tests/test_service_faults.py only.
+"""`edge-app serve` with two faults planted, for tests/mqtt/test_service_faults.py only.
 
 A message whose payload is exactly `die:network` raises a BaseException on paho's network
 thread (the guard catches Exception only, as it must not swallow SystemExit/KeyboardInterrupt);
 `die:worker` does the same in the batch worker. Either thread then ends, as it would through a
 bug the guard cannot catch, and the watchdog must take the process down.
 
-Usage: python tests/fault_serve.py serve --bundle ... (the arguments of `edge-app serve`).
+Usage: python tests/helpers/fault_serve.py serve --bundle ... (the arguments of `edge-app serve`).
 """
 
 from __future__ import annotations

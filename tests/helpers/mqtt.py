@@ -21,10 +21,11 @@ from typing import Iterator
 
 import pytest
 
+from edge_app.mqtt.connection import EXIT_UNSUPPORTED
 from edge_app_tools.harness import EDGE_APP, Recorder, ServeProcess, free_port, result_ids, wait_port
 
-__all__ = ["EDGE_APP", "MOSQUITTO", "Collector", "Mosquitto", "Serve", "free_port", "mosquitto", "result_ids",
-           "wait_port"]
+__all__ = ["EDGE_APP", "MOSQUITTO", "Collector", "Mosquitto", "Serve", "free_port", "mosquitto", "refusal_line",
+           "result_ids", "serve_once", "wait_port"]
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 
@@ -105,3 +106,18 @@ def serving(bundle: Path, broker_url: str, state_dir: Path, device_id: str) -> I
     finally:
         bus.close()
         serve.stop(signal.SIGKILL)
+
+
+# ---- one `serve` that must refuse (the fleet's capability checks, on mosquitto and on clusters) ----
+def serve_once(bundle: Path, broker: str, tmp_path: Path, *extra: str, timeout: float = 60, env: dict | None = None):
+    args = [*EDGE_APP, "serve", "--bundle", str(bundle), "--broker", broker, "--state-dir", str(tmp_path / "s"),
+            "--device-id", "cap", *extra]
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def refusal_line(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == EXIT_UNSUPPORTED, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("edge-app serve:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]

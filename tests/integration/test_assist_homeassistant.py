@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from client_programs import HomeAssistant, cache_dir, http, installed, wait_until
-from mqtt_helpers import Collector, Mosquitto, Serve, free_port
+from helpers.client_programs import HomeAssistant, cache_dir, http, installed, wait_until
+from helpers.mqtt import Collector, Mosquitto, Serve, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "home-assistant.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "home-assistant.md"
 
 
 def documented_intent_scripts() -> str:

@@ -14,10 +14,9 @@ import time
 
 import pytest
 
-from cluster_helpers import EjabberdCluster, RabbitCluster
+from helpers.clusters import EjabberdCluster, RabbitCluster
 from edge_app_tools.harness import Recorder
-from mqtt_helpers import Serve
-from test_fleet_capabilities import refusal_line, serve_once
+from helpers.mqtt import Serve, refusal_line, serve_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real RabbitMQ/ejabberd clusters
 COMMANDS = 2000

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from client_programs import HomeAssistant, installed, wait_until
+from helpers.client_programs import HomeAssistant, installed, wait_until
 from edge_app_tools.harness import ServeProcess
-from mqtt_helpers import Collector, Mosquitto, Serve
+from helpers.mqtt import Collector, Mosquitto, Serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

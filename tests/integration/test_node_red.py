@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from client_programs import NodeRed, installed, wait_until
-from mqtt_helpers import Collector, Serve, mosquitto  # noqa: F401
+from helpers.client_programs import NodeRed, installed, wait_until
+from helpers.mqtt import Collector, Serve, mosquitto  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-FLOWS = Path(__file__).parent.parent / "examples" / "node-red" / "flows.json"
+FLOWS = Path(__file__).resolve().parents[2] / "examples" / "node-red" / "flows.json"
 
 
 def test_shipped_flow_switches_on_label_and_does_v5_request_response(default_bundle, mosquitto, tmp_path):

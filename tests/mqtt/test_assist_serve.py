@@ -12,7 +12,7 @@ from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from edge_app_tools.bench.assist_load import ask, run_round
-from mqtt_helpers import Collector, Mosquitto, Serve, free_port, wait_port
+from helpers.mqtt import Collector, Mosquitto, Serve, free_port, wait_port
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from mqtt_helpers import free_port, mosquitto  # noqa: F401  (fixture)
+from helpers.mqtt import free_port, mosquitto  # noqa: F401  (fixture)
 
 from edge_app_tools.bench.hardware import cpuinfo_fields, cpu_model, describe_hardware
 from edge_app_tools.bench.onnx_graph import matmul_weights
@@ -91,7 +91,7 @@ def test_quick_run_reports_every_engine_and_field(quick_run, default_bundle, def
 def test_int8_accuracy_within_one_point_of_fp32(quick_run):
     _proc, data, _out = quick_run
     int8, fp32 = (data["engines"][n]["accuracy"]["test"] for n in ("int8", "fp32"))
-    test_split = Path(__file__).resolve().parents[1] / "export" / "data" / "intents" / "test.jsonl"
+    test_split = Path(__file__).resolve().parents[2] / "export" / "data" / "intents" / "test.jsonl"
     assert int8["examples"] == fp32["examples"] == len(test_split.read_text(encoding="utf-8").splitlines())
     assert int8["accuracy"] > 0.9
     assert 100 * (fp32["accuracy"] - int8["accuracy"]) <= 1.0

@@ -14,7 +14,7 @@ import psutil
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_helpers import free_port
+from helpers.mqtt import free_port
 
 EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
 START_TIMEOUT_S = 30.0

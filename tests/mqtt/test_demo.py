@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 import wcwidth
-from mqtt_helpers import Mosquitto, free_port
+from helpers.mqtt import Mosquitto, free_port
 
 from edge_app_tools import demo
 

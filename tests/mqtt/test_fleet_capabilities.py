@@ -8,9 +8,7 @@ serving silently or reconnecting forever.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import threading
 from pathlib import Path
 
@@ -19,9 +17,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge_app.config import Config
-from edge_app.mqtt.connection import (EXIT_UNSUPPORTED, SUBACK_SHARED_NOT_SUPPORTED, BrokerCapabilities,
-                                      capability_problems, closed_for_share)
-from mqtt_helpers import EDGE_APP, Collector, Mosquitto, Serve, free_port  # noqa: F401
+from edge_app.mqtt.connection import (SUBACK_SHARED_NOT_SUPPORTED, BrokerCapabilities, capability_problems,
+                                      closed_for_share)
+from helpers.mqtt import EDGE_APP, Collector, Mosquitto, Serve, free_port, refusal_line, serve_once  # noqa: F401
 
 
 def cfg_with(**mqtt) -> Config:
@@ -85,20 +83,6 @@ def test_a_close_is_a_share_refusal_only_with_0x9e_or_a_share_pending():
 
 
 # ---- real brokers ---------------------------------------------------------------------------
-def serve_once(bundle: Path, broker: str, tmp_path: Path, *extra: str, timeout: float = 60, env: dict | None = None):
-    args = [*EDGE_APP, "serve", "--bundle", str(bundle), "--broker", broker, "--state-dir", str(tmp_path / "s"),
-            "--device-id", "cap", *extra]
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def refusal_line(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == EXIT_UNSUPPORTED, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("edge-app serve:")]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
-
-
 def broker(tmp_path: Path, extra: str = "") -> Mosquitto:
     folder = tmp_path / "broker"
     folder.mkdir()

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from edge_app_tools.harness import Recorder
-from mqtt_helpers import Serve, mosquitto  # noqa: F401
+from helpers.mqtt import Serve, mosquitto  # noqa: F401
 
 pytestmark = pytest.mark.slow
 FAILOVER_BOUND_S = 15.0  # docs/fleet.md: Will at once (process death) + 1 s grace + adoption + answering

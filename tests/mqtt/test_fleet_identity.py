@@ -12,7 +12,7 @@ from edge_app.config import Config
 from edge_app.errors import ConfigError
 from edge_app.mqtt.identity import INSTANCE_ID_FILE, resolve_instance_id
 from edge_app.mqtt.topics import Topics
-from mqtt_helpers import Collector, Serve, mosquitto  # noqa: F401
+from helpers.mqtt import Collector, Serve, mosquitto  # noqa: F401
 
 
 def member_cfg(state: Path, group: str = "workers", **mqtt) -> Config:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from mqtt_helpers import EDGE_APP, Collector, Mosquitto, Serve, free_port, mosquitto  # noqa: F401
+from helpers.mqtt import EDGE_APP, Collector, Mosquitto, Serve, free_port, mosquitto  # noqa: F401
 
 pytestmark = pytest.mark.slow
 

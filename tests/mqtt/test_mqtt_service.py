@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from edge_app.bundle import Bundle
 from edge_app.classifier import Classifier
-from mqtt_helpers import EDGE_APP, Collector, Mosquitto, Serve, mosquitto, result_ids, serving  # noqa: F401
+from helpers.mqtt import EDGE_APP, Collector, Mosquitto, Serve, mosquitto, result_ids, serving  # noqa: F401
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-from http_helpers import BundleServer, make_tls
-from mqtt_helpers import Collector, Serve, mosquitto, result_ids  # noqa: F401  (mosquitto: fixture)
+from helpers.http import BundleServer, make_tls
+from helpers.mqtt import Collector, Serve, mosquitto, result_ids  # noqa: F401  (mosquitto: fixture)
 
 from edge_app.bundle import MANIFEST, Bundle, sign_bundle
 from edge_app.signing import generate, load_signing_key

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from mqtt_helpers import Collector, Serve, mosquitto, result_ids, serving  # noqa: F401
+from helpers.mqtt import Collector, Serve, mosquitto, result_ids, serving  # noqa: F401
 
 pytestmark = pytest.mark.slow
-FAULT_SERVE = Path(__file__).with_name("fault_serve.py")
+FAULT_SERVE = Path(__file__).resolve().parents[1] / "helpers" / "fault_serve.py"
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_v5_requests_get_errors_on_their_response_topic(service):
 
 def test_a_result_the_broker_refuses_is_reported_not_counted_as_delivered(default_bundle, tmp_path):
     """mosquitto's ACL refuses <prefix>/result: MQTT 5 PUBACK 0x87. Old code deleted the row as delivered."""
-    from mqtt_helpers import Mosquitto
+    from helpers.mqtt import Mosquitto
 
     folder = tmp_path / "broker"
     folder.mkdir()

@@ -19,7 +19,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mqtt_helpers import Collector, Serve, mosquitto  # noqa: F401
+from helpers.mqtt import Collector, Serve, mosquitto  # noqa: F401
 
 from edge_app.mqtt.payloads import PayloadLimits, PayloadError, parse
 

@@ -21,7 +21,7 @@ from edge_app.errors import ConfigError
 from edge_app.signing import generate, load_signing_key, load_trusted_keys
 from edge_app.teach import Teacher, canonical, parse_command, sign_command, verify_command
 from edge_app.teaching import MAX_EXAMPLES, ReferenceSet, TaughtSet, TaughtStore, Teaching, negations
-from mqtt_helpers import Collector, Mosquitto, Serve
+from helpers.mqtt import Collector, Mosquitto, Serve
 
 BLINDS = ["close the blinds", "lower the blinds in the living room", "shut the shades please",
           "블라인드 내려줘", "거실 블라인드 닫아줘"]

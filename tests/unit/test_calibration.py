@@ -22,7 +22,7 @@ from edge_app.errors import BundleError, ConfigError
 from export.calibrate import choose, choose_threshold, class_stats, fit_temperature, make_split
 from export.evaluate import ece
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "export" / "data"
 
 
@@ -154,7 +154,7 @@ def test_the_default_bundle_carries_a_calibration_chosen_on_validation(default_b
 
 def _test_split_through_the_runtime(bundle: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(right, in scope, score) per row of a test split, classified by the int8 runtime."""
-    split = Path(__file__).resolve().parents[1] / "export" / "data" / "intents" / name
+    split = Path(__file__).resolve().parents[2] / "export" / "data" / "intents" / name
     rows = [json.loads(line) for line in split.read_text(encoding="utf-8").splitlines() if line.strip()]
     preds = Classifier.load(bundle, device="cpu").classify([r["text"] for r in rows], top_k=1)
     right = np.array([p.label == r["label"] for p, r in zip(preds, rows)])

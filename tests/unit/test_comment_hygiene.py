@@ -14,7 +14,7 @@ import re
 import tokenize
 from pathlib import Path
 
-RUNTIME = Path(__file__).resolve().parents[1] / "edge_app"
+RUNTIME = Path(__file__).resolve().parents[2] / "edge_app"
 
 # A number (or range) right before a time unit: "15 ms", "~1.8-5 ms", "40 us", "3 s", "2 seconds".
 TIMING = re.compile(

@@ -15,7 +15,7 @@ import pytest
 from edge_app.config import load_config
 from edge_app.mqtt.discovery import OUT_OF_SCOPE, announce, clear_messages, discovery_messages, result_filter
 from edge_app.mqtt.topics import Topics
-from mqtt_helpers import mosquitto  # noqa: F401
+from helpers.mqtt import mosquitto  # noqa: F401
 
 LABELS = ["lights_on", "lights_off", "oven_preheat"]
 
@@ -157,7 +157,7 @@ def test_clear_command_removes_retained_configs_from_the_broker(mosquitto, tmp_p
     """What `deploy/install.sh --uninstall` runs: the configs a service left retained are gone afterwards."""
     import subprocess
 
-    from mqtt_helpers import EDGE_APP, Collector
+    from helpers.mqtt import EDGE_APP, Collector
 
     t = topics()
     setter = Collector(mosquitto.url, [])

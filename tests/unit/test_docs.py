@@ -16,7 +16,7 @@ import pytest
 from edge_app.cli import build_parser
 from edge_app.slots.schema import INTENT_SLOTS, SLOT_NAMES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.M | re.S)
 INLINE = re.compile(r"`([^`\n]+)`")

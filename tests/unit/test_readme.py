@@ -15,11 +15,11 @@ import time
 from functools import cache
 from pathlib import Path
 
-from mqtt_helpers import Serve, mosquitto  # noqa: F401  (mosquitto is a fixture)
+from helpers.mqtt import Serve, mosquitto  # noqa: F401  (mosquitto is a fixture)
 
 from edge_app.config import Config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CONFIGURATION = (ROOT / "docs/configuration.md").read_text(encoding="utf-8")
 TOPICS = (ROOT / "docs/topics.md").read_text(encoding="utf-8")

@@ -21,7 +21,7 @@ from edge_app.classifier import Classifier, Prediction
 from edge_app.errors import BundleError, ProviderError
 from edge_app.tokenize import TextEncoder
 
-TEST_SPLIT = Path(__file__).resolve().parents[1] / "export" / "data" / "intents" / "test.jsonl"
+TEST_SPLIT = Path(__file__).resolve().parents[2] / "export" / "data" / "intents" / "test.jsonl"
 # What the default bundle is evaluated on (export.data.DEFAULT_TEST_FILES): English, then Korean.
 TEST_SPLITS = (TEST_SPLIT, TEST_SPLIT.parent / "ko" / "test.jsonl")
 

@@ -530,7 +530,7 @@ def test_watchdog_reports_a_dead_thread():
 
 
 def test_shipped_mosquitto_packet_limit_matches_the_service():
-    conf = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "mosquitto.conf"
+    conf = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf"
     lines = [line.split() for line in conf.read_text().splitlines() if line.strip() and not line.startswith("#")]
     (value,) = [v for k, v, *_ in lines if k == "max_packet_size"]
     cfg = Config()

@@ -169,7 +169,7 @@ def test_ota_without_trusted_keys_is_a_config_error_that_says_how_to_make_one():
 
 
 def run(*args: object) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.run([*EDGE_APP, *map(str, args)], capture_output=True, text=True, timeout=60, env=env)
 
 

@@ -21,7 +21,7 @@ import setuptools
 import edge_app
 from edge_app import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOOLS = "edge_app_tools"
 
 
