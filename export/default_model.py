@@ -11,6 +11,7 @@ pipeline as any user model.
 from __future__ import annotations
 
 import random
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,7 +210,10 @@ def train_joint(model, tokenizer, train: list[Example], teacher, epochs: int, se
     lengths = [len(ids) for ids in tokenizer([e.text for e in train], truncation=True,
                                              max_length=TRAIN_MAX_LENGTH)["input_ids"]]
     model.train()
-    with tqdm(total=epochs * steps_per_epoch, desc="fine-tuning", unit="step", disable=quiet) as bar:
+    # A log file (CI) gets one progress line a minute instead of one per step.
+    interval = 0.1 if sys.stderr.isatty() else 60.0
+    with tqdm(total=epochs * steps_per_epoch, desc="fine-tuning", unit="step", disable=quiet,
+              mininterval=interval) as bar:
         for epoch in range(epochs):
             for indices in _bucketed(plan.order(generator), lengths, generator):
                 batch = [train[i] for i in indices]
