@@ -32,7 +32,7 @@ from .sentences import CAP, Expanded, expand_files
 BASES = ("default", "none")
 HELD_OUT = 0.15
 VALIDATION = 0.10
-EPOCHS = {"default": 4, "none": 15}
+EPOCHS = {"default": 10, "none": 15}
 SEED = 13
 # --base default: each epoch draws max(DEFAULT_MIN, DEFAULT_PER_OWN x own) default examples from a
 # fixed pool of max(POOL_MIN, POOL_PER_OWN x own), which alone gets teacher embeddings.
