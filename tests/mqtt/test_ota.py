@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.http import BundleServer, make_tls
+from helpers.bundle_server import BundleServer, make_tls
 from helpers.mqtt import Collector, Serve, mosquitto, result_ids  # noqa: F401  (mosquitto: fixture)
 
 from edge_app.bundle import MANIFEST, Bundle, sign_bundle

@@ -161,3 +161,11 @@ def test_masked_hides_the_password_only() -> None:
     assert shown["mqtt"]["username"] == "edge"
     assert cfg.mqtt.password == "s3cret"  # masking is a view, not a change
     assert load_config(environ={}).masked()["mqtt"]["password"] == ""
+
+
+def test_config_limits_validated():
+    assert load_config(environ={"EDGE_APP_MQTT_MAX_ITEMS": "8"}).mqtt.max_items == 8
+    with pytest.raises(ConfigError, match="max_packet_size"):
+        load_config(environ={"EDGE_APP_MQTT_MAX_PAYLOAD": "200000"})
+    with pytest.raises(ConfigError, match="response_prefixes"):
+        load_config(environ={"EDGE_APP_MQTT_RESPONSE_PREFIXES": "replies/#"})

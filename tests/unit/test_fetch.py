@@ -159,14 +159,14 @@ def test_free_space_is_checked_before_writing(root, tmp_path):
 # ---- downloads from a real local server -------------------------------------------------------
 @pytest.fixture
 def tls(tmp_path: Path):
-    from helpers.http import make_tls
+    from helpers.bundle_server import make_tls
 
     return make_tls(tmp_path / "tls")
 
 
 @pytest.fixture
 def servers(tmp_path: Path, tls):
-    from helpers.http import BundleServer
+    from helpers.bundle_server import BundleServer
 
     files = tmp_path / "served"
     files.mkdir()
