@@ -14,7 +14,8 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,7 +39,7 @@ class MicroBatcher(Generic[T]):
         self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
         self._stopped = False
 
-    def start(self) -> "MicroBatcher[T]":
+    def start(self) -> MicroBatcher[T]:
         self._thread.start()
         return self
 

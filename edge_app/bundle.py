@@ -120,7 +120,7 @@ def next_version(current: int | None = None) -> int:
     return max(stamp, (current or 0) + 1)
 
 
-def sign_bundle(folder: str | os.PathLike[str], signer: Signer, version: int | None = None) -> "Bundle":
+def sign_bundle(folder: str | os.PathLike[str], signer: Signer, version: int | None = None) -> Bundle:
     """Give the bundle in `folder` a version, sign its manifest, write manifest.sig; returns the signed bundle.
 
     The files are verified first: a signature vouches for what the manifest lists, so it must
@@ -153,7 +153,7 @@ class Bundle:
     sha256: str  # of manifest.json, which pins every other file: the bundle's identity
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], verify: bool = True) -> "Bundle":
+    def load(cls, path: str | os.PathLike[str], verify: bool = True) -> Bundle:
         folder = Path(path)
         if not folder.is_dir():
             raise BundleError(

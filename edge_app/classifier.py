@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,9 +18,9 @@ from .calibration import EMBEDDING_OUTPUT, OUT_OF_SCOPE, load_calibration, softm
 from .errors import BundleError
 from .padding import split_by_length
 from .session import create_sessions
+from .slots.decode import SLOT_OUTPUT, Span, allowed, decode_spans, parse_tags, slot_values
 from .teaching import TEACH_OUTPUT, TaughtSet, Teaching, unit
 from .text import TextMap
-from .slots.decode import SLOT_OUTPUT, Span, allowed, decode_spans, parse_tags, slot_values
 from .tokenize import Encoded, TextEncoder
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class Classifier:
         spin: bool = False,
         min_score: float | None = None,
         latency_session: bool = True,
-    ) -> "Classifier":
+    ) -> Classifier:
         """Load and (unless verify=False) sha256-check a bundle, then build its sessions.
         `min_score` overrides the bundle's rejection threshold (None or < 0: keep it; 0: never reject).
         `latency_session=False`: one session for every call (no one-thread session for lone texts)."""

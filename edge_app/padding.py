@@ -13,7 +13,7 @@ On the bench's 32-text batches this cuts the padded tokens by about 30 % and rai
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 # What one more model call costs, in padded token positions: a call's fixed overhead over one
 # position's cost; 16 and 32 do equally well, 8 and 64 a little worse (docs/benchmarks.md).

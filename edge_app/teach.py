@@ -14,8 +14,9 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import BundleError, ConfigError, EdgeAppError
 from .model import Model
@@ -159,7 +160,7 @@ class TaughtWatcher:
         except OSError:
             return None
 
-    def start(self) -> "TaughtWatcher":
+    def start(self) -> TaughtWatcher:
         threading.Thread(target=self._loop, name="taught-watcher", daemon=True).start()
         return self
 

@@ -63,7 +63,7 @@ class Teaching:
     reference: ReferenceSet
 
     @classmethod
-    def from_manifest(cls, manifest: dict[str, Any], folder: Path) -> "Teaching | None":
+    def from_manifest(cls, manifest: dict[str, Any], folder: Path) -> Teaching | None:
         fields = manifest.get("teaching")
         if not fields or not (folder / REFERENCE_FILE).is_file():
             return None
@@ -148,7 +148,7 @@ class TaughtStore:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"{self.path} cannot be read ({exc}); fix or delete it to forget every taught label")
+            raise ConfigError(f"{self.path} cannot be read ({exc}); fix or delete it to forget every taught label") from None
         return {k: v for k, v in data.get("labels", {}).items() if isinstance(v, dict) and v.get("examples")}
 
     def save(self, labels: dict[str, dict[str, Any]]) -> None:

@@ -22,14 +22,16 @@ import tempfile
 import threading
 import time
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import wcwidth
 
 from edge_app.errors import BrokerError, BundleError, EdgeAppError, ExportError
+
 from .harness import EDGE_APP, STOP_TIMEOUT_S, ServeProcess, free_port, serve_argv
 
 if TYPE_CHECKING:

@@ -19,8 +19,9 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -79,14 +80,14 @@ class ServeProcess:
     @classmethod
     def serve(cls, bundle: str | Path, broker_url: str, device_id: str, state_dir: str | Path, *extra: str,
               prefix: str = "", env: dict[str, str] | None = None, stop_timeout: float = STOP_TIMEOUT_S
-              ) -> "ServeProcess":
+              ) -> ServeProcess:
         """`edge-app serve` (serve_argv) with the `extra` flags, not yet started; `prefix` is passed as --prefix
         when given (default edge-app/<device_id>); the log goes beside the state dir."""
         argv = serve_argv(bundle, broker_url, device_id, state_dir, *(["--prefix", prefix] if prefix else []), *extra)
         log_path = Path(state_dir).parent / f"serve-{device_id}-{uuid.uuid4().hex[:6]}.log"
         return cls(argv, log_path, env, stop_timeout=stop_timeout, prefix=prefix or f"edge-app/{device_id}")
 
-    def start(self, stdout: int | None = None) -> "ServeProcess":
+    def start(self, stdout: int | None = None) -> ServeProcess:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.args, stdout=stdout if stdout is not None else log,
                                          stderr=subprocess.STDOUT if stdout is None else log,

@@ -22,11 +22,18 @@ import numpy as np
 from edge_app.calibration import softmax
 from edge_app.classifier import Classifier
 
-from .data import DEFAULT_TEST_FILES, DEFAULT_TRAIN_FILES, DEFAULT_VALIDATION_FILES, Example, has_slots
-from .data import load_examples, load_many
+from .data import (
+    DEFAULT_TEST_FILES,
+    DEFAULT_TRAIN_FILES,
+    DEFAULT_VALIDATION_FILES,
+    Example,
+    has_slots,
+    load_examples,
+    load_many,
+)
+from .evaluate import ECE_BINS, VALUE_SLOTS, batch_invariance, ece, figures, slot_figures
 
 TRAINING_DATA = (*DEFAULT_TRAIN_FILES, *DEFAULT_VALIDATION_FILES, *DEFAULT_TEST_FILES)
-from .evaluate import ECE_BINS, VALUE_SLOTS, batch_invariance, ece, figures, slot_figures
 
 
 def measure(clf: Classifier, examples: list[Example]) -> dict:

@@ -34,10 +34,10 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRY = "export.default_model"

@@ -12,8 +12,9 @@ advantage; the winner is refitted on the whole split. Ties go to temperature: no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class Split:
     target: np.ndarray
     oos: np.ndarray  # the text is out of scope
 
-    def take(self, idx: np.ndarray) -> "Split":
+    def take(self, idx: np.ndarray) -> Split:
         emb = None if self.embeddings is None else self.embeddings[idx]
         return Split(self.logits[idx], emb, self.target[idx], self.oos[idx])
 

@@ -40,8 +40,7 @@ from typing import Any
 from edge_app.classifier import Classifier
 
 from .data import DATA_DIR
-from .default_model import (BATCH_SIZE, LEARNING_RATE, SEED, TRAIN_MAX_LENGTH, OutOfScopeHalf,
-                            seed_training)
+from .default_model import BATCH_SIZE, LEARNING_RATE, SEED, TRAIN_MAX_LENGTH, OutOfScopeHalf, seed_training
 from .e5 import e5_source
 from .jamo import extend_jamo
 from .pipeline import ExportOptions, export_model

@@ -17,25 +17,36 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_app import __version__
 from edge_app.bundle import EVAL_SAMPLES_FILE, FP16_MODEL_FILE, MODEL_FILE, TOKENIZER_FILE, Bundle, write_manifest
+from edge_app.calibration import EMBEDDING_OUTPUT
 from edge_app.errors import ExportError
 from edge_app.session import DEVICES
-
-from edge_app.calibration import EMBEDDING_OUTPUT
 from edge_app.teaching import REFERENCE_FILE
 
 from . import calibrate, teaching
-from .data import DEFAULT_TEST, Example, check_labels, has_slots, load_minimal_pairs, load_many
-from .evaluate import agreement, evaluate, figures as eval_figures, model_outputs, per_label_lines, uncalibrated_ece
-from .evaluate import BATCH_SCORE_TOLERANCE, batch_invariance, polarity_flips, slot_figures, tag_agreement
+from .data import DEFAULT_TEST, Example, check_labels, has_slots, load_many, load_minimal_pairs
+from .evaluate import (
+    BATCH_SCORE_TOLERANCE,
+    agreement,
+    batch_invariance,
+    evaluate,
+    model_outputs,
+    per_label_lines,
+    polarity_flips,
+    slot_figures,
+    tag_agreement,
+    uncalibrated_ece,
+)
+from .evaluate import figures as eval_figures
 from .fp16 import convert_to_fp16
 from .progress import Steps
 

@@ -16,8 +16,8 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from edge_app.classifier import Classifier
 

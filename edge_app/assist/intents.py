@@ -9,8 +9,9 @@ The config's `assist.intents` and `assist.areas` tables override any entry.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..text import is_hangul
 
@@ -97,7 +98,7 @@ class IntentMap:
 
     @classmethod
     def from_tables(cls, intents: Mapping[str, str], areas: Mapping[str, str],
-                    temperature_unit: str = "C") -> "IntentMap":
+                    temperature_unit: str = "C") -> IntentMap:
         """`intents`: label -> intent name (an unknown label keeps only the name; "" unmaps a label);
         `areas`: room as said -> area name; `temperature_unit`: C or F, Home Assistant's."""
         rules = dict(DEFAULT_RULES)

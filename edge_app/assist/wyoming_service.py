@@ -12,8 +12,9 @@ import asyncio
 import logging
 import threading
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Union
+from typing import Any
 from urllib.parse import urlparse
 
 from wyoming.asr import Transcript
@@ -24,13 +25,13 @@ from wyoming.intent import Entity, Intent, NotRecognized, Recognize
 from wyoming.server import AsyncEventHandler, AsyncServer
 
 from ..errors import ConfigError
-from .intents import LANGUAGES, IntentMap, detect_language, reply
 from .advertise import Advertiser
+from .intents import LANGUAGES, IntentMap, detect_language, reply
 
 log = logging.getLogger(__name__)
 
 # What a transcript gets: the result object (the dict published on MQTT), or the Exception that refused it.
-Outcome = Union[Mapping[str, Any], Exception]
+Outcome = Mapping[str, Any] | Exception
 # ask(text, id, deliver): classify `text` and call `deliver` once, from any thread, with its Outcome.
 Asker = Callable[[str, str, Callable[[Outcome], None]], None]
 ATTRIBUTION = Attribution(name="edge-app", url="https://github.com/edge-app/edge-app")
@@ -60,7 +61,7 @@ class AssistService:
         self._server: AsyncServer | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="wyoming", daemon=True)
 
-    def start(self) -> "AssistService":
+    def start(self) -> AssistService:
         """Listen, then serve on a thread; a port that cannot be bound is a ConfigError at once."""
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)

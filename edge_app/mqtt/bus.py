@@ -15,20 +15,30 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..config import Config
 from ..errors import BrokerError
-from .connection import (EXIT_NOT_AUTHORISED, EXIT_UNSUPPORTED, SUBACK_SHARED_NOT_SUPPORTED,
-                         SUBACK_WILDCARD_NOT_SUPPORTED, BrokerAddress, closed_for_share, connect_properties,
-                         make_client, no_delay, share_refused_error)
+from .connection import (
+    EXIT_NOT_AUTHORISED,
+    EXIT_UNSUPPORTED,
+    SUBACK_SHARED_NOT_SUPPORTED,
+    SUBACK_WILDCARD_NOT_SUPPORTED,
+    BrokerAddress,
+    closed_for_share,
+    connect_properties,
+    make_client,
+    no_delay,
+    share_refused_error,
+)
 from .guard import guarded
 from .metrics import Metrics
-from .outbox import OutMessage, Outbox
+from .outbox import Outbox, OutMessage
 from .payloads import encode, now_iso
 from .publisher import ResultPublisher
 from .routes import Inbound, Routes

@@ -42,7 +42,7 @@ class BrokerAddress:
     username: str
 
     @classmethod
-    def parse(cls, url: str, username: str = "") -> "BrokerAddress":
+    def parse(cls, url: str, username: str = "") -> BrokerAddress:
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise BrokerError(f"broker URL {url!r} must start with mqtt:// or mqtts://")
@@ -125,7 +125,7 @@ class BrokerCapabilities:
     refused_filters: dict[str, int] = field(default_factory=dict)  # probe filter -> SUBACK reason code (>= 0x80)
 
     @classmethod
-    def from_connack(cls, props: Properties | None, v5: bool = True) -> "BrokerCapabilities":
+    def from_connack(cls, props: Properties | None, v5: bool = True) -> BrokerCapabilities:
         def prop(name: str, default):
             value = getattr(props, name, None) if props is not None else None
             return default if value is None else value
@@ -283,7 +283,7 @@ def probe(cfg: Config, address: BrokerAddress, protocol: int, timeout: float = 1
     except ssl.SSLError as exc:
         raise BrokerError(f"TLS with broker {address.url} failed ({exc.reason}); check the port and mqtt.ca_file/"
                           "cert_file/key_file", exit_code=EXIT_TLS) from None
-    except (OSError, socket.timeout) as exc:
+    except (TimeoutError, OSError) as exc:
         raise BrokerError(
             f"cannot reach broker {address.url} ({exc.strerror or exc}); check the host and port, and that the "
             "broker is running", exit_code=EXIT_UNREACHABLE,

@@ -28,9 +28,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..bundle import MANIFEST, SIGNATURE_FILE, Bundle, SignatureInfo
 from ..config import Config

@@ -33,7 +33,7 @@ class PayloadLimits:
     max_json_depth: int = 16
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "PayloadLimits":
+    def from_config(cls, cfg: Config) -> PayloadLimits:
         m = cfg.mqtt
         return cls(m.max_payload, m.max_items, m.max_text_chars, m.max_json_depth)
 

@@ -16,8 +16,9 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..batching import MicroBatcher
 from ..config import Config
@@ -26,7 +27,7 @@ from .bus import Bus
 from .guard import guarded
 from .metrics import Metrics
 from .outbox import OutMessage
-from .payloads import PayloadLimits, PayloadError, Request, encode, envelope, error_payload, parse, result_object
+from .payloads import PayloadError, PayloadLimits, Request, encode, envelope, error_payload, parse, result_object
 from .routes import Inbound
 from .topics import Topics
 
@@ -101,7 +102,7 @@ class ClassifyPipeline:
         self.writer = MicroBatcher(guarded("the result writer", metrics)(self._write), WRITER_GROUP, 0.0,
                                    WRITER_QUEUE)
 
-    def start(self) -> "ClassifyPipeline":
+    def start(self) -> ClassifyPipeline:
         self.writer.start()
         self.batcher.start()
         return self
@@ -179,7 +180,7 @@ class ClassifyPipeline:
             out.append(self._error(p, outcome))
         self.writer.submit(Answers(out, [p.message for p in batch], results))
 
-    def _write(self, groups: list["Answers"]) -> None:
+    def _write(self, groups: list[Answers]) -> None:
         """Publish and store the answers of several batches (one transaction), then acknowledge their inputs."""
         def ack_inputs() -> None:  # the answers are durable: now the inputs may be acknowledged
             for group in groups:

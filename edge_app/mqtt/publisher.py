@@ -25,14 +25,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from .outbox import OutMessage, Outbox
+from .outbox import Outbox, OutMessage
 
 log = logging.getLogger(__name__)
 EARLY_TTL_S = 5.0  # mids wrap after 65,535 publishes: far more than a board sends in this long

@@ -8,8 +8,9 @@ return at once (hand the work to a thread) and never block.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from paho.mqtt.client import topic_matches_sub
 

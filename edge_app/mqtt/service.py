@@ -29,7 +29,7 @@ from ..errors import ConfigError, EdgeAppError
 from ..model import Model
 from ..session import DEVICE_CHOICES
 from ..signing import check_trusted, load_trusted_keys
-from ..teach import TaughtWatcher, TeachRoute, Teacher
+from ..teach import TaughtWatcher, Teacher, TeachRoute
 from .bus import Bus, NoBus
 from .connection import BrokerAddress, detect_protocol
 from .discovery import DISCOVERY_MARKER, announce
@@ -69,7 +69,7 @@ class Service:
         self.watchdog: Watchdog | None = None
 
     @classmethod
-    def create(cls, cfg: Config) -> "Service":
+    def create(cls, cfg: Config) -> Service:
         """The service `cfg` describes. With MQTT on, the broker is checked first (unreachable, refused, or
         lacking what the config needs fails fast, before the model loads); then the bundle is loaded: the one
         an over-the-air update switched to, if any, else cfg.bundle."""

@@ -19,7 +19,7 @@ class Topics:
     instance_id: str = ""
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "Topics":
+    def from_config(cls, cfg: Config) -> Topics:
         prefix = cfg.prefix
         inputs = tuple(t.replace("{prefix}", prefix) for t in cfg.mqtt.inputs) or (f"{prefix}/classify",)
         return cls(prefix, inputs, cfg.mqtt.result_topic, cfg.resolved_device_id, cfg.mqtt.shared_group,

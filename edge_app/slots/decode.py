@@ -22,9 +22,10 @@ Character offsets come from the tokenizer, so a span is a slice of the text as s
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from .korean import read_value_ko
 

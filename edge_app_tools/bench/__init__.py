@@ -282,6 +282,7 @@ def _write(args: argparse.Namespace, results: dict[str, Any], progress) -> None:
 
 def _mqtt(args: argparse.Namespace, bundle, inputs: dict[str, Any], plan: dict[str, Any], progress) -> dict[str, Any]:
     from edge_app.errors import BrokerError
+
     from .mqtt_load import run_mqtt
 
     try:

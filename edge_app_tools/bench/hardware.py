@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_app.session import physical_cores
+
 from .cores import core_identity, identify_core
 
 CPUINFO = Path("/proc/cpuinfo")

@@ -17,11 +17,13 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from edge_app.errors import BrokerError
 
 from .. import harness
-from edge_app.errors import BrokerError
 from .stats import latency_summary
 
 ONLINE_TIMEOUT_S = 120.0

@@ -25,7 +25,8 @@ import os
 import subprocess
 import sys
 import time
-from typing import IO, Any, Callable
+from collections.abc import Callable
+from typing import IO, Any
 
 from .stats import median, percentile
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from edge_app.bundle import Bundle
 from edge_app.classifier import Classifier
+
 from .stats import median
 from .texts import build_inputs
 from .worker import idle_cpu_after_call

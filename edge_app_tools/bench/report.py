@@ -5,8 +5,9 @@ matplotlib is installed. Formatting only; every number arrives already measured.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .engines import ENGINE_TITLES
 
@@ -66,7 +67,7 @@ def _noise_line(noise: dict[str, Any]) -> str:
 
 def _metric_rows(results: dict[str, Any]) -> list[Row]:
     inputs = results["inputs"]
-    s, l = inputs["short_tokens"], inputs["long_tokens"]
+    s, long = inputs["short_tokens"], inputs["long_tokens"]
     rows: list[Row] = [
         (f"batch 1, short ({s} tok): p50 ms", lambda e: e["latency_short"]["p50_ms"], ".2f"),
         ("    p95 ms", lambda e: e["latency_short"]["p95_ms"], ".2f"),
@@ -74,7 +75,7 @@ def _metric_rows(results: dict[str, Any]) -> list[Row]:
         ("    texts/s", lambda e: e["latency_short"]["texts_per_s"], ".0f"),
         ("batch 1, short, one call every 50 ms: p50 ms",
          lambda e: e["latency_paced"]["p50_ms"] if "latency_paced" in e else None, ".2f"),
-        (f"batch 1, long ({l} tok): p50 ms", lambda e: e["latency_long"]["p50_ms"], ".2f"),
+        (f"batch 1, long ({long} tok): p50 ms", lambda e: e["latency_long"]["p50_ms"], ".2f"),
         ("    p95 ms", lambda e: e["latency_long"]["p95_ms"], ".2f"),
         ("    p99 ms", lambda e: e["latency_long"]["p99_ms"], ".2f"),
     ]

@@ -57,8 +57,8 @@ def _initializers(model: str) -> tuple[list, float]:
     """(name, OrtValue) for every initializer, and the RSS the onnx import itself costs."""
     before = _rss_mib()
     import onnx
-    from onnx import numpy_helper
     import onnxruntime as ort
+    from onnx import numpy_helper
 
     onnx_cost = _rss_mib() - before
     proto = onnx.load(model)

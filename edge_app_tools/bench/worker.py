@@ -15,7 +15,8 @@ import os
 import resource
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .stats import latency_summary, median
 
@@ -190,7 +191,7 @@ def paired(spec: dict[str, Any], reply_fd: int) -> int:
             for k in range(warmup):
                 engine.predict(batches[k % len(batches)])
             order = itertools.cycle(batches)  # timed call k gets batch k, as for every engine
-            samples, _rates = _timed_calls(lambda: engine.predict(next(order)), calls, 1)
+            samples, _rates = _timed_calls(lambda order=order: engine.predict(next(order)), calls, 1)
             reply({"ms": [1000.0 * s for s in samples]})
     return 0
 

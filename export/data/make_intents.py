@@ -24,8 +24,8 @@ import json
 import random
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from edge_app.slots.schema import INTENT_SLOTS
 from edge_app.slots.values import read_value

@@ -39,7 +39,6 @@ No sentence is in both splits, and none equals a sentence of intents/*.jsonl or 
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import sys
@@ -47,9 +46,18 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
 
+from make_intents import (  # noqa: E402
+    check,
+    disagreements,
+    generator_arguments,
+    normalise,
+    read_jsonl,
+    render,
+    render_template,
+    slot_text,
+)
+
 from edge_app.slots.schema import INTENT_SLOTS  # noqa: E402
-from make_intents import (check, disagreements, generator_arguments, normalise, read_jsonl, render,  # noqa: E402
-                          render_template, slot_text)
 
 INTENTS = Path(__file__).resolve().parent / "intents"
 OUT = INTENTS / "phrasing"

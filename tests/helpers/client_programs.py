@@ -100,7 +100,7 @@ class HomeAssistant:
         self.token: str | None = None
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 300) -> "HomeAssistant":
+    def start(self, timeout: float = 300) -> HomeAssistant:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "configuration.yaml").write_text(
             "homeassistant:\n  name: edge-app test\n  unit_system: metric\n  time_zone: UTC\n"
@@ -204,7 +204,7 @@ class NodeRed:
         self.env = {**os.environ, **env}
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 120) -> "NodeRed":
+    def start(self, timeout: float = 120) -> NodeRed:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "settings.js").write_text(
             "module.exports = { uiHost: '127.0.0.1', flowFile: 'flows.json', logging: { console: { level: 'info' } } };\n")

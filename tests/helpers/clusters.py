@@ -62,7 +62,7 @@ class RabbitCluster:
             raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.nodes[i]}: {done.stderr or done.stdout}")
         return done.stdout
 
-    def start(self) -> "RabbitCluster":
+    def start(self) -> RabbitCluster:
         for i in (0, 1):
             log = open(self.folder / f"n{i}.out", "wb")
             self.procs.append(subprocess.Popen([RABBITMQ_SERVER], env=self._env(i), stdout=log,
@@ -158,7 +158,7 @@ class EjabberdCluster:
             raise RuntimeError(f"ejabberdctl {' '.join(args)} on {self.nodes[i]}: {done.stderr or done.stdout}")
         return done.stdout
 
-    def start(self) -> "EjabberdCluster":
+    def start(self) -> EjabberdCluster:
         for i in (0, 1):
             node = self.folder / f"n{i}"
             log = open(self.folder / f"n{i}.out", "wb")

@@ -15,9 +15,9 @@ import shutil
 import signal
 import subprocess
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -55,7 +55,7 @@ class Mosquitto:
         )
         return conf
 
-    def start(self) -> "Mosquitto":
+    def start(self) -> Mosquitto:
         conf = self.write_config()
         self.log = open(self.folder / "mosquitto.log", "ab")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=self.log, stderr=subprocess.STDOUT)
@@ -96,7 +96,7 @@ class Collector(Recorder):
 
 
 @contextmanager
-def serving(bundle: Path, broker_url: str, state_dir: Path, device_id: str) -> Iterator[tuple[ServeProcess, "Collector"]]:
+def serving(bundle: Path, broker_url: str, state_dir: Path, device_id: str) -> Iterator[tuple[ServeProcess, Collector]]:
     """A `serve` that is online, and a collector on all its topics; both ended afterwards (serve by SIGKILL)."""
     serve = Serve(bundle, broker_url, state_dir, device_id).start()
     bus = Collector(broker_url, [f"edge-app/{device_id}/#"])

@@ -151,7 +151,7 @@ def test_kitchen_light_on_then_off_in_english_and_korean(house, service, on, off
     for text, state in ((on, "on"), (off, "off")):
         answer = ha.converse(text, agent, language)
         assert answer["response"]["response_type"] == "action_done", answer
-        wait_until(lambda: ha.state(ids["light"])["state"] == state, 15, f"{ids['light']} {state} after {text!r}")
+        wait_until(lambda state=state: ha.state(ids["light"])["state"] == state, 15, f"{ids['light']} {state} after {text!r}")
         result = _result_for(service[1], text)
         assert result["source"] == "assist" and result["label"] == f"lights_{state}", result
         assert result["slots"]["room"]["value"] in ("kitchen", "주방"), result

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from helpers.clusters import EjabberdCluster, RabbitCluster
 from edge_app_tools.harness import Recorder
+from helpers.clusters import EjabberdCluster, RabbitCluster
 from helpers.mqtt import Serve, refusal_line, serve_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real RabbitMQ/ejabberd clusters

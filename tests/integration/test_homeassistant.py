@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.client_programs import HomeAssistant, installed, wait_until
 from edge_app_tools.harness import ServeProcess
+from helpers.client_programs import HomeAssistant, installed, wait_until
 from helpers.mqtt import Collector, Mosquitto, Serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -166,7 +166,7 @@ def test_event_entity_sensors_and_automation_for_single_and_batch_results(ha, br
         assert 0 < float(score) <= 1
         for metric in ("messages_per_second", "latency_p95", "queue_depth"):  # the metric keys the service sends
             sensor = f"sensor.edge_app_kitchen_{metric}"
-            wait_until(lambda: float(ha.state(sensor)["state"]) >= 0, 10, f"{sensor} to show a number")
+            wait_until(lambda sensor=sensor: float(ha.state(sensor)["state"]) >= 0, 10, f"{sensor} to show a number")
 
         serve.stop()
         wait_until(lambda: ha.state("event.edge_app_kitchen_command")["state"] == "unavailable", 10,

@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.mqtt import free_port, mosquitto  # noqa: F401  (fixture)
 
-from edge_app_tools.bench.hardware import cpuinfo_fields, cpu_model, describe_hardware
+from edge_app.bundle import Bundle
+from edge_app_tools.bench.hardware import cpu_model, cpuinfo_fields, describe_hardware
 from edge_app_tools.bench.onnx_graph import matmul_weights
 from edge_app_tools.bench.peak import int8_macs_per_cycle
 from edge_app_tools.bench.texts import build_inputs
-from edge_app.bundle import Bundle
+from helpers.mqtt import free_port, mosquitto  # noqa: F401  (fixture)
 
 EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
 HAS_EXPORT_EXTRA = all(importlib.util.find_spec(m) for m in ("torch", "transformers", "optimum"))

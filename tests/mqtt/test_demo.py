@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 import wcwidth
-from helpers.mqtt import Mosquitto, free_port
 
 from edge_app_tools import demo
+from helpers.mqtt import Mosquitto, free_port
 
 EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
 RUN_TIMEOUT_S = 300
@@ -96,7 +96,7 @@ def _assert_aligned(table: list[str]) -> None:
     for line in [header, *rows]:
         cells = _cells(line)
         assert len(cells) == len(columns), line
-        for name, (text, start, end), (col_start, col_end) in zip(demo.COLUMNS, cells, columns):
+        for name, (_text, start, end), (col_start, col_end) in zip(demo.COLUMNS, cells, columns):
             assert col_start <= start and end <= col_end, (name, line)
             assert (end == col_end) if name in demo.RIGHT_ALIGNED else (start == col_start), (name, line)
 

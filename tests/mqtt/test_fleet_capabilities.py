@@ -17,8 +17,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge_app.config import Config
-from edge_app.mqtt.connection import (SUBACK_SHARED_NOT_SUPPORTED, BrokerCapabilities, capability_problems,
-                                      closed_for_share)
+from edge_app.mqtt.connection import (
+    SUBACK_SHARED_NOT_SUPPORTED,
+    BrokerCapabilities,
+    capability_problems,
+    closed_for_share,
+)
 from helpers.mqtt import EDGE_APP, Collector, Mosquitto, Serve, free_port, refusal_line, serve_once  # noqa: F401
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers.mqtt import EDGE_APP, Collector, Mosquitto, Serve, free_port, mosquitto  # noqa: F401
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,9 @@ import random
 import signal
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
+
 from edge_app.bundle import Bundle
 from edge_app.classifier import Classifier
 from helpers.mqtt import EDGE_APP, Collector, Mosquitto, Serve, mosquitto, result_ids, serving  # noqa: F401

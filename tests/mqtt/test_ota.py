@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.bundle_server import BundleServer, make_tls
-from helpers.mqtt import Collector, Serve, mosquitto, result_ids  # noqa: F401  (mosquitto: fixture)
 
 from edge_app.bundle import MANIFEST, Bundle, sign_bundle
 from edge_app.signing import generate, load_signing_key
+from helpers.bundle_server import BundleServer, make_tls
+from helpers.mqtt import Collector, Serve, mosquitto, result_ids  # noqa: F401  (mosquitto: fixture)
 
 pytestmark = pytest.mark.slow
 P = "edge-app/ota"
@@ -120,7 +120,7 @@ def test_every_refusal_keeps_the_model_answering(board, default_bundle, keys, tm
     limit = 2 * Bundle.load(default_bundle, verify=False).size
     serve, bus, bundles, v1 = board(allow_http=True, max_bytes=limit, fetch_timeout=4)
     generate(tmp_path / "stranger")
-    unsigned = shutil.copytree(default_bundle, bundles / "unsigned")
+    shutil.copytree(default_bundle, bundles / "unsigned")  # the "unsigned" location below
     foreign = signed_copy(default_bundle, bundles / "foreign", tmp_path / "stranger", V1 + 1)
     edited = signed_copy(default_bundle, bundles / "edited", keys, V1 + 1)
     manifest = json.loads((edited / MANIFEST).read_text())

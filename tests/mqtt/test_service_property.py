@@ -19,9 +19,9 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers.mqtt import Collector, Serve, mosquitto  # noqa: F401
 
-from edge_app.mqtt.payloads import PayloadLimits, PayloadError, parse
+from edge_app.mqtt.payloads import PayloadError, PayloadLimits, parse
+from helpers.mqtt import Collector, Serve, mosquitto  # noqa: F401
 
 pytestmark = pytest.mark.slow
 PREFIX = "edge-app/prop"

@@ -76,7 +76,7 @@ def raw_exchange(port: int, raw: bytes) -> list[dict]:
         try:
             while chunk := sock.recv(65536):
                 data += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
     return [json.loads(line) for line in data.splitlines() if line.startswith(b"{\"type\"")]
 

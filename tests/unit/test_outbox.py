@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from edge_app.mqtt.outbox import OutMessage, Outbox
+from edge_app.mqtt.outbox import Outbox, OutMessage
 
 
 def test_outbox_rolls_back_a_failed_transaction(tmp_path):

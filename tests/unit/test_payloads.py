@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_app.mqtt.payloads import PayloadLimits, PayloadError, encode, error_payload, json_depth, parse
-
+from edge_app.mqtt.payloads import PayloadError, PayloadLimits, encode, error_payload, json_depth, parse
 
 LIMITS = PayloadLimits()
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from edge_app.mqtt.outbox import OutMessage, Outbox
+from edge_app.mqtt.outbox import Outbox, OutMessage
 from edge_app.mqtt.publisher import ResultPublisher
 
 

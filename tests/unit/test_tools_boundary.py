@@ -12,11 +12,11 @@ import importlib
 import pkgutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 import setuptools
+import tomllib
 
 import edge_app
 from edge_app import cli
