@@ -320,11 +320,18 @@ def _check_slot_tags(tags: Any, where: Path) -> None:
     """Optional `slot_tags` (joint bundles): "O" first, then B-/I- tags of named slots, no repeats."""
     if tags is None:
         return
-    bad = (not isinstance(tags, list) or len(tags) < 2 or tags[0] != "O" or len(set(map(str, tags))) != len(tags)
-           or not all(isinstance(t, str) and t[:2] in ("B-", "I-") and len(t) > 2 for t in tags[1:]))
+    bad = (
+        not isinstance(tags, list)
+        or len(tags) < 2
+        or tags[0] != "O"
+        or len(set(map(str, tags))) != len(tags)
+        or not all(isinstance(t, str) and t[:2] in ("B-", "I-") and len(t) > 2 for t in tags[1:])
+    )
     if bad:
-        raise BundleError(f"{where}: slot_tags must be a list of BIO tags (\"O\", then \"B-slot\"/\"I-slot\"), "
-                          f"not {tags!r}; re-export the bundle")
+        raise BundleError(
+            f'{where}: slot_tags must be a list of BIO tags ("O", then "B-slot"/"I-slot"), '
+            f"not {tags!r}; re-export the bundle"
+        )
 
 
 def _check_device_models(device_models: Any, files: dict[str, Any], where: Path) -> None:

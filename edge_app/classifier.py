@@ -85,15 +85,19 @@ class Classifier:
     """A loaded bundle, ready to classify. Thread-compatible: one caller at a time."""
 
     def __init__(
-        self, bundle: Bundle, device: str = "auto", threads: int | None = None, batch_size: int = 32,
-        spin: bool = False, min_score: float | None = None, latency_session: bool = True,
+        self,
+        bundle: Bundle,
+        device: str = "auto",
+        threads: int | None = None,
+        batch_size: int = 32,
+        spin: bool = False,
+        min_score: float | None = None,
+        latency_session: bool = True,
     ):
         self.bundle = bundle
         # `threads` is the maximum: batches use them all, a lone short text runs on one thread
         # (session.Sessions); latency_session=False keeps one session for every call.
-        self.sessions = create_sessions(
-            bundle.model_path, device, threads, spin, bundle.device_models, latency_session
-        )
+        self.sessions = create_sessions(bundle.model_path, device, threads, spin, bundle.device_models, latency_session)
         self.session, self.provider = self.sessions.throughput, self.sessions.provider
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.encoder = TextEncoder(bundle.tokenizer_path, bundle.max_length)
@@ -135,8 +139,10 @@ class Classifier:
             names.append(EMBEDDING_OUTPUT)
         if self.teaching is not None:
             if TEACH_OUTPUT not in outputs:
-                raise BundleError(f"bundle {self.bundle.path}: its manifest offers teaching but model.onnx lacks the "
-                                  f"{TEACH_OUTPUT!r} output; re-export the bundle")
+                raise BundleError(
+                    f"bundle {self.bundle.path}: its manifest offers teaching but model.onnx lacks the "
+                    f"{TEACH_OUTPUT!r} output; re-export the bundle"
+                )
             names.append(TEACH_OUTPUT)
         return names
 
@@ -146,8 +152,10 @@ class Classifier:
         width = output.shape[-1] if output is not None else None
         if output is None or (isinstance(width, int) and width != tags):
             found = f"no {SLOT_OUTPUT} output" if output is None else f"{width} tag columns"
-            raise BundleError(f"bundle {self.bundle.path}: the manifest lists {tags} slot tags but model.onnx has "
-                              f"{found}; re-export the bundle")
+            raise BundleError(
+                f"bundle {self.bundle.path}: the manifest lists {tags} slot tags but model.onnx has "
+                f"{found}; re-export the bundle"
+            )
 
     @classmethod
     def load(
@@ -164,8 +172,9 @@ class Classifier:
         """Load and (unless verify=False) sha256-check a bundle, then build its sessions.
         `min_score` overrides the bundle's rejection threshold (None or < 0: keep it; 0: never reject).
         `latency_session=False`: one session for every call (no one-thread session for lone texts)."""
-        return cls(Bundle.load(bundle_dir, verify=verify), device, threads, batch_size, spin, min_score,
-                   latency_session)
+        return cls(
+            Bundle.load(bundle_dir, verify=verify), device, threads, batch_size, spin, min_score, latency_session
+        )
 
     @property
     def model_info(self) -> dict[str, str]:
@@ -225,8 +234,10 @@ class Classifier:
         """Unit `teach_embedding` vectors of `texts`, rows in input order (what teaching compares)."""
         names = [o.name for o in self.session.get_outputs() if o.name != SLOT_OUTPUT]
         if TEACH_OUTPUT not in names:
-            raise BundleError(f"bundle {self.bundle.path} cannot be taught: model.onnx has no {TEACH_OUTPUT!r} output; "
-                              "re-export it with this version of edge-app")
+            raise BundleError(
+                f"bundle {self.bundle.path} cannot be taught: model.onnx has no {TEACH_OUTPUT!r} output; "
+                "re-export it with this version of edge-app"
+            )
         return unit(self.model_outputs(texts)[names.index(TEACH_OUTPUT)])
 
     def model_outputs(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -271,7 +282,7 @@ class Classifier:
         top = [(self.labels[j], float(probs[j]) * scale) for j in ranked[: max(1, top_k)]]
         chosen = [self.labels[j] for j in ranked if multi and probs[j] >= 0.5]
         best = self.labels[int(ranked[0])]
-        rejected = (not multi and self.min_score is not None and score < self.min_score and best != OUT_OF_SCOPE)
+        rejected = not multi and self.min_score is not None and score < self.min_score and best != OUT_OF_SCOPE
         return Prediction(OUT_OF_SCOPE if rejected else best, score, top, truncated, tokens, chosen, rejected)
 
 

@@ -74,7 +74,8 @@ def _tools_missing(module_name: str) -> bool:
 def _tools_missing_error(name: str) -> EdgeAppError:
     return EdgeAppError(
         f"`edge-app {name}` is a workstation tool that the board runtime leaves out ({TOOLS_PACKAGE} is not "
-        "installed); in a checkout of edge-app: pip install -e './tools[bench]' (./run does it)")
+        "installed); in a checkout of edge-app: pip install -e './tools[bench]' (./run does it)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

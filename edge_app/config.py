@@ -251,10 +251,10 @@ def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
     for var, value in environ.items():
         if not var.startswith(ENV_PREFIX) or var == f"{ENV_PREFIX}CONFIG":
             continue
-        key = var[len(ENV_PREFIX):].lower()
+        key = var[len(ENV_PREFIX) :].lower()
         section = next((s for s in SECTIONS if key.startswith(s + "_")), None)
         if section:
-            out.setdefault(section, {})[key[len(section) + 1:]] = value
+            out.setdefault(section, {})[key[len(section) + 1 :]] = value
         elif key in top:
             out[key] = value
     return out
@@ -308,7 +308,9 @@ def _validate(cfg: Config) -> None:
     if cfg.batching.max_batch < 1 or cfg.batching.queue_size < 1:
         raise ConfigError("batching.max_batch and batching.queue_size must be at least 1")
     if cfg.classifier.min_score > 1:
-        raise ConfigError(f"classifier.min_score is {cfg.classifier.min_score}; use a score up to 1 (negative: the bundle's)")
+        raise ConfigError(
+            f"classifier.min_score is {cfg.classifier.min_score}; use a score up to 1 (negative: the bundle's)"
+        )
     if cfg.ota.enabled and not cfg.trust.keys:
         raise ConfigError(
             "ota.enabled needs trust.keys: over the air the board installs only bundles signed by a key it "
@@ -319,8 +321,10 @@ def _validate(cfg: Config) -> None:
     if cfg.ota.max_bytes < 0 or cfg.ota.fetch_timeout <= 0:
         raise ConfigError("ota.max_bytes must be 0 (automatic) or more, ota.fetch_timeout more than 0 seconds")
     if not cfg.mqtt.enabled and not cfg.assist.wyoming:
-        raise ConfigError("mqtt.enabled is false and assist.wyoming is empty: nothing to serve; "
-                          "keep MQTT on or pass --wyoming tcp://0.0.0.0:10700")
+        raise ConfigError(
+            "mqtt.enabled is false and assist.wyoming is empty: nothing to serve; "
+            "keep MQTT on or pass --wyoming tcp://0.0.0.0:10700"
+        )
     if cfg.ota.enabled and not cfg.mqtt.enabled:
         raise ConfigError("ota.enabled needs MQTT (updates arrive on <prefix>/cmd/model); drop --no-mqtt or --ota")
     uri = cfg.assist.wyoming
@@ -334,7 +338,9 @@ def _validate(cfg: Config) -> None:
     if min(m.max_payload, m.max_items, m.max_text_chars, m.max_json_depth) < 1:
         raise ConfigError("mqtt.max_payload, max_items, max_text_chars and max_json_depth must be at least 1")
     if m.max_packet_size < m.max_payload + 1024:
-        raise ConfigError(f"mqtt.max_packet_size ({m.max_packet_size}) must exceed mqtt.max_payload "
-                          f"({m.max_payload}) by at least 1024 bytes for topic and properties")
+        raise ConfigError(
+            f"mqtt.max_packet_size ({m.max_packet_size}) must exceed mqtt.max_payload "
+            f"({m.max_payload}) by at least 1024 bytes for topic and properties"
+        )
     if any(any(c in p for c in "+#") or not p for p in m.response_prefixes):
         raise ConfigError("mqtt.response_prefixes must be topic prefixes without wildcards (+ #)")

@@ -130,9 +130,15 @@ class _RedirectGuard(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 (urllib's signature)
         old, new = urlsplit(req.full_url).scheme.lower(), urlsplit(newurl).scheme.lower()
-        if new not in ("http", "https") or (old == "https" and new != "https") or (new == "http" and not self.allow_http):
+        if (
+            new not in ("http", "https")
+            or (old == "https" and new != "https")
+            or (new == "http" and not self.allow_http)
+        ):
             fp.close()
-            raise FetchRefused(f"{req.full_url} redirects to {newurl}, a weaker scheme; the update needs https all the way")
+            raise FetchRefused(
+                f"{req.full_url} redirects to {newurl}, a weaker scheme; the update needs https all the way"
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -211,7 +217,9 @@ def download(url: str, target: Path, root: Path, limits: FetchLimits) -> None:
         with opener.open(request, timeout=max(0.1, min(READ_TIMEOUT_S, _left(limits)))) as response:
             announced = response.headers.get("Content-Length")
             if announced and announced.isdigit() and int(announced) > limits.max_bytes:
-                raise FetchRefused(f"{url} announces {announced} bytes, more than the limit of {limits.max_bytes} (ota.max_bytes)")
+                raise FetchRefused(
+                    f"{url} announces {announced} bytes, more than the limit of {limits.max_bytes} (ota.max_bytes)"
+                )
             check_free_space(root, int(announced) if announced and announced.isdigit() else limits.max_bytes)
             _copy_response(response, target, url, limits)
     except urllib.error.HTTPError as exc:
@@ -235,7 +243,9 @@ def _copy_response(response, target: Path, url: str, limits: FetchLimits) -> Non
                 return
             total += len(chunk)
             if total > limits.max_bytes:
-                raise FetchRefused(f"{url} sends more than the limit of {limits.max_bytes} bytes (ota.max_bytes); aborted")
+                raise FetchRefused(
+                    f"{url} sends more than the limit of {limits.max_bytes} bytes (ota.max_bytes); aborted"
+                )
             out.write(chunk)
 
 

@@ -38,7 +38,7 @@ def split_by_length(lengths: Sequence[int], call_cost: float = CALL_COST_TOKENS)
     groups: list[list[int]] = []
     j = n
     while j > 0:
-        groups.append(order[cut[j]:j])
+        groups.append(order[cut[j] : j])
         j = cut[j]
     return groups[::-1]
 

@@ -124,13 +124,22 @@ def create_session(
     model_path = pick_model(model_path, device_models, providers[0])
     opts = session_options(threads, spin)
     try:
-        session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers,
-                                       disabled_optimizers=disabled_optimizers(providers[0]))
+        session = ort.InferenceSession(
+            str(model_path),
+            sess_options=opts,
+            providers=providers,
+            disabled_optimizers=disabled_optimizers(providers[0]),
+        )
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
         raise BundleError(f"onnxruntime cannot load {model_path} ({exc}); re-export the bundle") from None
     used = session.get_providers()[0]
-    log.info("onnxruntime %s on %s with %d threads (%s)", ort.__version__, used, opts.intra_op_num_threads,
-             Path(model_path).name)
+    log.info(
+        "onnxruntime %s on %s with %d threads (%s)",
+        ort.__version__,
+        used,
+        opts.intra_op_num_threads,
+        Path(model_path).name,
+    )
     return session, used
 
 

@@ -135,7 +135,9 @@ def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
         else:
             key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise ConfigError(f"{path} is not an Ed25519 public key ({exc}); copy signing.pub from `edge-app keygen`") from None
+        raise ConfigError(
+            f"{path} is not an Ed25519 public key ({exc}); copy signing.pub from `edge-app keygen`"
+        ) from None
     if not isinstance(key, Ed25519PublicKey):
         raise ConfigError(f"{path} holds a {type(key).__name__}, not an Ed25519 public key; use `edge-app keygen`")
     return key

@@ -44,8 +44,10 @@ def verify_command(command: dict[str, Any], trusted) -> None:
         return
     sig = command.get("signature")
     if not isinstance(sig, dict) or not isinstance(sig.get("key"), str) or not isinstance(sig.get("value"), str):
-        raise ConfigError("this device accepts only signed teach commands (trust.keys is set); make one with "
-                          "`edge-app teach --print-command --sign-key keys/signing.key ...`")
+        raise ConfigError(
+            "this device accepts only signed teach commands (trust.keys is set); make one with "
+            "`edge-app teach --print-command --sign-key keys/signing.key ...`"
+        )
     try:
         trusted.verify(sig["key"], base64.b64decode(sig["value"], validate=True), canonical(command))
     except (BundleError, ValueError) as exc:
@@ -60,8 +62,10 @@ def parse_command(payload: bytes) -> dict[str, Any]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"a teach command is one JSON object ({exc})") from None
     if not isinstance(command, dict) or sum(k in command for k in KINDS) != 1:
-        raise ConfigError('a teach command holds exactly one of "teach": {"label": ..., "examples": [...]}, '
-                          '"forget": LABEL or "list": true')
+        raise ConfigError(
+            'a teach command holds exactly one of "teach": {"label": ..., "examples": [...]}, '
+            '"forget": LABEL or "list": true'
+        )
     return command
 
 
@@ -79,8 +83,12 @@ class Teacher:
         embed = classifier.teach_embeddings if classifier.teaching is not None else None
         classifier.taught = build(embed, classifier.teaching, labels)
         if classifier.taught is not None:
-            log.info("taught labels in effect for %s (%s): %s", classifier.bundle.name, classifier.bundle.sha256[:12],
-                     ", ".join(f"{n} ({len(labels[n]['examples'])} examples)" for n in classifier.taught.names))
+            log.info(
+                "taught labels in effect for %s (%s): %s",
+                classifier.bundle.name,
+                classifier.bundle.sha256[:12],
+                ", ".join(f"{n} ({len(labels[n]['examples'])} examples)" for n in classifier.taught.names),
+            )
 
     def run(self, command: dict[str, Any]) -> dict[str, Any]:
         """Carry out one parsed, verified command; the answer's fields (raises EdgeAppError on refusal)."""
@@ -94,14 +102,21 @@ class Teacher:
             if not isinstance(body, dict):
                 raise ConfigError('"teach" must be an object: {"label": NAME, "examples": [TEXT, ...]}')
             if classifier is not None and classifier.teaching is None:
-                raise BundleError(f"bundle {classifier.bundle.name} cannot be taught (no teach_embedding output); "
-                                  "serve a bundle exported by this edge-app version")
-            labels = self.store.teach(body.get("label"), body.get("examples"),
-                                      classifier.labels if classifier is not None else [])
+                raise BundleError(
+                    f"bundle {classifier.bundle.name} cannot be taught (no teach_embedding output); "
+                    "serve a bundle exported by this edge-app version"
+                )
+            labels = self.store.teach(
+                body.get("label"), body.get("examples"), classifier.labels if classifier is not None else []
+            )
         if "list" not in command and classifier is not None:
             self.apply(classifier)
-        return {"taught": {name: {"examples": len(e["examples"]), "taught_at": e["taught_at"]}
-                           for name, e in sorted(labels.items())}}
+        return {
+            "taught": {
+                name: {"examples": len(e["examples"]), "taught_at": e["taught_at"]}
+                for name, e in sorted(labels.items())
+            }
+        }
 
 
 class TeachRoute:
@@ -115,8 +130,14 @@ class TeachRoute:
         """On the bus thread: returns at once, never raises. Retained commands are answered, not obeyed
         (the broker would replay them on every reconnect)."""
         if retained:
-            self._answer({"id": None, "ok": False, "command": "teach",
-                          "reason": "retained commands are ignored; publish the command without the retain flag"})
+            self._answer(
+                {
+                    "id": None,
+                    "ok": False,
+                    "command": "teach",
+                    "reason": "retained commands are ignored; publish the command without the retain flag",
+                }
+            )
             return
         threading.Thread(target=self._run, args=(payload,), name="teach", daemon=True).start()
 
@@ -186,8 +207,11 @@ def add_teach_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--file", type=Path, help="YAML or JSON: {label: [example, ...], ...} to teach several")
     p.add_argument("--forget", metavar="LABEL", help="forget a taught label")
     p.add_argument("--list", action="store_true", help="list the taught labels")
-    p.add_argument("--print-command", action="store_true",
-                   help="print the <prefix>/cmd/teach MQTT payload instead of changing the state dir")
+    p.add_argument(
+        "--print-command",
+        action="store_true",
+        help="print the <prefix>/cmd/teach MQTT payload instead of changing the state dir",
+    )
     p.add_argument("--sign-key", type=Path, help="sign the printed command with this private key (keygen)")
 
 
@@ -243,8 +267,12 @@ def run_teach(args: argparse.Namespace) -> int:
         label = commands[-1]["teach"]["label"]
         for text in commands[-1]["teach"]["examples"]:
             (pred,) = classifier.classify([text], top_k=1)
-            print(json.dumps({"text": text, "label": pred.label, "taught": pred.taught,
-                              "score": round(pred.score, 3)}, ensure_ascii=False), file=sys.stderr)
+            print(
+                json.dumps(
+                    {"text": text, "label": pred.label, "taught": pred.taught, "score": round(pred.score, 3)},
+                    ensure_ascii=False,
+                ),
+                file=sys.stderr,
+            )
         log.info("taught %s; a running `serve` with --state-dir %s applies it within a second", label, args.state_dir)
     return 0
-

@@ -94,8 +94,10 @@ class TaughtSet:
         near = (x @ self.teaching.reference.vectors.T).max(axis=1)
         if len(self.negatives):
             near = np.maximum(near, (x @ self.negatives.T).max(axis=1))
-        return [(self.labels[i], float(b)) if b >= self.teaching.threshold and b > n else None
-                for i, b, n in zip(best_i, best, near)]
+        return [
+            (self.labels[i], float(b)) if b >= self.teaching.threshold and b > n else None
+            for i, b, n in zip(best_i, best, near)
+        ]
 
     @property
     def names(self) -> list[str]:
@@ -113,8 +115,10 @@ def negations(example: str) -> list[str]:
 def check_label(label: Any, bundle_labels: list[str]) -> str:
     """A valid new label name, or ConfigError naming the rule."""
     if not isinstance(label, str) or not LABEL_PATTERN.fullmatch(label):
-        raise ConfigError(f"label {label!r} must be lower-case letters, digits and _ (up to 40, starting with a "
-                          "letter), e.g. blinds_close")
+        raise ConfigError(
+            f"label {label!r} must be lower-case letters, digits and _ (up to 40, starting with a "
+            "letter), e.g. blinds_close"
+        )
     if label in bundle_labels:
         raise ConfigError(f"label {label!r} is one of the bundle's own labels; teach a new name")
     return label
@@ -148,7 +152,9 @@ class TaughtStore:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"{self.path} cannot be read ({exc}); fix or delete it to forget every taught label") from None
+            raise ConfigError(
+                f"{self.path} cannot be read ({exc}); fix or delete it to forget every taught label"
+            ) from None
         return {k: v for k, v in data.get("labels", {}).items() if isinstance(v, dict) and v.get("examples")}
 
     def save(self, labels: dict[str, dict[str, Any]]) -> None:
@@ -165,8 +171,10 @@ class TaughtStore:
         check_label(label, bundle_labels)
         if label not in labels and len(labels) >= MAX_LABELS:
             raise ConfigError(f"{MAX_LABELS} labels are taught already; forget one first")
-        labels[label] = {"examples": check_examples(examples),
-                         "taught_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        labels[label] = {
+            "examples": check_examples(examples),
+            "taught_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         self.save(labels)
         return labels
 
@@ -184,9 +192,12 @@ def build(embed, teaching: Teaching | None, labels: dict[str, dict[str, Any]]) -
     if not labels:
         return None
     if teaching is None:
-        log.warning("taught labels %s are not in effect: this bundle has no %s output (re-export it with "
-                    "edge-app export or build-default); their examples stay in the state dir",
-                    ", ".join(sorted(labels)), TEACH_OUTPUT)
+        log.warning(
+            "taught labels %s are not in effect: this bundle has no %s output (re-export it with "
+            "edge-app export or build-default); their examples stay in the state dir",
+            ", ".join(sorted(labels)),
+            TEACH_OUTPUT,
+        )
         return None
     rows = [(name, text) for name, entry in sorted(labels.items()) for text in entry["examples"]]
     negated = [n for _, text in rows for n in negations(text)]

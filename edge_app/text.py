@@ -22,8 +22,14 @@ DROPPED = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"}  # zero-w
 def is_hangul(text: str) -> bool:
     """Whether any character is Hangul: syllables, or conjoining or compatibility jamo (the
     English vocabulary's normaliser splits syllables into jamo)."""
-    return any("\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
-               or "\ua960" <= ch <= "\ua97f" or "\ud7b0" <= ch <= "\ud7ff" for ch in text)
+    return any(
+        "\uac00" <= ch <= "\ud7a3"
+        or "\u1100" <= ch <= "\u11ff"
+        or "\u3130" <= ch <= "\u318f"
+        or "\ua960" <= ch <= "\ua97f"
+        or "\ud7b0" <= ch <= "\ud7ff"
+        for ch in text
+    )
 
 
 def _joins_previous(ch: str) -> bool:

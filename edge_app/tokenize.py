@@ -45,7 +45,8 @@ def pad_token(tokenizer: Tokenizer) -> tuple[str, int]:
     ids count non-pad tokens, so the wrong one would shift every position."""
     pad = tokenizer.padding or {}
     token = pad.get("pad_token") or next(
-        (t for t in ("[PAD]", "<pad>") if tokenizer.token_to_id(t) is not None), "[PAD]")
+        (t for t in ("[PAD]", "<pad>") if tokenizer.token_to_id(t) is not None), "[PAD]"
+    )
     return token, pad.get("pad_id", tokenizer.token_to_id(token) or 0)
 
 

@@ -41,18 +41,26 @@ DEVICE_ID = "demo"
 DEFAULT_TIMEOUT_S = 60.0
 LOG_TAIL_LINES = 15
 
-PLAIN_SAMPLES = ["turn on the kitchen lights", "is the dryer done yet", "preheat the oven to 200 degrees",
-                 "거실 불 켜줘", "에어컨 온도 이십이 도로 맞춰 줘", "TV 볼륨 좀 줄여"]
+PLAIN_SAMPLES = [
+    "turn on the kitchen lights",
+    "is the dryer done yet",
+    "preheat the oven to 200 degrees",
+    "거실 불 켜줘",
+    "에어컨 온도 이십이 도로 맞춰 줘",
+    "TV 볼륨 좀 줄여",
+]
 JSON_SAMPLES = [
     {"id": "cmd-1", "text": "switch off the air conditioning", "room": "bedroom"},
     {"id": "cmd-2", "text": "start the vacuum in the hallway", "room": "hallway"},
     {"id": "cmd-3", "text": "set a timer for ten minutes", "room": "kitchen"},
 ]
-BATCH_SAMPLE = {"items": [
-    {"id": "batch-1", "text": "turn the tv volume down"},
-    {"id": "batch-2", "text": "send the robot vacuum back to its dock"},
-    {"id": "batch-3", "text": "what is the weather on mars"},
-]}
+BATCH_SAMPLE = {
+    "items": [
+        {"id": "batch-1", "text": "turn the tv volume down"},
+        {"id": "batch-2", "text": "send the robot vacuum back to its dock"},
+        {"id": "batch-3", "text": "what is the weather on mars"},
+    ]
+}
 MALFORMED_SAMPLE = b'{"text": '  # truncated JSON: the service must answer on <prefix>/error
 
 
@@ -69,15 +77,32 @@ def default_bundle_dir() -> Path:
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--broker", default=None, metavar="URL",
-                   help="mqtt://[user@]host[:port] of a running broker (default: start the embedded one)")
-    p.add_argument("--bundle", type=Path, default=None, metavar="DIR",
-                   help="bundle folder (default: the default build cached in .cache/default-bundle/<key>/default, "
-                        "shared with `./run test`; built on first use)")
-    p.add_argument("--interactive", action="store_true",
-                   help="after start-up, read commands from stdin (one a line) and show each result")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
-                   help=f"seconds to wait for each step: broker, service, every result (default {DEFAULT_TIMEOUT_S:g})")
+    p.add_argument(
+        "--broker",
+        default=None,
+        metavar="URL",
+        help="mqtt://[user@]host[:port] of a running broker (default: start the embedded one)",
+    )
+    p.add_argument(
+        "--bundle",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="bundle folder (default: the default build cached in .cache/default-bundle/<key>/default, "
+        "shared with `./run test`; built on first use)",
+    )
+    p.add_argument(
+        "--interactive",
+        action="store_true",
+        help="after start-up, read commands from stdin (one a line) and show each result",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds to wait for each step: broker, service, every result (default {DEFAULT_TIMEOUT_S:g})",
+    )
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -96,13 +121,16 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 # --- the bundle -------------------------------------------------------------------------------
 
+
 def _ensure_bundle(requested: Path | None) -> Path:
     """The bundle to serve: the one asked for, or the cached default build (shared with the tests),
     built first when its key has none."""
     if requested is not None:
         if not (requested / "manifest.json").is_file():
-            raise BundleError(f"{requested} is not a bundle (no manifest.json); build one with "
-                              f"`edge-app build-default --out {requested}` or drop --bundle to use the default")
+            raise BundleError(
+                f"{requested} is not a bundle (no manifest.json); build one with "
+                f"`edge-app build-default --out {requested}` or drop --bundle to use the default"
+            )
         return requested
     from export.build_cache import cached_build
 
@@ -110,9 +138,11 @@ def _ensure_bundle(requested: Path | None) -> Path:
     if cached is not None:
         return cached.int8
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("optimum") is None:
-        raise ExportError(f"the default bundle is not built yet ({_display(default_bundle_dir())}) and building it "
-                          "needs the export extra; run `./run demo` from the repository (it installs it), or "
-                          "`pip install -e '.[export]'`, or pass --bundle DIR with a bundle built elsewhere")
+        raise ExportError(
+            f"the default bundle is not built yet ({_display(default_bundle_dir())}) and building it "
+            "needs the export extra; run `./run demo` from the repository (it installs it), or "
+            "`pip install -e '.[export]'`, or pass --bundle DIR with a bundle built elsewhere"
+        )
     rc = subprocess.call([sys.executable, "-m", "export.build_cache"])  # says where, and shows its progress
     cached = cached_build()
     if rc != 0 or cached is None:
@@ -121,6 +151,7 @@ def _ensure_bundle(requested: Path | None) -> Path:
 
 
 # --- child processes --------------------------------------------------------------------------
+
 
 def _spawn(argv: list[str], log: Path, stdout: int | None = None) -> ServeProcess:
     """A child in its own session: Ctrl-C reaches only the demo, which then stops the children in order."""
@@ -170,6 +201,7 @@ def _start_embedded_broker(tmp: Path, timeout: float, stack: contextlib.ExitStac
 
 # --- the MQTT side ------------------------------------------------------------------------------
 
+
 @dataclass
 class Message:
     topic: str
@@ -194,8 +226,9 @@ class Inbox:
             self.messages.append(message)
             self.cond.notify_all()
 
-    def take(self, match: Callable[[Message], bool], timeout: float, alive: Callable[[], bool] = lambda: True
-             ) -> Message | None:
+    def take(
+        self, match: Callable[[Message], bool], timeout: float, alive: Callable[[], bool] = lambda: True
+    ) -> Message | None:
         """Remove and return the first message that matches; None after `timeout` or once `alive()` is false."""
         deadline = time.monotonic() + timeout
         with self.cond:
@@ -222,8 +255,17 @@ def _demo_config(url: str):
     from edge_app.config import load_config
 
     prefix = f"edge-app/{DEVICE_ID}"
-    return load_config(overrides={"device_id": DEVICE_ID, "mqtt": {
-        "broker": url, "prefix": prefix, "inputs": [f"{prefix}/classify"], "result_topic": f"{prefix}/result"}})
+    return load_config(
+        overrides={
+            "device_id": DEVICE_ID,
+            "mqtt": {
+                "broker": url,
+                "prefix": prefix,
+                "inputs": [f"{prefix}/classify"],
+                "result_topic": f"{prefix}/result",
+            },
+        }
+    )
 
 
 def _connect(url: str, cfg, inbox: Inbox, timeout: float):
@@ -234,8 +276,9 @@ def _connect(url: str, cfg, inbox: Inbox, timeout: float):
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         raise BrokerError(f"--broker {url!r} is not an MQTT URL; use mqtt://host[:port] or mqtts://host[:port]")
     cfg = cfg.mqtt
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edge-app-demo-{os.getpid()}",
-                         protocol=mqtt.MQTTv311)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"edge-app-demo-{os.getpid()}", protocol=mqtt.MQTTv311
+    )
     username = parts.username or cfg.username
     if username:
         client.username_pw_set(username, parts.password or cfg.password or None)
@@ -249,13 +292,17 @@ def _connect(url: str, cfg, inbox: Inbox, timeout: float):
     try:
         client.connect(parts.hostname, port, keepalive=30)
     except OSError as exc:
-        raise BrokerError(f"cannot reach the broker at {parts.hostname}:{port} ({exc.strerror or exc}); "
-                          "is it running? drop --broker to use the embedded one") from None
+        raise BrokerError(
+            f"cannot reach the broker at {parts.hostname}:{port} ({exc.strerror or exc}); "
+            "is it running? drop --broker to use the embedded one"
+        ) from None
     client.loop_start()
     if not connected.wait(timeout):
         client.loop_stop()
-        raise BrokerError(f"the broker at {parts.hostname}:{port} did not accept the demo's connection "
-                          "within the timeout; check the credentials and its logs")
+        raise BrokerError(
+            f"the broker at {parts.hostname}:{port} did not accept the demo's connection "
+            "within the timeout; check the credentials and its logs"
+        )
     return client
 
 
@@ -267,6 +314,7 @@ def _subscribe(client, topic: str, timeout: float) -> None:
 
 
 # --- the run ----------------------------------------------------------------------------------
+
 
 def _run(args: argparse.Namespace, bundle_dir: Path, tmp: Path, stack: contextlib.ExitStack) -> int:
     from edge_app.bundle import Bundle
@@ -294,13 +342,16 @@ def _run(args: argparse.Namespace, bundle_dir: Path, tmp: Path, stack: contextli
 
     service = _start_service(bundle_dir, url, topics, tmp)
     stack.callback(_stop, service)
-    online = inbox.take(lambda m: m.topic == topics.status and m.payload == b"online", args.timeout,
-                        alive=lambda: service.alive)
+    online = inbox.take(
+        lambda m: m.topic == topics.status and m.payload == b"online", args.timeout, alive=lambda: service.alive
+    )
     if online is None:
         _stop(service)
         print(_log_tail(tmp / "serve.log"), file=sys.stderr)
-        raise EdgeAppError(f"the service did not report online on {topics.status} within {args.timeout:g} s "
-                           f"(exit {service.returncode}); its last log lines are above")
+        raise EdgeAppError(
+            f"the service did not report online on {topics.status} within {args.timeout:g} s "
+            f"(exit {service.returncode}); its last log lines are above"
+        )
     _say(f"service  edge-app serve --device-id {DEVICE_ID}: online on {topics.status}")
 
     if args.interactive:
@@ -318,8 +369,20 @@ def _run(args: argparse.Namespace, bundle_dir: Path, tmp: Path, stack: contextli
 
 
 def _start_service(bundle_dir: Path, url: str, topics: Topics, tmp: Path) -> ServeProcess:
-    argv = serve_argv(bundle_dir, url, DEVICE_ID, tmp / "state", "--prefix", topics.prefix, "--input",
-                      topics.inputs[0], "--result-topic", topics.result, "--metrics-interval", "1")
+    argv = serve_argv(
+        bundle_dir,
+        url,
+        DEVICE_ID,
+        tmp / "state",
+        "--prefix",
+        topics.prefix,
+        "--input",
+        topics.inputs[0],
+        "--result-topic",
+        topics.result,
+        "--metrics-interval",
+        "1",
+    )
     return _spawn(argv, tmp / "serve.log")
 
 
@@ -327,14 +390,17 @@ def _is_result(topics: Topics, match: Callable[[dict], bool]) -> Callable[[Messa
     def check(message: Message) -> bool:
         data = message.json()
         return message.topic == topics.result and isinstance(data, dict) and match(data)
+
     return check
 
 
 def _samples(client, inbox: Inbox, topics: Topics, timeout: float) -> int:
     """Send every kind of input once and print what comes back; returns how many went unanswered."""
     total = len(PLAIN_SAMPLES) + len(JSON_SAMPLES) + len(BATCH_SAMPLE["items"])
-    _say(f"\nSending to {topics.inputs[0]}: {len(PLAIN_SAMPLES)} plain-text commands, {len(JSON_SAMPLES)} JSON "
-         f"commands with ids, a batch of {len(BATCH_SAMPLE['items'])} and one malformed message.\n")
+    _say(
+        f"\nSending to {topics.inputs[0]}: {len(PLAIN_SAMPLES)} plain-text commands, {len(JSON_SAMPLES)} JSON "
+        f"commands with ids, a batch of {len(BATCH_SAMPLE['items'])} and one malformed message.\n"
+    )
     rows: list[dict[str, Any]] = []
     missing: list[str] = []
 
@@ -361,8 +427,15 @@ def _samples(client, inbox: Inbox, topics: Topics, timeout: float) -> int:
         result = items.get(sample["id"])
         if result is not None and got is not None:
             result = {"latency_ms": got.json().get("latency_ms"), **result}
-        _collect(rows, missing, topics.result, result, sample["text"], sample,
-                 note=f"one message for the batch of {len(BATCH_SAMPLE['items'])}")
+        _collect(
+            rows,
+            missing,
+            topics.result,
+            result,
+            sample["text"],
+            sample,
+            note=f"one message for the batch of {len(BATCH_SAMPLE['items'])}",
+        )
 
     client.publish(topics.inputs[0], MALFORMED_SAMPLE, qos=1)
     error = inbox.take(lambda m: m.topic == topics.error, timeout)
@@ -385,8 +458,15 @@ def _samples(client, inbox: Inbox, topics: Topics, timeout: float) -> int:
     return len(missing) + (error is None) + (metrics is None)
 
 
-def _collect(rows: list[dict[str, Any]], missing: list[str], topic: str, result: dict | None, text: str,
-             sample: dict | None = None, note: str = "") -> None:
+def _collect(
+    rows: list[dict[str, Any]],
+    missing: list[str],
+    topic: str,
+    result: dict | None,
+    text: str,
+    sample: dict | None = None,
+    note: str = "",
+) -> None:
     if result is None:
         missing.append(repr(sample["id"] if sample else text))
         return
@@ -394,16 +474,26 @@ def _collect(rows: list[dict[str, Any]], missing: list[str], topic: str, result:
     notes = [note] if note else []
     if echoed:
         notes.append("echoed: " + json.dumps(echoed))
-    rows.append({"topic": topic, "id": result.get("id"), "text": text, "label": result.get("label"),
-                 "score": result.get("score"), "latency_ms": result.get("latency_ms"),
-                 "slots": result.get("slots"), "notes": notes})
+    rows.append(
+        {
+            "topic": topic,
+            "id": result.get("id"),
+            "text": text,
+            "label": result.get("label"),
+            "score": result.get("score"),
+            "latency_ms": result.get("latency_ms"),
+            "slots": result.get("slots"),
+            "notes": notes,
+        }
+    )
 
 
 def _interactive(client, inbox: Inbox, topics: Topics, timeout: float) -> int:
     """One command a line: plain text, or a JSON object sent as it is; each result shown as it comes back."""
     if sys.stdin.isatty():
-        _say("\nType an appliance command and press Enter (JSON objects are sent as they are); "
-             "Ctrl-D or Ctrl-C to stop.")
+        _say(
+            "\nType an appliance command and press Enter (JSON objects are sent as they are); Ctrl-D or Ctrl-C to stop."
+        )
     failed = 0
     try:
         for line in _lines(sys.stdin):
@@ -443,8 +533,13 @@ def _result_line(topic: str, data: Any, text: str) -> str:
         return f"{topic}  {data!r}"
     if isinstance(data.get("items"), list):
         return "\n  ".join(_result_line(topic, item, "") + "  (batch item)" for item in data["items"])
-    parts = [topic, f"id={_cell('id', data.get('id'))}", _cell("label", data.get("label")),
-             f"score={_cell('score', data.get('score'))}", f"{_cell('latency_ms', data.get('latency_ms'))} ms"]
+    parts = [
+        topic,
+        f"id={_cell('id', data.get('id'))}",
+        _cell("label", data.get("label")),
+        f"score={_cell('score', data.get('score'))}",
+        f"{_cell('latency_ms', data.get('latency_ms'))} ms",
+    ]
     if data.get("slots"):
         parts.append(_cell("slots", data["slots"]))
     return "  ".join(parts + [repr(text)] if text else parts)
@@ -459,8 +554,11 @@ def _shutdown(service: ServeProcess, inbox: Inbox, topics: Topics) -> int:
     if rc != 0:
         print(f"FAILED: the service exited with {rc} on SIGTERM, expected 0", file=sys.stderr, flush=True)
     if not offline:
-        print(f"FAILED: the service did not publish 'offline' on {topics.status} when it stopped",
-              file=sys.stderr, flush=True)
+        print(
+            f"FAILED: the service did not publish 'offline' on {topics.status} when it stopped",
+            file=sys.stderr,
+            flush=True,
+        )
     return int(rc != 0) + int(not offline)
 
 
@@ -485,8 +583,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 def _line(values: list[str], widths: list[int]) -> str:
     """One table line: each cell padded to its column's display width, numbers to the right."""
-    padded = (wcwidth.rjust(v, w) if c in RIGHT_ALIGNED else wcwidth.ljust(v, w)
-              for v, w, c in zip(values, widths, COLUMNS))
+    padded = (
+        wcwidth.rjust(v, w) if c in RIGHT_ALIGNED else wcwidth.ljust(v, w) for v, w, c in zip(values, widths, COLUMNS)
+    )
     return "  ".join(padded).rstrip()
 
 

@@ -55,8 +55,19 @@ def wait_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None
 
 def serve_argv(bundle: str | Path, broker_url: str, device_id: str, state_dir: str | Path, *extra: str) -> list[str]:
     """The `edge-app serve` command line every caller starts the service with."""
-    return [*EDGE_APP, "serve", "--bundle", str(bundle), "--broker", broker_url, "--device-id", device_id,
-            "--state-dir", str(state_dir), *extra]
+    return [
+        *EDGE_APP,
+        "serve",
+        "--bundle",
+        str(bundle),
+        "--broker",
+        broker_url,
+        "--device-id",
+        device_id,
+        "--state-dir",
+        str(state_dir),
+        *extra,
+    ]
 
 
 class ServeProcess:
@@ -66,8 +77,15 @@ class ServeProcess:
     stops its children in order (the demo wants that). `stop_timeout`: how long `stop` waits
     for a signal to be obeyed before SIGKILL. `prefix`: the topic prefix of a `serve`."""
 
-    def __init__(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None, new_session: bool = False,
-                 stop_timeout: float = STOP_TIMEOUT_S, prefix: str = ""):
+    def __init__(
+        self,
+        argv: list[str],
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        new_session: bool = False,
+        stop_timeout: float = STOP_TIMEOUT_S,
+        prefix: str = "",
+    ):
         self.args = argv
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
@@ -78,9 +96,17 @@ class ServeProcess:
         self.returncode: int | None = None
 
     @classmethod
-    def serve(cls, bundle: str | Path, broker_url: str, device_id: str, state_dir: str | Path, *extra: str,
-              prefix: str = "", env: dict[str, str] | None = None, stop_timeout: float = STOP_TIMEOUT_S
-              ) -> ServeProcess:
+    def serve(
+        cls,
+        bundle: str | Path,
+        broker_url: str,
+        device_id: str,
+        state_dir: str | Path,
+        *extra: str,
+        prefix: str = "",
+        env: dict[str, str] | None = None,
+        stop_timeout: float = STOP_TIMEOUT_S,
+    ) -> ServeProcess:
         """`edge-app serve` (serve_argv) with the `extra` flags, not yet started; `prefix` is passed as --prefix
         when given (default edge-app/<device_id>); the log goes beside the state dir."""
         argv = serve_argv(bundle, broker_url, device_id, state_dir, *(["--prefix", prefix] if prefix else []), *extra)
@@ -89,9 +115,14 @@ class ServeProcess:
 
     def start(self, stdout: int | None = None) -> ServeProcess:
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.args, stdout=stdout if stdout is not None else log,
-                                         stderr=subprocess.STDOUT if stdout is None else log,
-                                         stdin=subprocess.DEVNULL, env=self.env, start_new_session=self.new_session)
+            self.proc = subprocess.Popen(
+                self.args,
+                stdout=stdout if stdout is not None else log,
+                stderr=subprocess.STDOUT if stdout is None else log,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=self.new_session,
+            )
         return self
 
     @property
@@ -114,8 +145,9 @@ class ServeProcess:
         while not online():
             if self.proc is None or self.proc.poll() is not None:
                 code = None if self.proc is None else self.proc.returncode
-                raise BrokerError(f"`edge-app serve` exited with code {code} before going online; "
-                                  f"its log ends:\n{self.log_tail()}")
+                raise BrokerError(
+                    f"`edge-app serve` exited with code {code} before going online; its log ends:\n{self.log_tail()}"
+                )
             if time.monotonic() - start > timeout:
                 raise BrokerError(f"`edge-app serve` was not online after {timeout:.0f} s; log:\n{self.log_tail()}")
             time.sleep(0.01)
@@ -146,18 +178,31 @@ class Recorder:
 
     `on_message` (optional) is called for each message as well, on paho's network thread."""
 
-    def __init__(self, host: str, port: int, topics: list[str], client_id: str | None = None,
-                 persistent: bool = False, v5: bool = True, username: str | None = None,
-                 password: str | None = None, on_message: Callable[[mqtt.MQTTMessage], None] | None = None,
-                 max_inflight: int = 100, connect_timeout: float = 10.0):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        topics: list[str],
+        client_id: str | None = None,
+        persistent: bool = False,
+        v5: bool = True,
+        username: str | None = None,
+        password: str | None = None,
+        on_message: Callable[[mqtt.MQTTMessage], None] | None = None,
+        max_inflight: int = 100,
+        connect_timeout: float = 10.0,
+    ):
         self.messages: dict[str, list[mqtt.MQTTMessage]] = defaultdict(list)
         self.lock = threading.Lock()
         self.topics = topics
         self.hook = on_message
         self.connected = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"harness-{uuid.uuid4().hex[:8]}",
-                                  protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-                                  clean_session=None if v5 else not persistent)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"harness-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else not persistent,
+        )
         self.client.max_inflight_messages_set(max_inflight)
         if username:
             self.client.username_pw_set(username, password)
@@ -168,8 +213,9 @@ class Recorder:
         if v5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = 600 if persistent else 0
-        self.client.connect(host, port, clean_start=not persistent if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-                            properties=props)
+        self.client.connect(
+            host, port, clean_start=not persistent if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY, properties=props
+        )
         self.client.loop_start()
         self.connected.wait(connect_timeout)
         time.sleep(0.3)  # subscriptions settle; retained messages arrive

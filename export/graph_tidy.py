@@ -47,6 +47,7 @@ FIRST_ID = 5  # probe token ids start above the usual special tokens (pad, cls, 
 @dataclass
 class TidyReport:
     """What `tidy` changed; recorded in the bundle's manifest."""
+
     nodes_before: int
     nodes_after: int
     constant_reshapes: int
@@ -73,7 +74,8 @@ def tidy(src: Path, dest: Path, max_length: int) -> TidyReport:
     if not diff <= MAX_OUTPUT_DIFF:  # also refuses NaN
         raise ExportError(
             f"tidying the graph of {src.name} changed its outputs by up to {diff:.2g}; "
-            "export with --optimize none to keep the graph as exported, and report this model")
+            "export with --optimize none to keep the graph as exported, and report this model"
+        )
     onnx.save(model, str(dest))
     return TidyReport(before, len(model.graph.node), reshapes, values, fused, diff)
 
@@ -118,8 +120,11 @@ def _shape_only(graph: onnx.GraphProto) -> set[str]:
     constants = {i.name for i in graph.initializer}
     found: set[str] = set()
     for node in graph.node:  # ONNX keeps nodes in topological order
-        if node.op_type == "Shape" or node.op_type == "Constant" or (
-                node.input and all(i in constants or i in found or i == "" for i in node.input)):
+        if (
+            node.op_type == "Shape"
+            or node.op_type == "Constant"
+            or (node.input and all(i in constants or i in found or i == "" for i in node.input))
+        ):
             found.update(node.output)
     return found
 
@@ -128,11 +133,17 @@ def _fold_shapes(model: onnx.ModelProto, shapes: list[tuple[int, int]]) -> tuple
     """Constant Reshape targets and constant shape-only values; returns how many of each."""
     graph = model.graph
     shape_only = _shape_only(graph)
-    reshapes = [n for n in graph.node if n.op_type == "Reshape" and n.input[1] in shape_only
-                and not any(a.name == "allowzero" and a.i for a in n.attribute)]
+    reshapes = [
+        n
+        for n in graph.node
+        if n.op_type == "Reshape"
+        and n.input[1] in shape_only
+        and not any(a.name == "allowzero" and a.i for a in n.attribute)
+    ]
     targets = {n.input[1] for n in reshapes}
-    frontier = sorted({i for n in graph.node if not set(n.output) <= shape_only
-                       for i in n.input if i in shape_only} - targets)
+    frontier = sorted(
+        {i for n in graph.node if not set(n.output) <= shape_only for i in n.input if i in shape_only} - targets
+    )
     runs = _values(model, sorted(targets | {n.input[0] for n in reshapes} | set(frontier)), shapes)
     added: list[onnx.TensorProto] = []
     for node in reshapes:
@@ -153,11 +164,17 @@ def _fold_shapes(model: onnx.ModelProto, shapes: list[tuple[int, int]]) -> tuple
 def _static_target(targets: list[np.ndarray], inputs: list[tuple[int, ...]]) -> np.ndarray | None:
     """[0, 0, *tail] (or -1 where the graph says -1) when every probe asked for the input's own
     leading dimensions and the same tail; None when the target is not of that form."""
-    if len({t.shape for t in targets}) != 1 or targets[0].ndim != 1 or targets[0].size < 3 \
-            or any(len(dims) < 2 for dims in inputs):
+    if (
+        len({t.shape for t in targets}) != 1
+        or targets[0].ndim != 1
+        or targets[0].size < 3
+        or any(len(dims) < 2 for dims in inputs)
+    ):
         return None
-    heads = {tuple(0 if x == dims[k] else -1 if x == -1 else None for k, x in enumerate(t[:2].tolist()))
-             for t, dims in zip(targets, inputs)}
+    heads = {
+        tuple(0 if x == dims[k] else -1 if x == -1 else None for k, x in enumerate(t[:2].tolist()))
+        for t, dims in zip(targets, inputs)
+    }
     tails = {tuple(t[2:].tolist()) for t in targets}
     if len(heads) != 1 or len(tails) != 1 or None in next(iter(heads)):
         return None
@@ -186,19 +203,24 @@ def _fuse_shared_projections(model: onnx.ModelProto) -> int:
     groups: dict[str, list[tuple[int, int]]] = {}  # x -> (MatMul, Add) positions
     for k, node in enumerate(nodes):
         after = readers.get(node.output[0], [])
-        if node.op_type == "MatMul" and node.input[1] in weights and len(after) == 1 \
-                and after[0].op_type == "Add" and _bias_of(after[0], weights) is not None:
+        if (
+            node.op_type == "MatMul"
+            and node.input[1] in weights
+            and len(after) == 1
+            and after[0].op_type == "Add"
+            and _bias_of(after[0], weights) is not None
+        ):
             groups.setdefault(node.input[0], []).append((k, position[after[0].output[0]]))
     replaced: dict[int, list[onnx.NodeProto]] = {}
     dropped: set[int] = set()
     for x, pairs in groups.items():
-        fused = _fused_projection(x, [(nodes[m], nodes[a]) for m, a in pairs], weights, graph) \
-            if len(pairs) == 3 else None
+        fused = (
+            _fused_projection(x, [(nodes[m], nodes[a]) for m, a in pairs], weights, graph) if len(pairs) == 3 else None
+        )
         if fused:
             replaced[pairs[0][0]] = fused
             dropped.update(k for pair in pairs for k in pair)
-    tidied = [new for k, node in enumerate(nodes)
-              for new in [*replaced.get(k, []), *([] if k in dropped else [node])]]
+    tidied = [new for k, node in enumerate(nodes) for new in [*replaced.get(k, []), *([] if k in dropped else [node])]]
     del graph.node[:]
     graph.node.extend(tidied)
     return len(replaced)
@@ -215,16 +237,19 @@ def _fused_projection(x: str, pairs, weights: dict[str, onnx.TensorProto], graph
     if len({m.shape for m in w}) != 1 or w[0].ndim != 2 or any(v.shape != (m.shape[1],) for v, m in zip(b, w)):
         return None
     name = pairs[0][0].name + "/qkv"
-    graph.initializer.extend([
-        numpy_helper.from_array(np.concatenate(w, axis=1), name + "/weight"),
-        numpy_helper.from_array(np.concatenate(b), name + "/bias"),
-        numpy_helper.from_array(np.array([m.shape[1] for m in w], dtype=np.int64), name + "/split"),
-    ])
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.concatenate(w, axis=1), name + "/weight"),
+            numpy_helper.from_array(np.concatenate(b), name + "/bias"),
+            numpy_helper.from_array(np.array([m.shape[1] for m in w], dtype=np.int64), name + "/split"),
+        ]
+    )
     return [
         helper.make_node("MatMul", [x, name + "/weight"], [name + "/matmul"], name=name + "/MatMul"),
         helper.make_node("Add", [name + "/matmul", name + "/bias"], [name + "/add"], name=name + "/Add"),
-        helper.make_node("Split", [name + "/add", name + "/split"], [a.output[0] for _, a in pairs], axis=-1,
-                         name=name + "/Split"),
+        helper.make_node(
+            "Split", [name + "/add", name + "/split"], [a.output[0] for _, a in pairs], axis=-1, name=name + "/Split"
+        ),
     ]
 
 

@@ -18,8 +18,10 @@ def extended_joint(checkpoint: Path, labels: list[str], tags: list[str]):
 
     config = AutoConfig.from_pretrained(checkpoint)
     if not is_joint(config):
-        raise ExportError(f"{checkpoint} is not a joint intent + slot checkpoint (no slot_tags in its config); "
-                          "pass the checkpoint folder of a default build (`python -m export.build_cache --cached`)")
+        raise ExportError(
+            f"{checkpoint} is not a joint intent + slot checkpoint (no slot_tags in its config); "
+            "pass the checkpoint folder of a default build (`python -m export.build_cache --cached`)"
+        )
     old = BertForIntentAndSlots.from_pretrained(checkpoint)
     config.num_labels = len(labels)
     config.id2label = dict(enumerate(labels))

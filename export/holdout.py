@@ -40,7 +40,7 @@ def shared_sentences(examples: list[Example], others: list[Example] = ()) -> dic
         if text in own and len(found) > 1:
             ordered = sorted(found)
             for i, a in enumerate(ordered):
-                for b in ordered[i + 1:]:
+                for b in ordered[i + 1 :]:
                     pairs[(a, b)].append(text)
     return dict(pairs)
 
@@ -52,8 +52,10 @@ def check_counts(examples: list[Example]) -> None:
         counts[e.label] += 1
     few = sorted(label for label, n in counts.items() if n < MIN_EXAMPLES)
     if few:
-        raise ExportError(f"intents {', '.join(few)} have fewer than {MIN_EXAMPLES} distinct sentences after "
-                          "expansion; write more sentences (or alternatives and lists) for them")
+        raise ExportError(
+            f"intents {', '.join(few)} have fewer than {MIN_EXAMPLES} distinct sentences after "
+            "expansion; write more sentences (or alternatives and lists) for them"
+        )
 
 
 def split(examples: list[Example], groups: list[str], share: float, seed: int) -> Split:

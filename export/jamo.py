@@ -14,10 +14,38 @@ from __future__ import annotations
 from pathlib import Path
 
 JAMO_SEED = {
-    "ᄁ": "ᄀ", "ᄄ": "ᄃ", "ᄈ": "ᄇ", "ᄍ": "ᄌ", "ᅣ": "ᅡ", "ᅤ": "ᅢ", "ᅨ": "ᅦ", "ᅫ": "ᅢ", "ᅬ": "ᅩ",
-    "ᅰ": "ᅦ", "ᅱ": "ᅮ", "ᆩ": "ᆨ", "ᆪ": "ᆨ", "ᆬ": "ᆫ", "ᆭ": "ᆫ", "ᆮ": "ᆫ", "ᆰ": "ᆯ", "ᆱ": "ᆯ",
-    "ᆲ": "ᆯ", "ᆳ": "ᆯ", "ᆴ": "ᆯ", "ᆵ": "ᆯ", "ᆶ": "ᆯ", "ᆹ": "ᆸ", "ᆺ": "ᆸ", "ᆻ": "ᆸ", "ᆽ": "ᆫ",
-    "ᆾ": "ᆫ", "ᆿ": "ᆨ", "ᇀ": "ᆫ", "ᇁ": "ᆸ", "ᇂ": "ᆼ",
+    "ᄁ": "ᄀ",
+    "ᄄ": "ᄃ",
+    "ᄈ": "ᄇ",
+    "ᄍ": "ᄌ",
+    "ᅣ": "ᅡ",
+    "ᅤ": "ᅢ",
+    "ᅨ": "ᅦ",
+    "ᅫ": "ᅢ",
+    "ᅬ": "ᅩ",
+    "ᅰ": "ᅦ",
+    "ᅱ": "ᅮ",
+    "ᆩ": "ᆨ",
+    "ᆪ": "ᆨ",
+    "ᆬ": "ᆫ",
+    "ᆭ": "ᆫ",
+    "ᆮ": "ᆫ",
+    "ᆰ": "ᆯ",
+    "ᆱ": "ᆯ",
+    "ᆲ": "ᆯ",
+    "ᆳ": "ᆯ",
+    "ᆴ": "ᆯ",
+    "ᆵ": "ᆯ",
+    "ᆶ": "ᆯ",
+    "ᆹ": "ᆸ",
+    "ᆺ": "ᆸ",
+    "ᆻ": "ᆸ",
+    "ᆽ": "ᆫ",
+    "ᆾ": "ᆫ",
+    "ᆿ": "ᆨ",
+    "ᇀ": "ᆫ",
+    "ᇁ": "ᆸ",
+    "ᇂ": "ᆼ",
 }
 
 
@@ -40,8 +68,9 @@ def extend_jamo(source: Path, out: Path) -> tuple[Path, list[str]]:
     out.mkdir(parents=True, exist_ok=True)
     ordered = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])] + extra
     (out / "vocab.txt").write_text("\n".join(ordered) + "\n", encoding="utf-8")
-    new_tok = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=True,
-                                model_max_length=tokenizer.model_max_length)
+    new_tok = BertTokenizerFast(
+        vocab_file=str(out / "vocab.txt"), do_lower_case=True, model_max_length=tokenizer.model_max_length
+    )
     archs = AutoConfig.from_pretrained(source).architectures or []
     classifier = any(a.endswith("ForSequenceClassification") for a in archs)  # a fine-tuned checkpoint keeps its head
     model = (AutoModelForSequenceClassification if classifier else AutoModel).from_pretrained(source)

@@ -78,10 +78,12 @@ class BertForIntentAndSlots(BertPreTrainedModel):
             loss = nn.functional.cross_entropy(logits, labels)
             if slot_labels is not None:
                 tag_loss = nn.functional.cross_entropy(
-                    slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=IGNORE)
+                    slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=IGNORE
+                )
                 loss = loss + self.slot_loss_weight * tag_loss
-        return IntentAndSlotsOutput(loss=loss, logits=logits, slot_logits=slot_logits,
-                                    embedding=embedding if self.return_embedding else None)
+        return IntentAndSlotsOutput(
+            loss=loss, logits=logits, slot_logits=slot_logits, embedding=embedding if self.return_embedding else None
+        )
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -93,13 +95,16 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torc
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
 
-def joint_from_encoder(source: str, labels: list[str], slot_tags: list[str],
-                       pooling: str = "cls") -> BertForIntentAndSlots:
+def joint_from_encoder(
+    source: str, labels: list[str], slot_tags: list[str], pooling: str = "cls"
+) -> BertForIntentAndSlots:
     """A joint model whose encoder is the (sentence-transformers / BERT) checkpoint at `source`
     and whose two heads start fresh. `pooling`: the intent head reads BERT's pooler over the
     first token ("cls") or the mean of the real tokens ("mean")."""
     config = BertConfig.from_pretrained(
-        source, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        source,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},
     )
     config.slot_tags = list(slot_tags)
@@ -114,8 +119,10 @@ def is_joint(config: Any) -> bool:
 
 
 def tag_targets(
-    offsets: Sequence[tuple[int, int]], word_ids: Sequence[int | None],
-    spans: Sequence[tuple[str, int, int]], tag2id: dict[str, int],
+    offsets: Sequence[tuple[int, int]],
+    word_ids: Sequence[int | None],
+    spans: Sequence[tuple[str, int, int]],
+    tag2id: dict[str, int],
 ) -> list[int]:
     """BIO tag ids for one encoded text: every sub-token overlapping a span is tagged (B on the
     span's first token, I on the rest), other real tokens O, special tokens and padding -100."""

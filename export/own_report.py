@@ -28,17 +28,23 @@ def held_out_report(bundle: Path, held: list[Example], steps: Steps) -> dict[str
     for line in per_label_lines(found["per_label"]):
         steps.info(line)
     steps.info(f"held-out accuracy {result.accuracy:.3f}, rejected {found['rejected']}")
-    return {"examples": len(held), "accuracy": round(result.accuracy, 4), "rejected": found["rejected"],
-            "per_label": found["per_label"],
-            "warnings": confusions(held, result.predictions) + missed(found["per_label"])}
+    return {
+        "examples": len(held),
+        "accuracy": round(result.accuracy, 4),
+        "rejected": found["rejected"],
+        "per_label": found["per_label"],
+        "warnings": confusions(held, result.predictions) + missed(found["per_label"]),
+    }
 
 
 def missed(per_label: dict[str, dict[str, Any]]) -> list[str]:
     """A warning per intent recognised in fewer than LOW_RECALL of its held-out sentences."""
-    return [f"only {row['recall']:.0%} of the {row['support']} held-out {label} sentences were recognised; "
-            "write more varied sentences for it (other verbs, word orders, templates)"
-            for label, row in per_label.items()
-            if label != OUT_OF_SCOPE and row["recall"] is not None and row["recall"] < LOW_RECALL]
+    return [
+        f"only {row['recall']:.0%} of the {row['support']} held-out {label} sentences were recognised; "
+        "write more varied sentences for it (other verbs, word orders, templates)"
+        for label, row in per_label.items()
+        if label != OUT_OF_SCOPE and row["recall"] is not None and row["recall"] < LOW_RECALL
+    ]
 
 
 def confusions(held: list[Example], predictions: list[str]) -> list[str]:
@@ -49,17 +55,24 @@ def confusions(held: list[Example], predictions: list[str]) -> list[str]:
     for (truth, answer), n in sorted(pairs.items()):
         if n >= CONFUSED_MIN and n / support[truth] >= CONFUSED:
             example = next(e.text for e, p in zip(held, predictions) if e.label == truth and p == answer)
-            out.append(f"{n} of {support[truth]} held-out {truth} sentences were answered as {answer} "
-                       f"(e.g. {example!r}); make their sentences more different, or merge the two intents")
+            out.append(
+                f"{n} of {support[truth]} held-out {truth} sentences were answered as {answer} "
+                f"(e.g. {example!r}); make their sentences more different, or merge the two intents"
+            )
     return out
 
 
 def record_in_manifest(bundle: Bundle, opts: Any, own: Any, report: dict[str, Any]) -> Bundle:
     """Add what the bundle was trained from, its slots' types and the held-out figures to its manifest
     (and the fp32 twin's), before any signing."""
-    fields = {"slot_types": own.slot_types,
-              "trained_from": {"base": opts.base, "files": [Path(f).name for f in opts.files],
-                               "held_out": {k: report[k] for k in ("examples", "accuracy", "rejected", "per_label")}}}
+    fields = {
+        "slot_types": own.slot_types,
+        "trained_from": {
+            "base": opts.base,
+            "files": [Path(f).name for f in opts.files],
+            "held_out": {k: report[k] for k in ("examples", "accuracy", "rejected", "per_label")},
+        },
+    }
     for folder in (bundle.path, opts.fp32_out):
         if folder is None:
             continue

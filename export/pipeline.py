@@ -148,8 +148,9 @@ def _optimize(onnx_dir: Path, level: str, work: Path, max_length: int) -> tuple[
     return out, graph_tidy.tidy(model, model, max_length)
 
 
-def _quantize(onnx_dir: Path, opts: ExportOptions, work: Path, tokenizer_json: Path,
-              max_length: int) -> tuple[Path, dict[str, Any]]:
+def _quantize(
+    onnx_dir: Path, opts: ExportOptions, work: Path, tokenizer_json: Path, max_length: int
+) -> tuple[Path, dict[str, Any]]:
     """int8 per export/quantize.py: fixed scales calibrated on the training texts (`--scales
     static`, the default), or onnxruntime's per-call scales through ORTQuantizer (`dynamic`)."""
     from . import quantize  # lazy, like optimum: it imports onnx, which a board without the extra lacks
@@ -181,14 +182,15 @@ def _quantize_dynamic(onnx_dir: Path, target: str, out: Path, fp32_matmuls: list
     quantizer = ORTQuantizer.from_pretrained(onnx_dir, file_name=onnx_files[0].name)
     # Per-channel weight scales: the same speed and size as per-tensor, and int8 agrees with fp32
     # more often (docs/benchmarks.md).
-    qconfig = getattr(AutoQuantizationConfig, target)(is_static=False, per_channel=True,
-                                                      nodes_to_exclude=fp32_matmuls)
+    qconfig = getattr(AutoQuantizationConfig, target)(is_static=False, per_channel=True, nodes_to_exclude=fp32_matmuls)
     try:
         quantizer.quantize(save_dir=out, quantization_config=qconfig)
     except RuntimeError as exc:  # onnxruntime's quantizer: e.g. the fused contrib ops of O2/O3 graphs
         first = str(exc).splitlines()[0].split(". ")[0]
-        raise ExportError(f"ORTQuantizer cannot quantize this graph ({first}); "
-                          "export with --optimize O1 (the default), or --quantize none") from None
+        raise ExportError(
+            f"ORTQuantizer cannot quantize this graph ({first}); "
+            "export with --optimize O1 (the default), or --quantize none"
+        ) from None
     return {
         "method": "dynamic",
         "target": target,
@@ -242,8 +244,10 @@ def _eval_set(opts: ExportOptions, labels: list[str]) -> tuple[list[Example], st
 def export_model(opts: ExportOptions) -> Bundle:
     """Run every step and return the written, verified bundle; raise ExportError on refusal."""
     if opts.quantize not in QUANTIZE_CHOICES or opts.optimize not in OPTIMIZE_CHOICES or opts.scales not in SCALES:
-        raise ExportError(f"use --quantize {'|'.join(QUANTIZE_CHOICES)}, --optimize {'|'.join(OPTIMIZE_CHOICES)} "
-                          f"and --scales {'|'.join(SCALES)}")
+        raise ExportError(
+            f"use --quantize {'|'.join(QUANTIZE_CHOICES)}, --optimize {'|'.join(OPTIMIZE_CHOICES)} "
+            f"and --scales {'|'.join(SCALES)}"
+        )
     steps = Steps(8 if opts.gpu else 7, quiet=opts.quiet)
     config = check_model(opts.model)
     labels = _labels(config)
@@ -258,9 +262,11 @@ def export_model(opts: ExportOptions) -> Bundle:
         if opts.optimize != "none":
             with steps.step(f"Optimising the graph ({opts.optimize}, ORTOptimizer, then tidied)"):
                 fp32_dir, tidied = _optimize(onnx_dir, opts.optimize, work, max_length)
-            steps.info(f"{tidied.nodes_before} -> {tidied.nodes_after} nodes: {tidied.constant_reshapes} reshapes "
-                       f"and {tidied.constant_values} values made constant, {tidied.qkv_fused} Q/K/V projections "
-                       f"fused; outputs within {tidied.max_output_diff:.1g}")
+            steps.info(
+                f"{tidied.nodes_before} -> {tidied.nodes_after} nodes: {tidied.constant_reshapes} reshapes "
+                f"and {tidied.constant_values} values made constant, {tidied.qkv_fused} Q/K/V projections "
+                f"fused; outputs within {tidied.max_output_diff:.1g}"
+            )
         else:
             steps.skip("Graph optimisation skipped (--optimize none)")
         base = _base_fields(opts, config, labels, max_length, tags)
@@ -278,7 +284,9 @@ def export_model(opts: ExportOptions) -> Bundle:
         _calibrate(opts, config, labels, served, fp32_bundle, steps)
         _fit_teaching(opts, served, fp32_bundle, steps)
         with steps.step(f"Validating fp32 and int8 on {len(examples)} examples ({eval_source})"):
-            figures, fp32_preds, served_preds = _validate(fp32_bundle, served, examples, labelled, quant is not None, steps)
+            figures, fp32_preds, served_preds = _validate(
+                fp32_bundle, served, examples, labelled, quant is not None, steps
+            )
             figures.update(_polarity_figures(served, opts.minimal_pairs, steps))
         _refuse_if_disagreeing(figures, opts)
         gpu_models: dict[str, Path] = {}
@@ -296,7 +304,12 @@ def export_model(opts: ExportOptions) -> Bundle:
             fields = {**base, "quantization": quant, "calibration": cal, "eval": {"source": eval_source, **figures}}
             bundle = _write_bundle(served, opts.out, fields, examples, served_preds, gpu_models)
             if opts.fp32_out:
-                fp32_fields = {**base, "quantization": None, "calibration": cal, "eval": {"source": eval_source, **figures}}
+                fp32_fields = {
+                    **base,
+                    "quantization": None,
+                    "calibration": cal,
+                    "eval": {"source": eval_source, **figures},
+                }
                 fp32_fields.pop("device_models", None)
                 _write_bundle(fp32_bundle, opts.fp32_out, fp32_fields, examples, fp32_preds)
     return bundle
@@ -381,14 +394,17 @@ def _expose_embedding(onnx_dir: Path) -> None:
     producers = {out: node for node in graph.node for out in node.output}
     node = producers.get(logits)
     if node is not None and node.op_type == "Add":  # MatMul + Add: follow the MatMul
-        node = next((producers.get(i) for i in node.input if producers.get(i) is not None
-                     and producers[i].op_type == "MatMul"), None)
+        node = next(
+            (producers.get(i) for i in node.input if producers.get(i) is not None and producers[i].op_type == "MatMul"),
+            None,
+        )
     if node is None or node.op_type not in ("Gemm", "MatMul"):
         log.info("no linear classification head found before %s; no embedding output", logits)
         return
     graph.node.append(onnx.helper.make_node("Identity", [node.input[0]], [EMBEDDING_OUTPUT], name="embedding_out"))
-    graph.output.append(onnx.helper.make_tensor_value_info(
-        EMBEDDING_OUTPUT, onnx.TensorProto.FLOAT, ["batch_size", "hidden_size"]))
+    graph.output.append(
+        onnx.helper.make_tensor_value_info(EMBEDDING_OUTPUT, onnx.TensorProto.FLOAT, ["batch_size", "hidden_size"])
+    )
     onnx.save(proto, str(path))
 
 
@@ -401,8 +417,11 @@ def _calibrate(opts: ExportOptions, config: Any, labels: list[str], served: Path
     statistics and manifest fields into both candidate bundles (fp32 shares them)."""
     multi = getattr(config, "problem_type", None) == "multi_label_classification"
     if not opts.calibration_file or multi:
-        steps.skip("Calibration skipped (no validation split given)" if not multi else
-                   "Calibration skipped (multi-label model)")
+        steps.skip(
+            "Calibration skipped (no validation split given)"
+            if not multi
+            else "Calibration skipped (multi-label model)"
+        )
         return
     val = load_many(_paths(opts.calibration_file))
     check_labels(val, [*labels, "out_of_scope"], _name(opts.calibration_file))
@@ -421,13 +440,22 @@ def _calibrate(opts: ExportOptions, config: Any, labels: list[str], served: Path
             if stats_file and choice.calibration.stats is not None:
                 stats = choice.calibration.stats
                 np.savez(stage / stats_file, means=stats.means, precision=stats.precision)
-            write_manifest(stage, {**{k: v for k, v in _manifest(stage).items() if k not in ("files", "format_version")},
-                                   "calibration": cal_fields})
-        compared = "; ".join(f"{k}: in-scope {v['in_scope_accuracy']}, out-of-scope recall {v['out_of_scope_recall']}"
-                             for k, v in choice.report["compared"].items())
+            write_manifest(
+                stage,
+                {
+                    **{k: v for k, v in _manifest(stage).items() if k not in ("files", "format_version")},
+                    "calibration": cal_fields,
+                },
+            )
+        compared = "; ".join(
+            f"{k}: in-scope {v['in_scope_accuracy']}, out-of-scope recall {v['out_of_scope_recall']}"
+            for k, v in choice.report["compared"].items()
+        )
         steps.info(f"held-out halves of validation: {compared}")
-        steps.info(f"chosen: {choice.calibration.method}, temperature {choice.calibration.temperature:.3f}, "
-                   f"threshold {choice.calibration.threshold}")
+        steps.info(
+            f"chosen: {choice.calibration.method}, temperature {choice.calibration.temperature:.3f}, "
+            f"threshold {choice.calibration.threshold}"
+        )
 
 
 def _fit_teaching(opts: ExportOptions, served: Path, fp32: Path, steps: Steps) -> None:
@@ -441,12 +469,19 @@ def _fit_teaching(opts: ExportOptions, served: Path, fp32: Path, steps: Steps) -
         fields, arrays = teaching.fit(served, train, val)
         for stage in (served, fp32) if served != fp32 else (served,):
             np.savez(stage / REFERENCE_FILE, **arrays)
-            write_manifest(stage, {**{k: v for k, v in _manifest(stage).items() if k not in ("files", "format_version")},
-                                   "teaching": fields})
+            write_manifest(
+                stage,
+                {
+                    **{k: v for k, v in _manifest(stage).items() if k not in ("files", "format_version")},
+                    "teaching": fields,
+                },
+            )
         sim = fields["simulated"]
-        steps.info(f"taught-label threshold {fields['threshold']}: each of {sim['labels']} labels taught as new with "
-                   f"{sim['examples']} examples, recall {sim['recall']}, unseen out-of-scope texts taken "
-                   f"{sim['unseen_out_of_scope_taken']}")
+        steps.info(
+            f"taught-label threshold {fields['threshold']}: each of {sim['labels']} labels taught as new with "
+            f"{sim['examples']} examples, recall {sim['recall']}, unseen out-of-scope texts taken "
+            f"{sim['unseen_out_of_scope_taken']}"
+        )
 
 
 def _output_names(stage: Path) -> list[str]:
@@ -455,8 +490,9 @@ def _output_names(stage: Path) -> list[str]:
     return [o.name for o in onnx.load(str(stage / MODEL_FILE), load_external_data=False).graph.output]
 
 
-def _base_fields(opts: ExportOptions, config: Any, labels: list[str], max_length: int,
-                 tags: list[str] | None = None) -> dict[str, Any]:
+def _base_fields(
+    opts: ExportOptions, config: Any, labels: list[str], max_length: int, tags: list[str] | None = None
+) -> dict[str, Any]:
     multi = getattr(config, "problem_type", None) == "multi_label_classification"
     slots = {"slot_tags": tags} if tags else {}  # only joint bundles: the runtime decodes slots when present
     return {
@@ -489,17 +525,24 @@ def _validate(fp32: Path, served: Path, examples: list[Example], labelled: bool,
     figures["opset"] = _opset(served / MODEL_FILE)
     steps.info(", ".join(f"{k}={v}" for k, v in figures.items() if v is not None))
     figures["batch_invariance"] = inv = batch_invariance(served, [e.text for e in examples])
-    steps.info(f"alone against {inv['batchings']} shuffled batchings of {'/'.join(map(str, inv['batch_sizes']))}: "
-               f"{inv['label_changes']} answers changed, largest score move {inv['max_score_diff']:.1g}")
+    steps.info(
+        f"alone against {inv['batchings']} shuffled batchings of {'/'.join(map(str, inv['batch_sizes']))}: "
+        f"{inv['label_changes']} answers changed, largest score move {inv['max_score_diff']:.1g}"
+    )
     if labelled:
         # The served model's figures: what a board sees, with its calibration and threshold.
         served_figures = eval_figures(examples, q.details)
         labels = _manifest(served)["labels"]
-        served_figures["ece_uncalibrated"] = round(uncalibrated_ece(model_outputs(served, [e.text for e in examples])[0],
-                                                                    labels, examples), 4)
+        served_figures["ece_uncalibrated"] = round(
+            uncalibrated_ece(model_outputs(served, [e.text for e in examples])[0], labels, examples), 4
+        )
         figures.update(served_figures)
-        steps.info(", ".join(f"{k}={served_figures[k]}" for k in
-                             ("in_scope_accuracy", "out_of_scope_recall", "rejected", "ece", "ece_uncalibrated")))
+        steps.info(
+            ", ".join(
+                f"{k}={served_figures[k]}"
+                for k in ("in_scope_accuracy", "out_of_scope_recall", "rejected", "ece", "ece_uncalibrated")
+            )
+        )
         for line in per_label_lines(served_figures["per_label"]):
             steps.info(line)
     return figures, fp.predictions, q.predictions
@@ -527,28 +570,36 @@ def _refuse_if_disagreeing(figures: dict[str, Any], opts: ExportOptions) -> None
     agree = figures["agreement"]
     problems = []
     if agree is not None and agree < opts.min_agreement:
-        problems.append(f"the int8 model agrees with fp32 on only {agree:.1%} of {figures['examples']} examples "
-                        f"(--min-agreement {opts.min_agreement:.0%})")
+        problems.append(
+            f"the int8 model agrees with fp32 on only {agree:.1%} of {figures['examples']} examples "
+            f"(--min-agreement {opts.min_agreement:.0%})"
+        )
     tags = figures.get("tag_agreement")
     if tags is not None and tags < MIN_TAG_AGREEMENT:
         problems.append(f"its slot tags agree with fp32 on only {tags:.1%} of tokens (needs {MIN_TAG_AGREEMENT:.0%})")
     f1_fp, f1_q = figures.get("span_f1_fp32"), figures.get("span_f1_int8")
     if f1_fp is not None and f1_q is not None and round(f1_fp - f1_q, 4) > MAX_SPAN_F1_DROP:
-        problems.append(f"its slot span F1 is {f1_q:.3f} against fp32's {f1_fp:.3f} "
-                        f"(may drop {MAX_SPAN_F1_DROP:.2f} at most)")
+        problems.append(
+            f"its slot span F1 is {f1_q:.3f} against fp32's {f1_fp:.3f} (may drop {MAX_SPAN_F1_DROP:.2f} at most)"
+        )
     flips = figures.get("polarity_flips") or []
     if flips:
-        problems.append(f"{len(flips)} minimal pairs get the opposite action ({'; '.join(flips[:3])}; train on more "
-                        "sentences that differ only in on/off, start/dock or up/down)")
+        problems.append(
+            f"{len(flips)} minimal pairs get the opposite action ({'; '.join(flips[:3])}; train on more "
+            "sentences that differ only in on/off, start/dock or up/down)"
+        )
     inv = figures.get("batch_invariance")
     if inv and (inv["label_changes"] or inv["max_score_diff"] > BATCH_SCORE_TOLERANCE):
-        problems.append(f"{inv['label_changes']} of {inv['answers_compared']} answers changed with their batch-mates "
-                        f"(largest score move {inv['max_score_diff']:.2g}, allowed {BATCH_SCORE_TOLERANCE:g}); "
-                        "use --scales static")
+        problems.append(
+            f"{inv['label_changes']} of {inv['answers_compared']} answers changed with their batch-mates "
+            f"(largest score move {inv['max_score_diff']:.2g}, allowed {BATCH_SCORE_TOLERANCE:g}); "
+            "use --scales static"
+        )
     if not problems:
         return
-    message = (f"{'; '.join(problems)}; try another --quantize target or --optimize level, "
-               "or pass --force to write it anyway")
+    message = (
+        f"{'; '.join(problems)}; try another --quantize target or --optimize level, or pass --force to write it anyway"
+    )
     if not opts.force:
         raise ExportError(message)
     log.warning("forced: %s", message)
@@ -593,7 +644,12 @@ def _refuse_fp16_if_disagreeing(figures: dict[str, Any], opts: ExportOptions) ->
 
 
 def _write_bundle(
-    stage: Path, out: Path, fields: dict[str, Any], examples: list[Example], preds, extra_models: dict[str, Path] | None = None
+    stage: Path,
+    out: Path,
+    fields: dict[str, Any],
+    examples: list[Example],
+    preds,
+    extra_models: dict[str, Path] | None = None,
 ) -> Bundle:
     """Write the bundle beside `out`, then swap it in, so `out` is never half a bundle and
     never keeps files of an older export. The eval samples carry the predictions validated

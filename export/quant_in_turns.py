@@ -41,8 +41,10 @@ def in_turns(new: Classifier, old: Classifier, texts: list[str], cycles: int) ->
     """Per-cycle ratios old/new (wall and CPU time) for batch 1 and batch 32, after untimed
     warm-up calls of both."""
     batches = [texts[i : i + 32] for i in range(0, 32 * BATCH_32_CALLS, 32)]
-    work = {"batch 1": lambda c: _timed(lambda: c.classify([SHORT]), BATCH_1_CALLS),
-            "batch 32": lambda c: _timed(lambda: [c.classify(b) for b in batches], 1)}
+    work = {
+        "batch 1": lambda c: _timed(lambda: c.classify([SHORT]), BATCH_1_CALLS),
+        "batch 32": lambda c: _timed(lambda: [c.classify(b) for b in batches], 1),
+    }
     for clf in (new, old):
         for run in work.values():
             run(clf)
@@ -55,8 +57,13 @@ def in_turns(new: Classifier, old: Classifier, texts: list[str], cycles: int) ->
     out = {}
     for name, pairs in ratios.items():
         wall, cpu = [p[0] for p in pairs], [p[1] for p in pairs]
-        out[name] = {"median": statistics.median(wall), "q1": statistics.quantiles(wall, n=4)[0],
-                     "q3": statistics.quantiles(wall, n=4)[2], "cpu_median": statistics.median(cpu), "cycles": len(wall)}
+        out[name] = {
+            "median": statistics.median(wall),
+            "q1": statistics.quantiles(wall, n=4)[0],
+            "q3": statistics.quantiles(wall, n=4)[2],
+            "cpu_median": statistics.median(cpu),
+            "cycles": len(wall),
+        }
     return out
 
 
@@ -70,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     texts = [e.text for e in load_many(DEFAULT_TEST_FILES)]
     new, old = Classifier.load(args.new, device="cpu"), Classifier.load(args.old, device="cpu")
     result = in_turns(new, old, texts, args.cycles)
-    print(f"| calls | {args.new.name} is ... as fast as {args.old.name} (median, wall) | quartiles | by CPU time | cycles |")
+    print(
+        f"| calls | {args.new.name} is ... as fast as {args.old.name} (median, wall) | quartiles | by CPU time | cycles |"
+    )
     print("|---|---|---|---|---|")
     for name, r in result.items():
         print(f"| {name} | {r['median']:.3f}x | {r['q1']:.3f}-{r['q3']:.3f} | {r['cpu_median']:.3f}x | {r['cycles']} |")

@@ -56,6 +56,7 @@ class Variant:
 
 def _ort_quantizer(config: str, per_channel: bool) -> Callable[[Path, Path], None]:
     """Optimum's ORTQuantizer, dynamic: what export/pipeline.py's quantize step does today."""
+
     def build(src: Path, out: Path) -> None:
         from optimum.onnxruntime import ORTQuantizer
         from optimum.onnxruntime.configuration import AutoQuantizationConfig
@@ -65,6 +66,7 @@ def _ort_quantizer(config: str, per_channel: bool) -> Callable[[Path, Path], Non
         with tempfile.TemporaryDirectory() as tmp:
             quantizer.quantize(save_dir=tmp, quantization_config=qconfig)
             shutil.move(str(next(Path(tmp).glob("*.onnx"))), out)
+
     return build
 
 
@@ -87,13 +89,20 @@ def _quantize_dynamic(fused: bool, per_channel: bool) -> Callable[[Path, Path], 
             if fused:
                 graph = Path(tmp) / "fused.onnx"
                 _fused(src, graph)
-            quantize_dynamic(str(graph), str(out), weight_type=QuantType.QInt8, per_channel=per_channel,
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+            quantize_dynamic(
+                str(graph),
+                str(out),
+                weight_type=QuantType.QInt8,
+                per_channel=per_channel,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+
     return build
 
 
 def _static_qdq(validation: list[str], tokenize: Callable[[list[str]], dict[str, np.ndarray]]):
     """Static int8 (QDQ), activations calibrated (MinMax) on the validation split."""
+
     def build(src: Path, out: Path) -> None:
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -104,8 +113,17 @@ def _static_qdq(validation: list[str], tokenize: Callable[[list[str]], dict[str,
             def get_next(self):
                 return next(self.batches, None)
 
-        quantize_static(str(src), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+        quantize_static(
+            str(src),
+            str(out),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+        )
+
     return build
 
 
@@ -114,12 +132,19 @@ def variants(validation: list[str], tokenize) -> list[Variant]:
         Variant("fp32", lambda src, out: shutil.copyfile(src, out), "O1 graph, no quantization (reference)"),
         Variant("o1-ortq-arm64", _ort_quantizer("arm64", False), "today: O1 + ORTQuantizer dynamic, arm64, per-tensor"),
         Variant("o1-ortq-arm64-pc", _ort_quantizer("arm64", True), "O1 + ORTQuantizer dynamic, arm64, per-channel"),
-        Variant("o1-ortq-vnni", _ort_quantizer("avx512_vnni", False), "O1 + ORTQuantizer dynamic, avx512_vnni, per-tensor"),
-        Variant("o1-qd", _quantize_dynamic(False, False), "O1 + quantize_dynamic (DefaultTensorType FLOAT), per-tensor"),
+        Variant(
+            "o1-ortq-vnni", _ort_quantizer("avx512_vnni", False), "O1 + ORTQuantizer dynamic, avx512_vnni, per-tensor"
+        ),
+        Variant(
+            "o1-qd", _quantize_dynamic(False, False), "O1 + quantize_dynamic (DefaultTensorType FLOAT), per-tensor"
+        ),
         Variant("o2-qd", _quantize_dynamic(True, False), "O2 fused + quantize_dynamic, per-tensor"),
         Variant("o2-qd-pc", _quantize_dynamic(True, True), "O2 fused + quantize_dynamic, per-channel"),
-        Variant("o1-static-qdq", _static_qdq(validation, tokenize), "O1 + static QDQ, MatMul, per-channel, "
-                                                                      "calibrated on the validation split"),
+        Variant(
+            "o1-static-qdq",
+            _static_qdq(validation, tokenize),
+            "O1 + static QDQ, MatMul, per-channel, calibrated on the validation split",
+        ),
     ]
 
 
@@ -149,7 +174,7 @@ def _speed(bundle: Path, texts: list[str]) -> dict[str, float]:
     cpu_one = (time.process_time() - cpu_start) / 300
     wide, _ = create_session(clf.bundle.model_path, "cpu", physical_cores())
     order = sorted(texts, key=len)
-    batches = [clf.encoder.encode(order[i:i + 32], clf.input_names).arrays for i in range(0, len(order), 32)]
+    batches = [clf.encoder.encode(order[i : i + 32], clf.input_names).arrays for i in range(0, len(order), 32)]
     for b in batches[:3]:
         wide.run(None, b)
     rates, cpu_rates = [], []
@@ -160,8 +185,12 @@ def _speed(bundle: Path, texts: list[str]) -> dict[str, float]:
         rates.append(len(texts) / (time.perf_counter() - start))
         cpu_rates.append(len(texts) / (time.process_time() - cpu_start))
     # CPU time (spinning is off, so it is work, not waiting) moves less than wall time on a shared machine
-    return {"batch1_p50_ms": 1000 * statistics.median(samples), "batch32_texts_per_s": statistics.median(rates),
-            "batch1_cpu_ms": 1000 * cpu_one, "batch32_texts_per_cpu_s": statistics.median(cpu_rates)}
+    return {
+        "batch1_p50_ms": 1000 * statistics.median(samples),
+        "batch32_texts_per_s": statistics.median(rates),
+        "batch1_cpu_ms": 1000 * cpu_one,
+        "batch32_texts_per_cpu_s": statistics.median(cpu_rates),
+    }
 
 
 def _accuracy(bundle: Path, examples, fp32_argmax: list[str] | None) -> dict[str, Any]:
@@ -170,8 +199,10 @@ def _accuracy(bundle: Path, examples, fp32_argmax: list[str] | None) -> dict[str
     answers = [p.label for p in clf.classify(texts, top_k=1)]
     logits = clf.model_outputs(texts)[0]
     argmax = [clf.labels[i] for i in logits.argmax(axis=1)]
-    out = {"accuracy": sum(a == e.label for a, e in zip(answers, examples)) / len(examples),
-           "argmax_accuracy": sum(a == e.label for a, e in zip(argmax, examples)) / len(examples)}
+    out = {
+        "accuracy": sum(a == e.label for a, e in zip(answers, examples)) / len(examples),
+        "argmax_accuracy": sum(a == e.label for a, e in zip(argmax, examples)) / len(examples),
+    }
     if fp32_argmax is not None:
         out["agreement_fp32"] = sum(a == b for a, b in zip(argmax, fp32_argmax)) / len(argmax)
     return out, argmax
@@ -220,27 +251,37 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("batch1_p50_ms", "batch32_texts_per_s", "batch1_cpu_ms", "batch32_texts_per_cpu_s"):
             if row.get("speed"):
                 row[key] = statistics.median(s[key] for s in row["speed"])
-    result = {"fp32_bundle": str(args.fp32), "test": str(args.test), "validation": str(args.validation),
-              "cores": physical_cores(), "rounds": args.rounds, "command": ["python", "-m", "export.quant_variants", *(argv or sys.argv[1:])],
-              "variants": rows}
+    result = {
+        "fp32_bundle": str(args.fp32),
+        "test": str(args.test),
+        "validation": str(args.validation),
+        "cores": physical_cores(),
+        "rounds": args.rounds,
+        "command": ["python", "-m", "export.quant_variants", *(argv or sys.argv[1:])],
+        "variants": rows,
+    }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(table(rows))
     return 0
 
 
 def table(rows: dict[str, dict[str, Any]]) -> str:
-    lines = ["| variant | what | accuracy | argmax acc. | agreement with fp32 | batch 1 p50 (1 thread) | batch 1 CPU ms "
-             "| batch 32 texts/s | batch 32 texts per CPU s | size |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| variant | what | accuracy | argmax acc. | agreement with fp32 | batch 1 p50 (1 thread) | batch 1 CPU ms "
+        "| batch 32 texts/s | batch 32 texts per CPU s | size |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, r in rows.items():
         if "error" in r:
             lines.append(f"| {name} | {r['note']} | failed: {r['error'][:80]} | | | | | | | |")
             continue
         agree = f"{100 * r['agreement_fp32']:.1f} %" if "agreement_fp32" in r else "—"
-        lines.append(f"| {name} | {r['note']} | {100 * r['accuracy']:.1f} % | {100 * r['argmax_accuracy']:.1f} % | {agree} "
-                     f"| {r.get('batch1_p50_ms', float('nan')):.3f} ms | {r.get('batch1_cpu_ms', float('nan')):.3f} ms "
-                     f"| {r.get('batch32_texts_per_s', float('nan')):.0f} | {r.get('batch32_texts_per_cpu_s', float('nan')):.0f} "
-                     f"| {r['bytes'] / 2**20:.1f} MiB |")
+        lines.append(
+            f"| {name} | {r['note']} | {100 * r['accuracy']:.1f} % | {100 * r['argmax_accuracy']:.1f} % | {agree} "
+            f"| {r.get('batch1_p50_ms', float('nan')):.3f} ms | {r.get('batch1_cpu_ms', float('nan')):.3f} ms "
+            f"| {r.get('batch32_texts_per_s', float('nan')):.0f} | {r.get('batch32_texts_per_cpu_s', float('nan')):.0f} "
+            f"| {r['bytes'] / 2**20:.1f} MiB |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -45,8 +45,9 @@ def activation_matmuls(model_path: Path) -> list[str]:
     return [n.name for n in graph.node if n.op_type == "MatMul" and not set(n.input) & constants]
 
 
-def pick_calibration_texts(texts: Sequence[str], labels: Sequence[str], count: int = CALIBRATION_TEXTS,
-                           seed: int = CALIBRATION_SEED) -> list[str]:
+def pick_calibration_texts(
+    texts: Sequence[str], labels: Sequence[str], count: int = CALIBRATION_TEXTS, seed: int = CALIBRATION_SEED
+) -> list[str]:
     """Up to `count` texts, taken round-robin over the labels (each label's texts shuffled with
     `seed`), so every intent and language of the training data shapes the scales."""
     by_label: dict[str, list[str]] = {}
@@ -62,8 +63,9 @@ def pick_calibration_texts(texts: Sequence[str], labels: Sequence[str], count: i
     return out
 
 
-def calibration_feeds(texts: list[str], tokenizer_json: Path, max_length: int,
-                      input_names: list[str]) -> list[dict[str, np.ndarray]]:
+def calibration_feeds(
+    texts: list[str], tokenizer_json: Path, max_length: int, input_names: list[str]
+) -> list[dict[str, np.ndarray]]:
     """The model inputs for `texts` as the service builds them: batches of CALIBRATION_BATCH,
     each tokenized once and cut into the calls that pad least (edge_app.padding), as Classifier does."""
     encoder = TextEncoder(tokenizer_json, max_length)
@@ -114,22 +116,41 @@ def quantize_embedding(model_path: Path, out_path: Path) -> None:
     quantizer): a quarter of the bundle's size, and each row's lookup is its own."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(model_path, out_path, op_types_to_quantize=["Gather"], weight_type=QuantType.QInt8,
-                     per_channel=False, extra_options={"WeightSymmetric": True})
+    quantize_dynamic(
+        model_path,
+        out_path,
+        op_types_to_quantize=["Gather"],
+        weight_type=QuantType.QInt8,
+        per_channel=False,
+        extra_options={"WeightSymmetric": True},
+    )
 
 
-def quantize_static_matmuls(model_path: Path, out_path: Path, feeds: list[dict[str, np.ndarray]],
-                            exclude: list[str], reduce_range: bool = False) -> None:
+def quantize_static_matmuls(
+    model_path: Path, out_path: Path, feeds: list[dict[str, np.ndarray]], exclude: list[str], reduce_range: bool = False
+) -> None:
     """QDQ int8 on every MatMul with a constant weight but `exclude`: per-channel symmetric int8
     weights, uint8 activations with the MinMax range seen over `feeds`."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     quantize_static(
-        model_path, out_path, _Feeds(feeds), quant_format=QuantFormat.QDQ, op_types_to_quantize=["MatMul"],
-        per_channel=True, reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        nodes_to_exclude=exclude, calibrate_method=CalibrationMethod.MinMax,
-        extra_options={"MatMulConstBOnly": True, "WeightSymmetric": True, "ActivationSymmetric": False,
-                       "OpTypesToExcludeOutputQuantization": ["MatMul"]},
+        model_path,
+        out_path,
+        _Feeds(feeds),
+        quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=["MatMul"],
+        per_channel=True,
+        reduce_range=reduce_range,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=exclude,
+        calibrate_method=CalibrationMethod.MinMax,
+        extra_options={
+            "MatMulConstBOnly": True,
+            "WeightSymmetric": True,
+            "ActivationSymmetric": False,
+            "OpTypesToExcludeOutputQuantization": ["MatMul"],
+        },
     )
 
 
@@ -158,8 +179,13 @@ def fuse_int8_matmuls(model_path: Path) -> dict[str, int]:
             continue
         act, weight = (producer.get(name) for name in node.input)
         quant = producer.get(act.input[0]) if act is not None and act.op_type == "DequantizeLinear" else None
-        if quant is None or quant.op_type != "QuantizeLinear" or weight is None or weight.op_type != "DequantizeLinear" \
-                or weight.input[0] not in constants:
+        if (
+            quant is None
+            or quant.op_type != "QuantizeLinear"
+            or weight is None
+            or weight.op_type != "DequantizeLinear"
+            or weight.input[0] not in constants
+        ):
             continue
         after = consumers.get(node.output[0], [])
         bias = None
@@ -167,11 +193,22 @@ def fuse_int8_matmuls(model_path: Path) -> dict[str, int]:
             other = [name for name in after[0].input if name != node.output[0]]
             if len(other) == 1 and other[0] in constants and len(constants[other[0]].dims) == 1:
                 bias = other[0]
-        inputs = [quant.output[0], weight.input[0], act.input[1], weight.input[1],
-                  act.input[2] if len(act.input) > 2 else "", weight.input[2] if len(weight.input) > 2 else ""]
+        inputs = [
+            quant.output[0],
+            weight.input[0],
+            act.input[1],
+            weight.input[1],
+            act.input[2] if len(act.input) > 2 else "",
+            weight.input[2] if len(weight.input) > 2 else "",
+        ]
         output = after[0].output[0] if bias else node.output[0]
-        merged = helper.make_node("MatMulIntegerToFloat", inputs + ([bias] if bias else []), [output],
-                                  name=node.name + "/int8", domain="com.microsoft")
+        merged = helper.make_node(
+            "MatMulIntegerToFloat",
+            inputs + ([bias] if bias else []),
+            [output],
+            name=node.name + "/int8",
+            domain="com.microsoft",
+        )
         graph.node.insert(list(graph.node).index(node), merged)
         drop.update(id(n) for n in ([node, after[0]] if bias else [node]))
         fused += 1
@@ -203,13 +240,16 @@ def _without_dead_nodes(nodes: list[Any], outputs: set[str]) -> list[Any]:
         nodes = alive
 
 
-def quantize_static(model_path: Path, out_dir: Path, texts: list[str], tokenizer_json: Path,
-                    max_length: int, target: str) -> dict[str, Any]:
+def quantize_static(
+    model_path: Path, out_dir: Path, texts: list[str], tokenizer_json: Path, max_length: int, target: str
+) -> dict[str, Any]:
     """`model_path` (fp32) -> `out_dir`/model.onnx with fixed activation scales; the manifest's
     `quantization` fields, saying how the scales were obtained."""
     if not texts:
-        raise ExportError("static quantization needs calibration texts; give --calibration-file or --train-file, "
-                          "or use --scales dynamic")
+        raise ExportError(
+            "static quantization needs calibration texts; give --calibration-file or --train-file, "
+            "or use --scales dynamic"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     exclude = activation_matmuls(model_path)
     feeds = calibration_feeds(texts, tokenizer_json, max_length, _input_names(model_path))
@@ -228,8 +268,12 @@ def quantize_static(model_path: Path, out_dir: Path, texts: list[str], tokenizer
         "per_channel": True,
         "reduce_range": reduce_range,
         "activations": "QUInt8",
-        "scales": {"calibration": "MinMax", "texts": len(texts), "batch": CALIBRATION_BATCH,
-                   "padding": "as the product pads (edge_app.padding)"},
+        "scales": {
+            "calibration": "MinMax",
+            "texts": len(texts),
+            "batch": CALIBRATION_BATCH,
+            "padding": "as the product pads (edge_app.padding)",
+        },
         "operators": ["MatMul", "Gather"],
         "fp32_matmuls": len(exclude),
         **rewritten,

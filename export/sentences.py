@@ -30,11 +30,19 @@ DRAWS = 20  # random draws per wanted sentence before a sampled template gives u
 PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 SLOT_ALIASES = {"area": "room"}  # Home Assistant's area is the default model's room
 # An `area` list a file uses without defining it (Home Assistant fills it from its areas).
-BUILTIN_AREAS = {"en": ("kitchen", "living room", "bedroom", "bathroom", "hallway", "office", "garage", "garden"),
-                 "ko": ("주방", "거실", "침실", "욕실", "복도", "서재", "차고", "정원")}
+BUILTIN_AREAS = {
+    "en": ("kitchen", "living room", "bedroom", "bathroom", "hallway", "office", "garage", "garden"),
+    "ko": ("주방", "거실", "침실", "욕실", "복도", "서재", "차고", "정원"),
+}
 VALUE_SLOTS = ("temperature", "duration", "volume")  # export/evaluate.py compares their values
-NAMED_TYPES = {"temperature": "temperature", "duration": "duration", "percentage": "percentage",
-               "brightness": "percentage", "number": "number", "volume": "volume"}
+NAMED_TYPES = {
+    "temperature": "temperature",
+    "duration": "duration",
+    "percentage": "percentage",
+    "brightness": "percentage",
+    "number": "number",
+    "volume": "volume",
+}
 
 
 @dataclass
@@ -62,10 +70,18 @@ def read_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ExportError(f"sentence file {path} is not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
-    if not isinstance(data, dict) or not isinstance(data.get("language"), str) or not isinstance(data.get("intents"), dict):
-        raise ExportError(f"sentence file {path} needs `language: xx` and an `intents:` mapping "
-                          "(the shape of Home Assistant's custom_sentences)")
+        raise ExportError(
+            f"sentence file {path} is not valid YAML ({str(exc).splitlines()[0]}); fix the file"
+        ) from None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("language"), str)
+        or not isinstance(data.get("intents"), dict)
+    ):
+        raise ExportError(
+            f"sentence file {path} needs `language: xx` and an `intents:` mapping "
+            "(the shape of Home Assistant's custom_sentences)"
+        )
     return data
 
 
@@ -128,8 +144,10 @@ def _parsed(block: Any, where: str) -> list[Any]:
             try:
                 parse_sentence(text, keep_text=True)
             except Exception as exc:  # noqa: BLE001
-                raise ExportError(f"{where}: hassil cannot parse the template {text!r} ({exc or type(exc).__name__}); "
-                                  "check its (a|b), [optional] and {list} brackets") from None
+                raise ExportError(
+                    f"{where}: hassil cannot parse the template {text!r} ({exc or type(exc).__name__}); "
+                    "check its (a|b), [optional] and {list} brackets"
+                ) from None
         raise
 
 
@@ -160,8 +178,10 @@ class _ListValues:
 
         found = self.lists.get(name)
         if found is None:
-            raise ExportError(f"{self.source}: a sentence uses {{{name}}} but the file has no list `{name}`; "
-                              f"add it under `lists:` with its values")
+            raise ExportError(
+                f"{self.source}: a sentence uses {{{name}}} but the file has no list `{name}`; "
+                f"add it under `lists:` with its values"
+            )
         if isinstance(found, TextSlotList):
             return [pair for value in found.values for pair in self._texts(value)]
         if isinstance(found, RangeSlotList):
@@ -202,9 +222,16 @@ def _range_values(found: Any, language: str) -> list[tuple[str, Any]]:
     return out
 
 
-def _expand_template(sentence: Any, lists: dict[str, Any], rules: dict[str, Any], language: str,
-                     values: _ListValues, cap: int, rng: random.Random,
-                     annotations: Annotations) -> list[tuple[str, tuple[SlotSpan, ...]]]:
+def _expand_template(
+    sentence: Any,
+    lists: dict[str, Any],
+    rules: dict[str, Any],
+    language: str,
+    values: _ListValues,
+    cap: int,
+    rng: random.Random,
+    annotations: Annotations,
+) -> list[tuple[str, tuple[SlotSpan, ...]]]:
     """At most `cap` distinct (text, spans) of one template: all of them, or a seeded sample."""
     from hassil.sample import sample_expression
 

@@ -29,14 +29,20 @@ def report(bundle: str | Path, holdout: Path = HOLDOUT) -> dict:
         keep = list(zip(data["keep"], clf.classify([r["text"] for r in data["keep"]], top_k=1)))
     chatter = [(r, p) for r, p in keep if r["label"] == "out_of_scope"]
     return {
-        "bundle": str(bundle), "threshold": clf.teaching.threshold if clf.teaching else None,
-        "taught_recognised": sum(p.label == r["label"] for r, p in test), "taught_texts": len(test),
+        "bundle": str(bundle),
+        "threshold": clf.teaching.threshold if clf.teaching else None,
+        "taught_recognised": sum(p.label == r["label"] for r, p in test),
+        "taught_texts": len(test),
         "taught_wrong_label": sum(p.taught and p.label != r["label"] for r, p in test),
         "known_kept": sum(p.label == r["label"] for r, p in keep if r["label"] != "out_of_scope"),
         "known_texts": len(keep) - len(chatter),
-        "chatter_taken": sum(p.taught for r, p in chatter), "chatter_texts": len(chatter),
-        "misses": [{"text": r["text"], "want": r["label"], "got": p.label, "score": round(p.score, 3)}
-                   for r, p in test + keep if p.label != r["label"]],
+        "chatter_taken": sum(p.taught for r, p in chatter),
+        "chatter_texts": len(chatter),
+        "misses": [
+            {"text": r["text"], "want": r["label"], "got": p.label, "score": round(p.score, 3)}
+            for r, p in test + keep
+            if p.label != r["label"]
+        ],
     }
 
 
@@ -47,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     r = report(args.bundle)
     print(f"threshold {r['threshold']}")
-    print(f"new phrasings of taught labels recognised: {r['taught_recognised']}/{r['taught_texts']} "
-          f"(given another taught label: {r['taught_wrong_label']})")
+    print(
+        f"new phrasings of taught labels recognised: {r['taught_recognised']}/{r['taught_texts']} "
+        f"(given another taught label: {r['taught_wrong_label']})"
+    )
     print(f"the bundle's own commands kept:            {r['known_kept']}/{r['known_texts']}")
     print(f"chatter and negations taken by a taught label: {r['chatter_taken']}/{r['chatter_texts']}")
     for miss in r["misses"]:

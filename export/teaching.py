@@ -55,15 +55,22 @@ def expose_teach_embedding(onnx_path: Path, layer: int) -> bool:
     masked = producers.get(total.input[0])
     if total.op_type != "ReduceSum" or masked is None or masked.op_type != "Mul":
         return False
-    mask = next(i for i in masked.input if producers.get(i) is None
-                or producers[i].op_type != "LayerNormalization")  # the other factor is the last hidden state
+    mask = next(
+        i for i in masked.input if producers.get(i) is None or producers[i].op_type != "LayerNormalization"
+    )  # the other factor is the last hidden state
     make = onnx.helper.make_node
     reduce = make("ReduceSum", ["teach/masked", *total.input[1:]], ["teach/sum"], name="teach/ReduceSum")
     reduce.attribute.extend(total.attribute)
-    graph.node.extend([make("Mul", [source, mask], ["teach/masked"], name="teach/Mul"), reduce,
-                       make("Div", ["teach/sum", div.input[1]], [TEACH_OUTPUT], name="teach/Div")])
-    graph.output.append(onnx.helper.make_tensor_value_info(TEACH_OUTPUT, onnx.TensorProto.FLOAT,
-                                                           ["batch_size", "hidden_size"]))
+    graph.node.extend(
+        [
+            make("Mul", [source, mask], ["teach/masked"], name="teach/Mul"),
+            reduce,
+            make("Div", ["teach/sum", div.input[1]], [TEACH_OUTPUT], name="teach/Div"),
+        ]
+    )
+    graph.output.append(
+        onnx.helper.make_tensor_value_info(TEACH_OUTPUT, onnx.TensorProto.FLOAT, ["batch_size", "hidden_size"])
+    )
     onnx.save(proto, str(onnx_path))
     return True
 
@@ -113,8 +120,15 @@ def fit(served: Path, train: list[Example], validation: list[Example]) -> tuple[
             counts[i] += [(taken & positive).sum(), positive.sum(), (taken & unseen).sum(), unseen.sum()]
     rates = counts[:, 2] / np.maximum(counts[:, 3], 1)
     i = next((i for i, rate in enumerate(rates) if rate <= MAX_FALSE_ACCEPTS), len(THRESHOLDS) - 1)
-    fields = {"output": TEACH_OUTPUT, "threshold": float(THRESHOLDS[i]), "reference": len(ref_texts),
-              "simulated": {"labels": len(set(val) - {"out_of_scope"}), "examples": SIMULATED_EXAMPLES,
-                            "recall": round(float(counts[i, 0] / max(counts[i, 1], 1)), 4),
-                            "unseen_out_of_scope_taken": round(float(rates[i]), 4)}}
+    fields = {
+        "output": TEACH_OUTPUT,
+        "threshold": float(THRESHOLDS[i]),
+        "reference": len(ref_texts),
+        "simulated": {
+            "labels": len(set(val) - {"out_of_scope"}),
+            "examples": SIMULATED_EXAMPLES,
+            "recall": round(float(counts[i, 0] / max(counts[i, 1], 1)), 4),
+            "unseen_out_of_scope_taken": round(float(rates[i]), 4),
+        },
+    }
     return fields, {"vectors": ref.astype(np.float16), "labels": np.array(ref_labels)}

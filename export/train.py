@@ -102,16 +102,24 @@ def own_data(files: list[Path], cap: int, seed: int, others: list[Example] = ())
     warnings = list(expanded.notes)
     shared = shared_sentences(expanded.examples, others)
     for (a, b), texts in sorted(shared.items()):
-        warnings.append(f"intents {a} and {b} share {len(texts)} identical sentences (e.g. {texts[0]!r}); "
-                        "they cannot be told apart there, so those sentences are left out")
+        warnings.append(
+            f"intents {a} and {b} share {len(texts)} identical sentences (e.g. {texts[0]!r}); "
+            "they cannot be told apart there, so those sentences are left out"
+        )
     clashing = {t for texts in shared.values() for t in texts}
     examples, groups = _unique(expanded, clashing)
     check_counts(examples)
     first = split(examples, groups, HELD_OUT, seed)
     rest = [examples[i] for i in first.train]
     second = split(rest, [groups[i] for i in first.train], VALIDATION / (1 - HELD_OUT), seed + 1)
-    return OwnData([rest[i] for i in second.train], [rest[i] for i in second.held], [examples[i] for i in first.held],
-                   expanded.slot_types, first.by_template, warnings)
+    return OwnData(
+        [rest[i] for i in second.train],
+        [rest[i] for i in second.held],
+        [examples[i] for i in first.held],
+        expanded.slot_types,
+        first.by_template,
+        warnings,
+    )
 
 
 def _unique(expanded: Expanded, clashing: set[str]) -> tuple[list[Example], list[str]]:
@@ -140,9 +148,13 @@ def training_set(own: OwnData, base: str, seed: int) -> TrainingSet:
         default = _unclaimed(load_many(DEFAULT_TRAIN_FILES), theirs, own.warnings)
         pool = rng.sample(default, min(len(default), max(POOL_MIN, POOL_PER_OWN * n)))
         plan = MixPlan(n, n + len(pool), max(DEFAULT_MIN, DEFAULT_PER_OWN * n))
-        return TrainingSet(own.train + pool, plan,
-                           _unclaimed(load_many(DEFAULT_VALIDATION_FILES), theirs) + own.validation,
-                           _unclaimed(load_many(DEFAULT_TEST_FILES), theirs) + own.held, MINIMAL_PAIRS)
+        return TrainingSet(
+            own.train + pool,
+            plan,
+            _unclaimed(load_many(DEFAULT_VALIDATION_FILES), theirs) + own.validation,
+            _unclaimed(load_many(DEFAULT_TEST_FILES), theirs) + own.held,
+            MINIMAL_PAIRS,
+        )
     langs = {e.lang for e in own.train}
     pool = _unclaimed(_out_of_scope(DEFAULT_TRAIN_FILES, langs), theirs, own.warnings)
     pool = rng.sample(pool, min(len(pool), max(2 * OUT_OF_SCOPE_MIN, 2 * OUT_OF_SCOPE_PER_OWN * n)))
@@ -158,8 +170,10 @@ def _unclaimed(examples: list[Example], theirs: list[Example], warnings: list[st
     claimed = {id(e) for e, hit in zip(refusals, covered(refusals, theirs)) if hit}
     if claimed and warnings is not None:
         sample = next(e.text for e in refusals if id(e) in claimed)
-        warnings.append(f"{len(claimed)} of our out-of-scope training examples are close to your sentences "
-                        f"(e.g. {sample!r}) and were left out; the default model refused them")
+        warnings.append(
+            f"{len(claimed)} of our out-of-scope training examples are close to your sentences "
+            f"(e.g. {sample!r}) and were left out; the default model refused them"
+        )
     return [e for e in examples if id(e) not in claimed]
 
 
@@ -202,8 +216,10 @@ def train_sentences(opts: TrainOptions) -> tuple[Bundle, dict]:
     epochs = opts.epochs or EPOCHS[opts.base]
     with tempfile.TemporaryDirectory(prefix="edge-app-train-") as tmp:
         work = Path(tmp)
-        with steps.step(f"Fine-tuning from {'the default model' if opts.base == 'default' else 'the bare encoder'} "
-                        f"({epochs} epochs of {data.plan.size} examples, seed {opts.seed})"):
+        with steps.step(
+            f"Fine-tuning from {'the default model' if opts.base == 'default' else 'the bare encoder'} "
+            f"({epochs} epochs of {data.plan.size} examples, seed {opts.seed})"
+        ):
             checkpoint = _fine_tune(data, opts, epochs, work, steps)
         with steps.step("Exporting through the export pipeline"):
             bundle = _export(checkpoint, data, opts, work)
@@ -223,9 +239,11 @@ def _describe(own: OwnData, data: TrainingSet, steps: Steps) -> None:
     steps.info(", ".join(f"{label} {n}" for label, n in sorted(counts.items())))
     typed = ", ".join(f"{slot} ({kind})" for slot, kind in sorted(own.slot_types.items()))
     steps.info(f"slots: {typed or 'none'}")
-    steps.info(f"{len(own.train)} to train on, {len(own.validation)} to calibrate on, {len(own.held)} held out "
-               f"(whole templates for {len(own.by_template)} of {len(counts)} intents); "
-               f"{len(data.train) - len(own.train)} more examples to draw from")
+    steps.info(
+        f"{len(own.train)} to train on, {len(own.validation)} to calibrate on, {len(own.held)} held out "
+        f"(whole templates for {len(own.by_template)} of {len(counts)} intents); "
+        f"{len(data.train) - len(own.train)} more examples to draw from"
+    )
 
 
 def _fine_tune(data: TrainingSet, opts: TrainOptions, epochs: int, work: Path, steps: Steps) -> Path:
@@ -248,8 +266,17 @@ def _fine_tune(data: TrainingSet, opts: TrainOptions, epochs: int, work: Path, s
         model = joint_from_encoder(str(source), labels, tags, pooling=recipe.pooling)
     tokenizer = AutoTokenizer.from_pretrained(source)
     teacher = _teacher(data.train, ENCODER, recipe, work)
-    train_joint(model, tokenizer, data.train, teacher, epochs=epochs, seed=opts.seed, recipe=recipe,
-                quiet=opts.quiet, plan=data.plan)
+    train_joint(
+        model,
+        tokenizer,
+        data.train,
+        teacher,
+        epochs=epochs,
+        seed=opts.seed,
+        recipe=recipe,
+        quiet=opts.quiet,
+        plan=data.plan,
+    )
     out = work / "checkpoint"
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -260,8 +287,10 @@ def _default_checkpoint(given: Path | None, steps: Steps, quiet: bool) -> Path:
     """--checkpoint, else the cached default build's checkpoint (built first when there is none)."""
     if given is not None:
         if not (Path(given) / "config.json").is_file():
-            raise ExportError(f"--checkpoint {given} is not a checkpoint folder (no config.json); pass the "
-                              "`checkpoint` folder of a default build, or leave it out to use the cached one")
+            raise ExportError(
+                f"--checkpoint {given} is not a checkpoint folder (no config.json); pass the "
+                "`checkpoint` folder of a default build, or leave it out to use the cached one"
+            )
         return Path(given)
     from .build_cache import cached_build, ensure_default_bundle
 
@@ -278,12 +307,20 @@ def _export(checkpoint: Path, data: TrainingSet, opts: TrainOptions, work: Path)
 
     start = "the default model" if opts.base == "default" else ENCODER_SOURCES[ENCODER]
     files = ", ".join(Path(f).name for f in opts.files)
-    return export_model(ExportOptions(
-        model=str(checkpoint), out=Path(opts.out), quantize=opts.quantize, force=opts.force,
-        eval_file=write_jsonl(work / "evaluation.jsonl", data.evaluation),
-        calibration_file=write_jsonl(work / "validation.jsonl", data.validation),
-        train_file=write_jsonl(work / "train.jsonl", data.train),
-        fp32_out=opts.fp32_out, name=opts.name or NAME, quiet=opts.quiet, minimal_pairs=data.minimal_pairs,
-        source=f"{start} fine-tuned on {files} (edge-app train --base {opts.base}; {Recipe().describe()}; "
-               f"seed {opts.seed})",
-    ))
+    return export_model(
+        ExportOptions(
+            model=str(checkpoint),
+            out=Path(opts.out),
+            quantize=opts.quantize,
+            force=opts.force,
+            eval_file=write_jsonl(work / "evaluation.jsonl", data.evaluation),
+            calibration_file=write_jsonl(work / "validation.jsonl", data.validation),
+            train_file=write_jsonl(work / "train.jsonl", data.train),
+            fp32_out=opts.fp32_out,
+            name=opts.name or NAME,
+            quiet=opts.quiet,
+            minimal_pairs=data.minimal_pairs,
+            source=f"{start} fine-tuned on {files} (edge-app train --base {opts.base}; {Recipe().describe()}; "
+            f"seed {opts.seed})",
+        )
+    )

@@ -45,8 +45,11 @@ def main(expiry: int) -> None:
     folder = Path(tempfile.mkdtemp())
     port = free_port()
     (folder / "m.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n")
-    broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(folder / "m.conf")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    broker = subprocess.Popen(
+        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(folder / "m.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_port(port)
     logs = {n: open(folder / f"{n}.log", "w") for n in "ab"}
     a = subprocess.Popen([sys.executable, __file__, "member", str(port), "A", str(expiry), "noack"], stdout=logs["a"])

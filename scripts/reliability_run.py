@@ -51,8 +51,9 @@ def stream(bundle: Path, fault: str, at: int = 800, outage_s: float = 60.0) -> d
             elif fault == "service-sigkill":
                 serves[-1].stop(signal.SIGKILL)
                 serves.append(Serve(bundle, broker.url, state, "rel").start())
-        while producer.publish("edge-app/rel/classify", json.dumps({"id": i, "text": f"turn on the ac in room {i}"})
-                               ).rc not in (0, 4):
+        while producer.publish(
+            "edge-app/rel/classify", json.dumps({"id": i, "text": f"turn on the ac in room {i}"})
+        ).rc not in (0, 4):
             time.sleep(0.05)
         time.sleep(0.004)  # ~200 msg/s offered
     complete = results.wait_for(lambda: set(result_ids(results, "edge-app/rel/result")) >= set(range(N)), 300)
@@ -65,12 +66,18 @@ def stream(bundle: Path, fault: str, at: int = 800, outage_s: float = 60.0) -> d
     for payload in results.payloads("edge-app/rel/result"):
         by_id.setdefault(json.loads(payload)["id"], []).append(payload)
     resent = sum(len(p) - len(set(p)) for p in by_id.values())
-    out = {"scenario": fault, "sent": N, "answered": len(set(ids) & set(range(N))),
-           "lost": len(set(range(N)) - set(ids)), "duplicates": sum(c - 1 for c in counts.values()),
-           "duplicate_ids": sorted(i for i, c in counts.items() if c > 1)[:20], "complete": complete,
-           "duplicates_same_result_resent": resent,
-           "seconds": round(time.monotonic() - started, 1),
-           "replay_lines": sum(s.output().count("replaying") for s in serves)}
+    out = {
+        "scenario": fault,
+        "sent": N,
+        "answered": len(set(ids) & set(range(N))),
+        "lost": len(set(range(N)) - set(ids)),
+        "duplicates": sum(c - 1 for c in counts.values()),
+        "duplicate_ids": sorted(i for i, c in counts.items() if c > 1)[:20],
+        "complete": complete,
+        "duplicates_same_result_resent": resent,
+        "seconds": round(time.monotonic() - started, 1),
+        "replay_lines": sum(s.output().count("replaying") for s in serves),
+    }
     results.close()
     producer.close()
     for s in serves:
@@ -80,8 +87,17 @@ def stream(bundle: Path, fault: str, at: int = 800, outage_s: float = 60.0) -> d
 
 
 def garbage(rng: random.Random) -> bytes:
-    return rng.choice([b"\xff\xfe" + rng.randbytes(20), b"[" * 1500, b'{"id":"\\ud800","text":"x"}', b'{"text": 1}',
-                       b'{"items": []}', b"x" * 70_000, b'{"text": "unterminated'])
+    return rng.choice(
+        [
+            b"\xff\xfe" + rng.randbytes(20),
+            b"[" * 1500,
+            b'{"id":"\\ud800","text":"x"}',
+            b'{"text": 1}',
+            b'{"items": []}',
+            b"x" * 70_000,
+            b'{"text": "unterminated',
+        ]
+    )
 
 
 def soak(bundle: Path, minutes: float, rate: float = 100.0) -> dict:
@@ -111,12 +127,21 @@ def soak(bundle: Path, minutes: float, rate: float = 100.0) -> dict:
         delay = start + sent / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-    bus.wait_for(lambda: len(bus.payloads("edge-app/soak/result")) + len(bus.payloads("edge-app/soak/error")) >= sent, 120)
+    bus.wait_for(
+        lambda: len(bus.payloads("edge-app/soak/result")) + len(bus.payloads("edge-app/soak/error")) >= sent, 120
+    )
     warm = [r for t, r in samples if t >= 60] or [r for _, r in samples]
-    out = {"scenario": f"soak {minutes:g} min at {rate:g} msg/s, 10 % garbage", "sent": sent, "garbage": bad,
-           "results": len(bus.payloads("edge-app/soak/result")), "errors": len(bus.payloads("edge-app/soak/error")),
-           "rss_mib_after_warmup_min": min(warm), "rss_mib_after_warmup_max": max(warm),
-           "rss_samples": samples, "alive": serve.proc.poll() is None}
+    out = {
+        "scenario": f"soak {minutes:g} min at {rate:g} msg/s, 10 % garbage",
+        "sent": sent,
+        "garbage": bad,
+        "results": len(bus.payloads("edge-app/soak/result")),
+        "errors": len(bus.payloads("edge-app/soak/error")),
+        "rss_mib_after_warmup_min": min(warm),
+        "rss_mib_after_warmup_max": max(warm),
+        "rss_samples": samples,
+        "alive": serve.proc.poll() is None,
+    }
     bus.close()
     serve.stop()
     broker.stop()
@@ -126,6 +151,7 @@ def soak(bundle: Path, minutes: float, rate: float = 100.0) -> dict:
 def fsync_cost() -> dict:
     """Commit latency of the outbox's SQLite settings: why synchronous=FULL per micro-batch is affordable."""
     import sqlite3
+
     out = {}
     for sync in ("NORMAL", "FULL"):
         db = sqlite3.connect(str(Path(tempfile.mkdtemp()) / "o.sqlite3"), isolation_level=None)
@@ -142,9 +168,11 @@ def fsync_cost() -> dict:
                 db.execute("COMMIT")
                 times.append(time.perf_counter() - t0)
             times.sort()
-            out[f"{sync} batch {batch}"] = {"commit_median_ms": round(times[len(times) // 2] * 1e3, 3),
-                                            "commit_p99_ms": round(times[int(len(times) * 0.99)] * 1e3, 3),
-                                            "per_message_ms": round(sum(times) / 2000 * 1e3, 3)}
+            out[f"{sync} batch {batch}"] = {
+                "commit_median_ms": round(times[len(times) // 2] * 1e3, 3),
+                "commit_p99_ms": round(times[int(len(times) * 0.99)] * 1e3, 3),
+                "per_message_ms": round(sum(times) / 2000 * 1e3, 3),
+            }
     return out
 
 

@@ -64,8 +64,9 @@ def _built_default(pytestconfig: pytest.Config) -> CachedBuild:
 
     with _capture_lifted(pytestconfig):
         build = ensure_default_bundle(say=lambda line: _write_line(pytestconfig, line))
-        _write_line(pytestconfig, f"default bundle: {build.root} "
-                                  f"(set {BUNDLE_ENV} and {BUNDLE_FP32_ENV} to use others)")
+        _write_line(
+            pytestconfig, f"default bundle: {build.root} (set {BUNDLE_ENV} and {BUNDLE_FP32_ENV} to use others)"
+        )
     return build
 
 

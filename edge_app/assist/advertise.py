@@ -27,14 +27,22 @@ class Advertiser:
         try:
             self._zeroconf = AsyncZeroconf(ip_version=IPVersion.V4Only)
             addresses = [socket.inet_aton(self.host)] if self.host else None
-            self.info = AsyncServiceInfo(SERVICE_TYPE, f"{self.name}.{SERVICE_TYPE}", port=port,
-                                         addresses=addresses, parsed_addresses=None if addresses else _addresses(),
-                                         server=f"{self.name}.local.")
+            self.info = AsyncServiceInfo(
+                SERVICE_TYPE,
+                f"{self.name}.{SERVICE_TYPE}",
+                port=port,
+                addresses=addresses,
+                parsed_addresses=None if addresses else _addresses(),
+                server=f"{self.name}.local.",
+            )
             await self._zeroconf.async_register_service(self.info)
             log.info("Assist: advertised as %s on port %d (zeroconf)", self.info.name, port)
         except Exception as exc:  # no multicast route, a name clash: serve anyway, say so
-            log.warning("Assist: zeroconf advertisement failed (%r); add the Wyoming integration by host and "
-                        "port instead, or set assist.zeroconf = false", exc)
+            log.warning(
+                "Assist: zeroconf advertisement failed (%r); add the Wyoming integration by host and "
+                "port instead, or set assist.zeroconf = false",
+                exc,
+            )
 
     async def close(self) -> None:
         if self._zeroconf is None:
@@ -49,5 +57,9 @@ class Advertiser:
 
 def _addresses() -> list[str]:
     """This host's IPv4 addresses (ifaddr: zeroconf's own interface scanner), link-local left out."""
-    return [ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips
-            if isinstance(ip.ip, str) and not ip.ip.startswith("169.254.")] or ["127.0.0.1"]
+    return [
+        ip.ip
+        for adapter in ifaddr.get_adapters()
+        for ip in adapter.ips
+        if isinstance(ip.ip, str) and not ip.ip.startswith("169.254.")
+    ] or ["127.0.0.1"]

@@ -49,20 +49,51 @@ VOLUME_STEP_INTENT = "EdgeAppVolumeStep"  # HassSetVolume takes only a level; up
 # Korean room names as the English area names Home Assistant users most often have; `assist.areas`
 # maps any room (in either language) to the user's own area name or alias.
 DEFAULT_AREAS: dict[str, str] = {
-    "거실": "Living Room", "마루": "Living Room", "주방": "Kitchen", "부엌": "Kitchen", "식당": "Dining Room",
-    "안방": "Bedroom", "침실": "Bedroom", "큰방": "Bedroom", "작은방": "Spare Room", "건넌방": "Spare Room",
-    "아이방": "Kids Room", "아이 방": "Kids Room", "아기방": "Nursery", "놀이방": "Playroom",
-    "공부방": "Study", "서재": "Study", "작업실": "Office", "손님방": "Guest Room", "게스트룸": "Guest Room",
-    "욕실": "Bathroom", "화장실": "Bathroom", "현관": "Hallway", "복도": "Hallway", "옷방": "Dressing Room",
-    "드레스룸": "Dressing Room", "다용도실": "Utility Room", "세탁실": "Laundry Room", "베란다": "Balcony",
-    "테라스": "Terrace", "다락방": "Attic", "지하실": "Basement", "차고": "Garage",
+    "거실": "Living Room",
+    "마루": "Living Room",
+    "주방": "Kitchen",
+    "부엌": "Kitchen",
+    "식당": "Dining Room",
+    "안방": "Bedroom",
+    "침실": "Bedroom",
+    "큰방": "Bedroom",
+    "작은방": "Spare Room",
+    "건넌방": "Spare Room",
+    "아이방": "Kids Room",
+    "아이 방": "Kids Room",
+    "아기방": "Nursery",
+    "놀이방": "Playroom",
+    "공부방": "Study",
+    "서재": "Study",
+    "작업실": "Office",
+    "손님방": "Guest Room",
+    "게스트룸": "Guest Room",
+    "욕실": "Bathroom",
+    "화장실": "Bathroom",
+    "현관": "Hallway",
+    "복도": "Hallway",
+    "옷방": "Dressing Room",
+    "드레스룸": "Dressing Room",
+    "다용도실": "Utility Room",
+    "세탁실": "Laundry Room",
+    "베란다": "Balcony",
+    "테라스": "Terrace",
+    "다락방": "Attic",
+    "지하실": "Basement",
+    "차고": "Garage",
 }
 
 REPLIES = {
-    "en": {"done": "Done.", "not_understood": "Sorry, I did not understand that.",
-           "busy": "Sorry, I could not answer in time. Please try again."},
-    "ko": {"done": "알겠습니다.", "not_understood": "죄송해요, 무슨 말씀인지 모르겠어요.",
-           "busy": "죄송해요, 제때 답하지 못했어요. 다시 말씀해 주세요."},
+    "en": {
+        "done": "Done.",
+        "not_understood": "Sorry, I did not understand that.",
+        "busy": "Sorry, I could not answer in time. Please try again.",
+    },
+    "ko": {
+        "done": "알겠습니다.",
+        "not_understood": "죄송해요, 무슨 말씀인지 모르겠어요.",
+        "busy": "죄송해요, 제때 답하지 못했어요. 다시 말씀해 주세요.",
+    },
 }
 
 
@@ -97,8 +128,9 @@ class IntentMap:
     temperature_unit: str = "C"  # Home Assistant's unit: a temperature said in the other one is converted
 
     @classmethod
-    def from_tables(cls, intents: Mapping[str, str], areas: Mapping[str, str],
-                    temperature_unit: str = "C") -> IntentMap:
+    def from_tables(
+        cls, intents: Mapping[str, str], areas: Mapping[str, str], temperature_unit: str = "C"
+    ) -> IntentMap:
         """`intents`: label -> intent name (an unknown label keeps only the name; "" unmaps a label);
         `areas`: room as said -> area name; `temperature_unit`: C or F, Home Assistant's."""
         rules = dict(DEFAULT_RULES)
@@ -139,8 +171,10 @@ class IntentMap:
             if number is None:
                 return {}
             unit = slot.get("unit") if slot.get("unit") in ("C", "F") else "C"
-            return {"temperature": convert_temperature(number, unit, self.temperature_unit),
-                    "temperature_unit": self.temperature_unit}
+            return {
+                "temperature": convert_temperature(number, unit, self.temperature_unit),
+                "temperature_unit": self.temperature_unit,
+            }
         if name == "volume":
             if number is not None:
                 return {"volume_level": max(0, min(100, int(number)))}
@@ -150,8 +184,12 @@ class IntentMap:
             if number is None or number < 0:
                 return {}
             seconds = int(number)
-            return {"duration": seconds, "hours": seconds // 3600, "minutes": seconds % 3600 // 60,
-                    "seconds": seconds % 60}
+            return {
+                "duration": seconds,
+                "hours": seconds // 3600,
+                "minutes": seconds % 3600 // 60,
+                "seconds": seconds % 60,
+            }
         return {name: value} if isinstance(value, (str, int, float)) and not isinstance(value, bool) else {}
 
 

@@ -48,8 +48,15 @@ class Described:
 class AssistService:
     """Serves Wyoming on `uri` (tcp://HOST:PORT or unix://PATH) until stopped."""
 
-    def __init__(self, uri: str, ask: Asker, intents: IntentMap, model: Callable[[], Described],
-                 timeout: float = 10.0, advertise: Advertiser | None = None):
+    def __init__(
+        self,
+        uri: str,
+        ask: Asker,
+        intents: IntentMap,
+        model: Callable[[], Described],
+        timeout: float = 10.0,
+        advertise: Advertiser | None = None,
+    ):
         self.uri = uri
         self.ask = ask
         self.intents = intents
@@ -69,10 +76,14 @@ class AssistService:
             future.result(timeout=30)
         except OSError as exc:
             self.stop()
-            raise ConfigError(f"cannot serve Wyoming on {self.uri} ({exc.strerror or exc}); pick a free port "
-                              "with --wyoming tcp://0.0.0.0:PORT") from None
-        log.info("Assist: Wyoming intent service on %s", self.uri if self.port is None else
-                 f"{urlparse(self.uri).hostname}:{self.port}")
+            raise ConfigError(
+                f"cannot serve Wyoming on {self.uri} ({exc.strerror or exc}); pick a free port "
+                "with --wyoming tcp://0.0.0.0:PORT"
+            ) from None
+        log.info(
+            "Assist: Wyoming intent service on %s",
+            self.uri if self.port is None else f"{urlparse(self.uri).hostname}:{self.port}",
+        )
         if self.advertise is not None and self.port is not None:
             asyncio.run_coroutine_threadsafe(self.advertise.register(self.port), self._loop)
         return self
@@ -106,11 +117,22 @@ class AssistService:
     def info(self) -> Info:
         model = self.model()
         program = IntentProgram(
-            name="edge-app", description="edge-app: offline English and Korean home commands",
-            attribution=ATTRIBUTION, installed=True, version=model.version,
-            models=[IntentModel(name=model.name, description=f"edge-app bundle {model.name}",
-                                attribution=ATTRIBUTION, installed=True, languages=list(LANGUAGES),
-                                version=model.version)])
+            name="edge-app",
+            description="edge-app: offline English and Korean home commands",
+            attribution=ATTRIBUTION,
+            installed=True,
+            version=model.version,
+            models=[
+                IntentModel(
+                    name=model.name,
+                    description=f"edge-app bundle {model.name}",
+                    attribution=ATTRIBUTION,
+                    installed=True,
+                    languages=list(LANGUAGES),
+                    version=model.version,
+                )
+            ],
+        )
         return Info(intent=[program])
 
     async def understand(self, text: str, language: str | None, context: dict | None) -> Event:
@@ -133,8 +155,14 @@ class AssistService:
             log.info("Assist: transcript refused: %s", result)
             return NotRecognized(text=reply(lang, "not_understood"), context=context).event()
         answer = self.intents.answer(result, lang)
-        log.debug("Assist: %r -> %s %s (%s %.3f)", text[:80], answer.intent, answer.slots, result.get("label"),
-                  result.get("score", 0.0))
+        log.debug(
+            "Assist: %r -> %s %s (%s %.3f)",
+            text[:80],
+            answer.intent,
+            answer.slots,
+            result.get("label"),
+            result.get("score", 0.0),
+        )
         if answer.intent is None:
             return NotRecognized(text=answer.text, context=context).event()
         entities = [Entity(name, value) for name, value in answer.slots.items()]
@@ -160,8 +188,9 @@ class AssistHandler(AsyncEventHandler):
                 event = await async_read_event(self.reader)
                 if event is None:
                     if not self.reader.at_eof():
-                        await self._error("an event that is not Wyoming JSON (one JSON line, then its data)",
-                                          "malformed_event")
+                        await self._error(
+                            "an event that is not Wyoming JSON (one JSON line, then its data)", "malformed_event"
+                        )
                     break
                 if not await self.handle_event(event):
                     break
@@ -187,8 +216,9 @@ class AssistHandler(AsyncEventHandler):
             context = context if isinstance(context, dict) else None
             await self.write_event(await self.service.understand(text, language, context))
             return True
-        await self._error(f"edge-app answers describe, transcript and recognize, not {event.type!r}",
-                          "unsupported_event")
+        await self._error(
+            f"edge-app answers describe, transcript and recognize, not {event.type!r}", "unsupported_event"
+        )
         return True
 
     async def _error(self, text: str, code: str) -> None:

@@ -82,10 +82,14 @@ class Bus:
 
     # ---- the public API -------------------------------------------------------------------
     def start(self) -> None:
-        self.client.connect(self.address.host, self.address.port, keepalive=self.cfg.mqtt.keepalive,
-                            # keep the session: v5 here, 3.1.1 through clean_session=False in make_client
-                            clean_start=False if self.v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-                            properties=connect_properties(self.cfg, self.protocol))
+        self.client.connect(
+            self.address.host,
+            self.address.port,
+            keepalive=self.cfg.mqtt.keepalive,
+            # keep the session: v5 here, 3.1.1 through clean_session=False in make_client
+            clean_start=False if self.v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=connect_properties(self.cfg, self.protocol),
+        )
         self.client.loop_start()
 
     def publish(self, messages: list[OutMessage], stored_hook: Callable[[], None] | None = None) -> None:
@@ -133,13 +137,18 @@ class Bus:
         if reason.is_failure:
             log.error("broker %s refused the connection: %s", self.address.url, reason)
             return
-        log.info("connected to %s (MQTT %s, session %s)", self.address.url, "5" if self.v5 else "3.1.1",
-                 "resumed" if flags.session_present else "new")
+        log.info(
+            "connected to %s (MQTT %s, session %s)",
+            self.address.url,
+            "5" if self.v5 else "3.1.1",
+            "resumed" if flags.session_present else "new",
+        )
         no_delay(client)
         for route in self.routes:
             if self.v5 and route.keep_retain:
-                _rc, mid = client.subscribe(route.subscribe_as,
-                                            options=SubscribeOptions(qos=route.qos, retainAsPublished=True))
+                _rc, mid = client.subscribe(
+                    route.subscribe_as, options=SubscribeOptions(qos=route.qos, retainAsPublished=True)
+                )
             else:
                 _rc, mid = client.subscribe(route.subscribe_as, qos=route.qos)
             self._subscribing[mid] = route.subscribe_as
@@ -159,15 +168,23 @@ class Bus:
         if refused.value == SUBACK_SHARED_NOT_SUPPORTED:
             error = share_refused_error(self.address, self.cfg.mqtt.shared_group, f"SUBACK: {refused}")
         elif refused.value == SUBACK_WILDCARD_NOT_SUPPORTED:
-            error = BrokerError(f"broker {self.address.url} does not allow wildcards in {topic_filter!r}; list "
-                                "each input topic without + or # in mqtt.inputs", exit_code=EXIT_UNSUPPORTED)
+            error = BrokerError(
+                f"broker {self.address.url} does not allow wildcards in {topic_filter!r}; list "
+                "each input topic without + or # in mqtt.inputs",
+                exit_code=EXIT_UNSUPPORTED,
+            )
         elif refused.value == 0x87:
-            error = BrokerError(f"broker {self.address.url} refused the subscription to {topic_filter!r}: not "
-                                "authorised; grant this user read access to it in the broker's ACL",
-                                exit_code=EXIT_NOT_AUTHORISED)
+            error = BrokerError(
+                f"broker {self.address.url} refused the subscription to {topic_filter!r}: not "
+                "authorised; grant this user read access to it in the broker's ACL",
+                exit_code=EXIT_NOT_AUTHORISED,
+            )
         else:
-            error = BrokerError(f"broker {self.address.url} refused the subscription to {topic_filter!r} ({refused});"
-                                " check the filter and the broker's limits", exit_code=EXIT_UNSUPPORTED)
+            error = BrokerError(
+                f"broker {self.address.url} refused the subscription to {topic_filter!r} ({refused});"
+                " check the filter and the broker's limits",
+                exit_code=EXIT_UNSUPPORTED,
+            )
         self._fail(error)
 
     def _fail(self, error: BrokerError) -> None:
@@ -184,14 +201,25 @@ class Bus:
         self.publisher.on_disconnect()
         pending_share = not self._share_granted and any(f.startswith("$share/") for f in self._subscribing.values())
         self._subscribing.clear()
-        if (self.cfg.mqtt.shared_group and not self.stopping
-                and closed_for_share(getattr(reason, "value", -1), pending_share)):
-            self._fail(share_refused_error(self.address, self.cfg.mqtt.shared_group,
-                                           f"it closed the connection right after SUBSCRIBE: {reason}"))
+        if (
+            self.cfg.mqtt.shared_group
+            and not self.stopping
+            and closed_for_share(getattr(reason, "value", -1), pending_share)
+        ):
+            self._fail(
+                share_refused_error(
+                    self.address,
+                    self.cfg.mqtt.shared_group,
+                    f"it closed the connection right after SUBSCRIBE: {reason}",
+                )
+            )
             return
         if not self.stopping:
-            log.warning("lost the broker %s (%s); paho reconnects with backoff, results wait in the outbox",
-                        self.address.url, reason)
+            log.warning(
+                "lost the broker %s (%s); paho reconnects with backoff, results wait in the outbox",
+                self.address.url,
+                reason,
+            )
 
     def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
         self.dispatch(msg)
@@ -202,8 +230,16 @@ class Bus:
         if self.draining:
             return
         props = getattr(msg, "properties", None) if self.v5 else None
-        inbound = Inbound(msg.topic, msg.payload, msg.qos, msg.mid, bool(msg.retain),
-                          getattr(props, "ResponseTopic", None), getattr(props, "CorrelationData", None), via=via)
+        inbound = Inbound(
+            msg.topic,
+            msg.payload,
+            msg.qos,
+            msg.mid,
+            bool(msg.retain),
+            getattr(props, "ResponseTopic", None),
+            getattr(props, "CorrelationData", None),
+            via=via,
+        )
         route = self.routes.match(inbound.topic)
         if route is None:
             log.warning("no route for a message on %s; acknowledged and dropped", inbound.topic)
@@ -220,10 +256,19 @@ class Bus:
             raise
 
     def _internal_error_answer(self, inbound: Inbound) -> None:
-        self.publish_json(self.topics.error, {"error": "internal error while taking this message; see the service log",
-                                              "kind": "internal", "id": None, "source_topic": inbound.topic,
-                                              "bytes": len(inbound.payload), "ts": now_iso()},
-                          self.cfg.mqtt.qos, inbound.correlation)
+        self.publish_json(
+            self.topics.error,
+            {
+                "error": "internal error while taking this message; see the service log",
+                "kind": "internal",
+                "id": None,
+                "source_topic": inbound.topic,
+                "bytes": len(inbound.payload),
+                "ts": now_iso(),
+            },
+            self.cfg.mqtt.qos,
+            inbound.correlation,
+        )
         self.ack(inbound)
 
     def _refused(self, message: OutMessage, reason: Any) -> None:
@@ -231,13 +276,21 @@ class Bus:
         self.metrics.count("puback_refused")
         if message.topic == self.topics.error:
             return  # refusing our error topic too: the log line and the counter are all we can do
-        report = {"error": f"the broker refused the answer published to {message.topic}: {reason}",
-                  "kind": "refused_by_broker", "reason_code": reason.value, "topic": message.topic, "id": None,
-                  "ts": now_iso()}
+        report = {
+            "error": f"the broker refused the answer published to {message.topic}: {reason}",
+            "kind": "refused_by_broker",
+            "reason_code": reason.value,
+            "topic": message.topic,
+            "id": None,
+            "ts": now_iso(),
+        }
         # Not from inside paho's on_publish (it holds paho's message lock and is mid-packet): a thread.
-        threading.Thread(target=guarded("reporting a refused publish", self.metrics)(self.publish_json),
-                         args=(self.topics.error, report, self.cfg.mqtt.qos, message.correlation),
-                         name="refused-report", daemon=True).start()
+        threading.Thread(
+            target=guarded("reporting a refused publish", self.metrics)(self.publish_json),
+            args=(self.topics.error, report, self.cfg.mqtt.qos, message.correlation),
+            name="refused-report",
+            daemon=True,
+        ).start()
 
 
 def cap_read_burst(client: mqtt.Client, burst: int = READ_BURST) -> None:

@@ -129,9 +129,15 @@ class BrokerCapabilities:
         def prop(name: str, default):
             value = getattr(props, name, None) if props is not None else None
             return default if value is None else value
-        return cls(v5=v5, shared=bool(prop("SharedSubscriptionAvailable", 1)),
-                   wildcard=bool(prop("WildcardSubscriptionAvailable", 1)), max_qos=int(prop("MaximumQoS", 2)),
-                   retain=bool(prop("RetainAvailable", 1)), max_packet_size=prop("MaximumPacketSize", None))
+
+        return cls(
+            v5=v5,
+            shared=bool(prop("SharedSubscriptionAvailable", 1)),
+            wildcard=bool(prop("WildcardSubscriptionAvailable", 1)),
+            max_qos=int(prop("MaximumQoS", 2)),
+            retain=bool(prop("RetainAvailable", 1)),
+            max_packet_size=prop("MaximumPacketSize", None),
+        )
 
 
 def needs_wildcards(cfg: Config) -> bool:
@@ -147,25 +153,37 @@ def capability_problems(cfg: Config, caps: BrokerCapabilities) -> list[str]:
             f"mqtt.shared_group {group!r} needs shared subscriptions, and an MQTT 3.1.1 broker cannot say whether it "
             "has them (RabbitMQ, for one, binds '$share/...' literally and nothing ever arrives); use an MQTT 5 "
             "broker with shared subscriptions, or set mqtt.assume_shared = true if this broker supports $share "
-            "on 3.1.1 (mosquitto does)")
+            "on 3.1.1 (mosquitto does)"
+        )
     share_refused = caps.refused_filters.get("shared") == SUBACK_SHARED_NOT_SUPPORTED
     if group and (caps.v5 or m.assume_shared) and (not caps.shared or share_refused):
-        problems.append(f"mqtt.shared_group {group!r} needs shared subscriptions, which this broker does not offer; "
-                        "drop mqtt.shared_group (run one board) or use a broker with $share (see docs/fleet.md)")
-    if needs_wildcards(cfg) and (not caps.wildcard or
-                                 caps.refused_filters.get("wildcard") == SUBACK_WILDCARD_NOT_SUPPORTED):
-        problems.append(f"mqtt.inputs {m.inputs} use wildcards (+ #), which this broker does not allow; "
-                        "list each input topic without wildcards")
+        problems.append(
+            f"mqtt.shared_group {group!r} needs shared subscriptions, which this broker does not offer; "
+            "drop mqtt.shared_group (run one board) or use a broker with $share (see docs/fleet.md)"
+        )
+    if needs_wildcards(cfg) and (
+        not caps.wildcard or caps.refused_filters.get("wildcard") == SUBACK_WILDCARD_NOT_SUPPORTED
+    ):
+        problems.append(
+            f"mqtt.inputs {m.inputs} use wildcards (+ #), which this broker does not allow; "
+            "list each input topic without wildcards"
+        )
     if m.qos > caps.max_qos:
-        problems.append(f"mqtt.qos is {m.qos} but the broker allows at most QoS {caps.max_qos}; "
-                        f"set mqtt.qos = {caps.max_qos} or raise the broker's limit")
+        problems.append(
+            f"mqtt.qos is {m.qos} but the broker allows at most QoS {caps.max_qos}; "
+            f"set mqtt.qos = {caps.max_qos} or raise the broker's limit"
+        )
     if not caps.retain:
-        problems.append("the broker does not keep retained messages, and <prefix>/status (online/offline, the Last "
-                        "Will) is retained; enable retained messages on the broker")
+        problems.append(
+            "the broker does not keep retained messages, and <prefix>/status (online/offline, the Last "
+            "Will) is retained; enable retained messages on the broker"
+        )
     if caps.max_packet_size is not None and caps.max_packet_size < m.max_packet_size:
-        problems.append(f"the broker accepts packets up to {caps.max_packet_size} bytes, less than "
-                        f"mqtt.max_packet_size ({m.max_packet_size}), so large answers would be refused; lower "
-                        "mqtt.max_packet_size and mqtt.max_payload to fit, or raise the broker's max_packet_size")
+        problems.append(
+            f"the broker accepts packets up to {caps.max_packet_size} bytes, less than "
+            f"mqtt.max_packet_size ({m.max_packet_size}), so large answers would be refused; lower "
+            "mqtt.max_packet_size and mqtt.max_payload to fit, or raise the broker's max_packet_size"
+        )
     return problems
 
 
@@ -173,8 +191,9 @@ def check_capabilities(cfg: Config, address: BrokerAddress, caps: BrokerCapabili
     """Raise one BrokerError (EXIT_UNSUPPORTED) naming everything the broker lacks, with the fixes."""
     problems = capability_problems(cfg, caps)
     if problems:
-        raise BrokerError(f"broker {address.url} cannot serve this config: " + "; and ".join(problems),
-                          exit_code=EXIT_UNSUPPORTED)
+        raise BrokerError(
+            f"broker {address.url} cannot serve this config: " + "; and ".join(problems), exit_code=EXIT_UNSUPPORTED
+        )
 
 
 def closed_for_share(reason_value: int, pending_shared: bool) -> bool:
@@ -185,9 +204,12 @@ def closed_for_share(reason_value: int, pending_shared: bool) -> bool:
 
 
 def share_refused_error(address: BrokerAddress, group: str, detail: str) -> BrokerError:
-    return BrokerError(f"broker {address.url} refused the shared subscription of mqtt.shared_group {group!r} "
-                       f"({detail}); this broker has no shared subscriptions: drop mqtt.shared_group (one board) "
-                       "or use a broker with $share (see docs/fleet.md)", exit_code=EXIT_UNSUPPORTED)
+    return BrokerError(
+        f"broker {address.url} refused the shared subscription of mqtt.shared_group {group!r} "
+        f"({detail}); this broker has no shared subscriptions: drop mqtt.shared_group (one board) "
+        "or use a broker with $share (see docs/fleet.md)",
+        exit_code=EXIT_UNSUPPORTED,
+    )
 
 
 def _refusal(address: BrokerAddress, reason: str, code: int) -> BrokerError:
@@ -197,17 +219,21 @@ def _refusal(address: BrokerAddress, reason: str, code: int) -> BrokerError:
     both causes get one message that names both fixes."""
     fix = "check mqtt.username and EDGE_APP_MQTT_PASSWORD or mqtt.password_file"
     if code in (134, 4):
-        return BrokerError(f"broker {address.url} rejected user {address.username!r}: bad user name or password; "
-                           f"{fix}", exit_code=EXIT_AUTH)
+        return BrokerError(
+            f"broker {address.url} rejected user {address.username!r}: bad user name or password; {fix}",
+            exit_code=EXIT_AUTH,
+        )
     if code in (135, 5) and address.username:
         return BrokerError(
             f"broker {address.url} refused user {address.username!r}: bad user name or password, or not authorised; "
-            f"{fix}, and the broker's password file/ACL", exit_code=EXIT_AUTH,
+            f"{fix}, and the broker's password file/ACL",
+            exit_code=EXIT_AUTH,
         )
     if code in (135, 5):
         return BrokerError(
             f"broker {address.url} refused anonymous clients: not authorised; set a user name "
-            "(mqtt://user@host or mqtt.username) and EDGE_APP_MQTT_PASSWORD", exit_code=EXIT_NOT_AUTHORISED,
+            "(mqtt://user@host or mqtt.username) and EDGE_APP_MQTT_PASSWORD",
+            exit_code=EXIT_NOT_AUTHORISED,
         )
     return BrokerError(f"broker {address.url} refused the connection: {reason}", exit_code=EXIT_REFUSED)
 
@@ -232,8 +258,9 @@ class ProbeResult:
     caps: BrokerCapabilities = field(default_factory=BrokerCapabilities)
 
 
-def probe(cfg: Config, address: BrokerAddress, protocol: int, timeout: float = 10.0,
-          filters: dict[str, str] | None = None) -> ProbeResult:
+def probe(
+    cfg: Config, address: BrokerAddress, protocol: int, timeout: float = 10.0, filters: dict[str, str] | None = None
+) -> ProbeResult:
     """One throwaway connection. Raises for network/TLS errors. With `filters`, also subscribes to
     each (QoS 0) and records refusals, and a connection closed in answer, in `caps`."""
     v5 = protocol == mqtt.MQTTv5
@@ -273,20 +300,28 @@ def probe(cfg: Config, address: BrokerAddress, protocol: int, timeout: float = 1
 
     client.on_connect, client.on_disconnect, client.on_subscribe = on_connect, on_disconnect, on_subscribe
     try:
-        client.connect(address.host, address.port, keepalive=cfg.mqtt.keepalive,
-                       clean_start=True if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY)
+        client.connect(
+            address.host,
+            address.port,
+            keepalive=cfg.mqtt.keepalive,
+            clean_start=True if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+        )
     except ssl.SSLCertVerificationError as exc:
         raise BrokerError(
             f"TLS certificate of broker {address.url} is not trusted ({exc.verify_message}); set mqtt.ca_file to "
-            "the CA that signed it", exit_code=EXIT_TLS,
+            "the CA that signed it",
+            exit_code=EXIT_TLS,
         ) from None
     except ssl.SSLError as exc:
-        raise BrokerError(f"TLS with broker {address.url} failed ({exc.reason}); check the port and mqtt.ca_file/"
-                          "cert_file/key_file", exit_code=EXIT_TLS) from None
+        raise BrokerError(
+            f"TLS with broker {address.url} failed ({exc.reason}); check the port and mqtt.ca_file/cert_file/key_file",
+            exit_code=EXIT_TLS,
+        ) from None
     except (TimeoutError, OSError) as exc:
         raise BrokerError(
             f"cannot reach broker {address.url} ({exc.strerror or exc}); check the host and port, and that the "
-            "broker is running", exit_code=EXIT_UNREACHABLE,
+            "broker is running",
+            exit_code=EXIT_UNREACHABLE,
         ) from None
     client.reconnect_delay_set(timeout, timeout)  # a probe never reconnects within its own lifetime
     client.loop_start()
@@ -315,7 +350,7 @@ def detect_protocol(cfg: Config, address: BrokerAddress, check: bool = False) ->
     if found.code in (134, 135):
         raise _refusal(address, found.reason, found.code)
     if cfg.mqtt.protocol == "5":
-        raise BrokerError(f"broker {address.url} does not accept MQTT 5 ({found.reason}); set mqtt.protocol = \"auto\"")
+        raise BrokerError(f'broker {address.url} does not accept MQTT 5 ({found.reason}); set mqtt.protocol = "auto"')
     protocol = _checked(cfg, address, mqtt.MQTTv311, filters)
     log.warning("broker %s speaks MQTT 3.1.1 only; falling back. Off without MQTT 5: %s", address.url, V5_FEATURES_OFF)
     return protocol

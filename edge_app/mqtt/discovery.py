@@ -42,24 +42,31 @@ DISCOVERY_MARKER = "ha-discovery-announced"  # in the state dir: configs went ou
 OUT_OF_SCOPE = "out_of_scope"
 
 # The last result in a message: the message itself, or the last item of a batch.
-_LAST = ("{% set batch = value_json is mapping and 'items' in value_json and value_json['items'] is sequence"
-         " and value_json['items'] is not string and value_json['items'] | length > 0 %}"
-         "{% set r = value_json['items'][-1] if batch else value_json %}"
-         "{% set ok = r is mapping and r.label is defined %}")
+_LAST = (
+    "{% set batch = value_json is mapping and 'items' in value_json and value_json['items'] is sequence"
+    " and value_json['items'] is not string and value_json['items'] | length > 0 %}"
+    "{% set r = value_json['items'][-1] if batch else value_json %}"
+    "{% set ok = r is mapping and r.label is defined %}"
+)
 
 # key (in the config topic) -> sensor config: what the device announces besides the event.
 _RESULT_SENSORS: dict[str, dict[str, Any]] = {
     "label": {
-        "name": "Last label", "icon": "mdi:label",
+        "name": "Last label",
+        "icon": "mdi:label",
         "value_template": _LAST + "{{ r.label if ok else this.state }}",
-        "json_attributes_template": _LAST + (
+        "json_attributes_template": _LAST
+        + (
             "{{ ({'id': r.id | default(none), 'score': r.score | default(none),"
             " 'rejected': r.rejected | default(false), 'slots': r.slots | default({}),"
             " 'batch_size': value_json['items'] | length if batch else 1,"
-            " 'source_topic': value_json.source_topic | default(none)} if ok else this.attributes) | tojson }}"),
+            " 'source_topic': value_json.source_topic | default(none)} if ok else this.attributes) | tojson }}"
+        ),
     },
     "score": {
-        "name": "Last score", "icon": "mdi:gauge", "state_class": "measurement",
+        "name": "Last score",
+        "icon": "mdi:gauge",
+        "state_class": "measurement",
         "value_template": _LAST + "{{ r.score if ok else this.state }}",
     },
 }
@@ -67,8 +74,12 @@ _RESULT_SENSORS: dict[str, dict[str, Any]] = {
 # Metric keys as edge_app/mqtt/metrics.py and service.py publish them on <prefix>/metrics.
 _METRIC_SENSORS: dict[str, dict[str, Any]] = {
     "messages_per_s": {"name": "Messages per second", "icon": "mdi:speedometer", "unit_of_measurement": "msg/s"},
-    "latency_p95_ms": {"name": "Latency p95", "icon": "mdi:timer-outline", "unit_of_measurement": "ms",
-                       "device_class": "duration"},
+    "latency_p95_ms": {
+        "name": "Latency p95",
+        "icon": "mdi:timer-outline",
+        "unit_of_measurement": "ms",
+        "device_class": "duration",
+    },
     "queue_depth": {"name": "Queue depth", "icon": "mdi:tray-full"},
     "cpu_temp_c": {"name": "CPU temperature", "unit_of_measurement": "°C", "device_class": "temperature"},
 }
@@ -125,7 +136,8 @@ def _event_template() -> str:
         " 'rejected': r.rejected | default(false),"
         " 'source_topic': value_json.source_topic | default(none),"
         " 'items': value_json['items'] | map(attribute='label') | list if batch else [r.label]} | tojson }}"
-        "{% endif %}")
+        "{% endif %}"
+    )
 
 
 def discovery_messages(topics: Topics, model_name: str, labels: list[str]) -> list[tuple[str, str]]:
@@ -151,16 +163,36 @@ def discovery_messages(topics: Topics, model_name: str, labels: list[str]) -> li
         return {**common, "unique_id": f"edge_app_{topics.device_id}_{key}", "object_id": object_id, **config}
 
     event_types = list(dict.fromkeys([*labels, OUT_OF_SCOPE]))
-    out = [(config_topic(topics, "event", EVENT_KEY),
-            entity(EVENT_KEY, name="Command", icon="mdi:message-text", state_topic=state_topic,
-                   event_types=event_types, value_template=_event_template()))]
+    out = [
+        (
+            config_topic(topics, "event", EVENT_KEY),
+            entity(
+                EVENT_KEY,
+                name="Command",
+                icon="mdi:message-text",
+                state_topic=state_topic,
+                event_types=event_types,
+                value_template=_event_template(),
+            ),
+        )
+    ]
     for key, config in _RESULT_SENSORS.items():
         extra = {"json_attributes_topic": state_topic} if "json_attributes_template" in config else {}
         out.append((config_topic(topics, "sensor", key), entity(key, state_topic=state_topic, **extra, **config)))
     for key, config in _METRIC_SENSORS.items():
-        out.append((config_topic(topics, "sensor", key),
-                    entity(key, state_topic=topics.metrics, entity_category="diagnostic", state_class="measurement",
-                           value_template="{{ value_json." + key + " }}", **config)))
+        out.append(
+            (
+                config_topic(topics, "sensor", key),
+                entity(
+                    key,
+                    state_topic=topics.metrics,
+                    entity_category="diagnostic",
+                    state_class="measurement",
+                    value_template="{{ value_json." + key + " }}",
+                    **config,
+                ),
+            )
+        )
     return [(topic, json.dumps(config)) for topic, config in out]
 
 
@@ -169,8 +201,14 @@ def clear_messages(topics: Topics) -> list[tuple[str, str]]:
     return [(topic, "") for topic in known_config_topics(topics)]
 
 
-def announce(publish: Callable[..., Any], topics: Topics, enabled: bool, model_name: str, labels: list[str],
-             marker: Path | None = None) -> None:
+def announce(
+    publish: Callable[..., Any],
+    topics: Topics,
+    enabled: bool,
+    model_name: str,
+    labels: list[str],
+    marker: Path | None = None,
+) -> None:
     """Publish the configs (discovery on) or clear them (off), retained, QoS 1.
 
     Called on every connect and after a model swap. `publish` is paho's `client.publish`. Off means "this
@@ -190,8 +228,13 @@ def announce(publish: Callable[..., Any], topics: Topics, enabled: bool, model_n
             marker.touch()
         else:
             marker.unlink(missing_ok=True)
-    log.log(logging.INFO if enabled else logging.DEBUG, "Home Assistant discovery %s (%d config topics under %s/)",
-            "published" if enabled else "cleared", len(messages), HA_DISCOVERY_PREFIX)
+    log.log(
+        logging.INFO if enabled else logging.DEBUG,
+        "Home Assistant discovery %s (%d config topics under %s/)",
+        "published" if enabled else "cleared",
+        len(messages),
+        HA_DISCOVERY_PREFIX,
+    )
 
 
 def clear_on_broker(cfg, timeout: float = 15.0) -> None:
@@ -220,8 +263,10 @@ def clear_on_broker(cfg, timeout: float = 15.0) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m edge_app.mqtt.discovery clear --config FILE`: what uninstall runs; no model needed."""
-    parser = argparse.ArgumentParser(prog="python -m edge_app.mqtt.discovery",
-                                     description="Remove this device's Home Assistant entities (empty retained configs).")
+    parser = argparse.ArgumentParser(
+        prog="python -m edge_app.mqtt.discovery",
+        description="Remove this device's Home Assistant entities (empty retained configs).",
+    )
     parser.add_argument("action", choices=["clear"])
     parser.add_argument("--config", help="the service's TOML config (broker, device id, credentials)")
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the broker")

@@ -30,6 +30,7 @@ F = TypeVar("F", bound=Callable[..., object])
 
 def guarded(name: str, metrics: Metrics) -> Callable[[F], F]:
     """Decorator: run the function, but log, count and swallow any Exception it raises."""
+
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def call(*args, **kwargs):
@@ -39,7 +40,9 @@ def guarded(name: str, metrics: Metrics) -> Callable[[F], F]:
                 metrics.count("internal_errors")
                 log.exception("internal error in %s (counted in internal_errors; carrying on)", name)
                 return None
+
         return call  # type: ignore[return-value]
+
     return wrap
 
 
@@ -57,8 +60,13 @@ def _exit_now(reason: str) -> None:
 class Watchdog:
     """Checks that the vital threads live; if one does not (and we are not stopping), exits."""
 
-    def __init__(self, checks: dict[str, Callable[[], bool]], stopping: Callable[[], bool],
-                 interval: float = 0.5, on_dead: Callable[[str], None] = _exit_now):
+    def __init__(
+        self,
+        checks: dict[str, Callable[[], bool]],
+        stopping: Callable[[], bool],
+        interval: float = 0.5,
+        on_dead: Callable[[str], None] = _exit_now,
+    ):
         self.checks = checks
         self.stopping = stopping
         self.interval = interval

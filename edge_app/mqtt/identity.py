@@ -22,8 +22,10 @@ INSTANCE_ID_FILE = "instance-id"
 
 def _valid(instance_id: str, where: str) -> str:
     if not instance_id or any(c in instance_id for c in "/+#\0") or len(instance_id) > 64:
-        raise ConfigError(f"instance id {instance_id!r} from {where} must be 1-64 characters without / + # ; "
-                          "fix mqtt.instance_id or delete the file so a new one is made")
+        raise ConfigError(
+            f"instance id {instance_id!r} from {where} must be 1-64 characters without / + # ; "
+            "fix mqtt.instance_id or delete the file so a new one is made"
+        )
     return instance_id
 
 
@@ -44,6 +46,7 @@ def resolve_instance_id(cfg: Config, create: bool = True) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(made + "\n", encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot keep the instance id in {path} ({exc.strerror}); make state_dir writable "
-                          "or set mqtt.instance_id") from None
+        raise ConfigError(
+            f"cannot keep the instance id in {path} ({exc.strerror}); make state_dir writable or set mqtt.instance_id"
+        ) from None
     return made

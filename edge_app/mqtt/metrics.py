@@ -27,8 +27,14 @@ class Metrics:
         self._lock = threading.Lock()
         # internal_errors: exceptions the guard caught (guard.py); puback_refused: results the broker
         # refused (publisher.py); model_errors: batches the model failed on (each retried alone).
-        self.counters = {"messages_in": 0, "results_out": 0, "errors": 0, "internal_errors": 0, "model_errors": 0,
-                         "puback_refused": 0}
+        self.counters = {
+            "messages_in": 0,
+            "results_out": 0,
+            "errors": 0,
+            "internal_errors": 0,
+            "model_errors": 0,
+            "puback_refused": 0,
+        }
         self._latencies: deque[float] = deque(maxlen=window)
         self._last_time = self.started
         self._last_results = 0

@@ -50,8 +50,10 @@ MIN_SELF_TEST_AGREEMENT = 0.95  # int8 kernels differ slightly between CPUs; a w
 DEFAULT_SIZE_FACTOR = 5  # ota.max_bytes = 0: this many times the running bundle (int8 -> fp32 is ~4x)
 MAX_COMMAND_BYTES = 16384
 SHA256 = re.compile(r"[0-9a-f]{64}")
-USAGE = ('send {"location": PATH_IN_BUNDLES_DIR_OR_HTTPS_URL, "sha256": OPTIONAL_MANIFEST_SHA256, '
-         '"allow_downgrade": false, "id": ANY} or {"action": "rollback"}')
+USAGE = (
+    'send {"location": PATH_IN_BUNDLES_DIR_OR_HTTPS_URL, "sha256": OPTIONAL_MANIFEST_SHA256, '
+    '"allow_downgrade": false, "id": ANY} or {"action": "rollback"}'
+)
 
 
 class UpdateRefused(EdgeAppError):
@@ -135,8 +137,11 @@ def check_staged(folder: Path, keys: TrustedKeys) -> tuple[Bundle, SignatureInfo
     """Verify a fetched bundle: every file, nothing unlisted, and a trusted signature."""
     bundle = Bundle.load(folder, verify=True)
     listed = set(bundle.manifest["files"]) | {MANIFEST, SIGNATURE_FILE}
-    extra = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()
-                   and p.relative_to(folder).as_posix() not in listed)
+    extra = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.relative_to(folder).as_posix() not in listed
+    )
     if extra:
         raise UpdateRefused(f"bundle holds {extra[0]}, which its manifest does not list; re-export it")
     return bundle, bundle.verify_signature(keys)
@@ -171,13 +176,18 @@ class ModelUpdater:
         try:
             if retained:
                 log.warning("ignored a retained model command: commands must be published without the retain flag")
-                self._answer(_peek_id(payload), "ignored", "retained commands are ignored (the broker replays them "
-                             "on every reconnect); publish the command without the retain flag")
+                self._answer(
+                    _peek_id(payload),
+                    "ignored",
+                    "retained commands are ignored (the broker replays them "
+                    "on every reconnect); publish the command without the retain flag",
+                )
                 return
             command = parse_command(payload)
             if not self._busy.acquire(blocking=False):
-                self._answer(command.id, "busy", "another model update is running; send this command again when it "
-                             "has answered")
+                self._answer(
+                    command.id, "busy", "another model update is running; send this command again when it has answered"
+                )
                 return
             acquired = True
             threading.Thread(target=self._run, args=(command,), name="ota", daemon=True).start()
@@ -293,8 +303,11 @@ class ModelUpdater:
 
     def _cleanup(self, keep: set[Path]) -> None:
         """Delete bundles this updater installed, except the running and the previous one, and staging leftovers."""
-        self._remove(p for p in self.root.iterdir() if p.name.startswith(INCOMING_PREFIX)
-                     or (p.name.startswith(INSTALLED_PREFIX) and p.resolve() not in keep))
+        self._remove(
+            p
+            for p in self.root.iterdir()
+            if p.name.startswith(INCOMING_PREFIX) or (p.name.startswith(INSTALLED_PREFIX) and p.resolve() not in keep)
+        )
 
     @staticmethod
     def _remove(paths) -> None:

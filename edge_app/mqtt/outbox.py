@@ -68,8 +68,13 @@ class Outbox:
             source = Path(f"{self.path}{suffix}")
             if source.exists():
                 source.rename(f"{aside}{suffix}")
-        log.error("outbox %s is unreadable (%s): moved it to %s and started an empty one; results it held are "
-                  "not sent (their inputs were acknowledged)", self.path, exc, aside)
+        log.error(
+            "outbox %s is unreadable (%s): moved it to %s and started an empty one; results it held are "
+            "not sent (their inputs were acknowledged)",
+            self.path,
+            exc,
+            aside,
+        )
         return aside
 
     def __len__(self) -> int:
@@ -95,6 +100,7 @@ class Outbox:
     def add(self, messages: list[OutMessage], remove: list[int] | None = None) -> list[OutMessage]:
         """Store messages in one transaction (one fsync); returns them with their row ids. `remove`:
         row ids of acknowledged messages to delete in the same transaction (one fsync for both)."""
+
         def insert(cur: sqlite3.Cursor) -> list[int]:
             removed = self._delete(cur, remove or [])
             ids = []

@@ -117,40 +117,50 @@ def _item(obj: Any, where: str, default_id: Any, limits: PayloadLimits) -> Item:
     if not text.strip():
         raise PayloadError(f"{where} has an empty text", msg_id, "empty")
     if len(text) > limits.max_text_chars:
-        raise PayloadError(f"{where} has {len(text)} characters, over the limit of {limits.max_text_chars} "
-                           "(mqtt.max_text_chars)", msg_id, "too_long")
+        raise PayloadError(
+            f"{where} has {len(text)} characters, over the limit of {limits.max_text_chars} (mqtt.max_text_chars)",
+            msg_id,
+            "too_long",
+        )
     extra = {k: v for k, v in obj.items() if k not in RESERVED}
     return Item(msg_id, text, extra)
 
 
 def _decode(payload: bytes, limits: PayloadLimits) -> str:
     if len(payload) > limits.max_bytes:
-        raise PayloadError(f"payload is {len(payload)} bytes, over the limit of {limits.max_bytes} (mqtt.max_payload)",
-                           kind="too_large")
+        raise PayloadError(
+            f"payload is {len(payload)} bytes, over the limit of {limits.max_bytes} (mqtt.max_payload)",
+            kind="too_large",
+        )
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PayloadError(f"payload is not valid UTF-8 (byte {exc.start}); send UTF-8 text or JSON",
-                           kind="bad_unicode") from None
+        raise PayloadError(
+            f"payload is not valid UTF-8 (byte {exc.start}); send UTF-8 text or JSON", kind="bad_unicode"
+        ) from None
 
 
 def _load_json(text: str, limits: PayloadLimits) -> Any:
     depth = json_depth(text)
     if depth > limits.max_json_depth:
-        raise PayloadError(f"JSON nests {depth} levels deep, over the limit of {limits.max_json_depth} "
-                           "(mqtt.max_json_depth)", kind="too_deep")
+        raise PayloadError(
+            f"JSON nests {depth} levels deep, over the limit of {limits.max_json_depth} (mqtt.max_json_depth)",
+            kind="too_deep",
+        )
     try:
         obj = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise PayloadError(f"malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-                           kind="malformed") from None
+        raise PayloadError(
+            f"malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", kind="malformed"
+        ) from None
     except RecursionError:  # depth is checked above; this is the belt to those braces
         raise PayloadError("JSON nests too deep to read", kind="too_deep") from None
     except ValueError as exc:  # NaN / Infinity: not JSON, and not echoable as JSON
         raise PayloadError(f"malformed JSON ({exc})", kind="malformed") from None
     if not _valid_unicode(obj):
-        raise PayloadError("JSON holds a string that is not valid Unicode (a lone surrogate such as \\ud800)",
-                           kind="bad_unicode")
+        raise PayloadError(
+            "JSON holds a string that is not valid Unicode (a lone surrogate such as \\ud800)", kind="bad_unicode"
+        )
     return obj
 
 
@@ -159,22 +169,27 @@ def parse(payload: bytes, limits: PayloadLimits) -> Request:
     text = _decode(payload, limits)
     stripped = text.strip()
     if not stripped:
-        raise PayloadError("payload is empty; send a text or {\"text\": ...}", kind="empty")
+        raise PayloadError('payload is empty; send a text or {"text": ...}', kind="empty")
     if stripped[0] not in "{[":
         if len(text) > limits.max_text_chars:
-            raise PayloadError(f"text has {len(text)} characters, over the limit of {limits.max_text_chars} "
-                               "(mqtt.max_text_chars)", kind="too_long")
+            raise PayloadError(
+                f"text has {len(text)} characters, over the limit of {limits.max_text_chars} (mqtt.max_text_chars)",
+                kind="too_long",
+            )
         return Request([Item(uuid.uuid4().hex[:12], text)], batch=False)
     obj = _load_json(stripped, limits)
     if not isinstance(obj, dict):
-        raise PayloadError("a JSON payload must be an object: {\"text\": ...} or {\"items\": [...]}", kind="schema")
+        raise PayloadError('a JSON payload must be an object: {"text": ...} or {"items": [...]}', kind="schema")
     if "items" in obj:
         items = obj["items"]
         if not isinstance(items, list) or not items:
             raise PayloadError("'items' must be a non-empty list", obj.get("id"), "schema")
         if len(items) > limits.max_items:
-            raise PayloadError(f"'items' has {len(items)} entries, over the limit of {limits.max_items} "
-                               "(mqtt.max_items)", obj.get("id"), "too_many_items")
+            raise PayloadError(
+                f"'items' has {len(items)} entries, over the limit of {limits.max_items} (mqtt.max_items)",
+                obj.get("id"),
+                "too_many_items",
+            )
         return Request([_item(x, f"items[{i}]", i, limits) for i, x in enumerate(items)], batch=True)
     if "text" not in obj:
         raise PayloadError("JSON object has neither 'text' nor 'items'", obj.get("id"), "schema")
@@ -216,5 +231,13 @@ def echoable_id(msg_id: Any) -> Any:
 
 
 def error_payload(reason: str, msg_id: Any, topic: str, size: int, kind: str = "invalid") -> bytes:
-    return encode({"error": reason, "kind": kind, "id": echoable_id(msg_id), "source_topic": topic, "bytes": size,
-                   "ts": now_iso()})
+    return encode(
+        {
+            "error": reason,
+            "kind": kind,
+            "id": echoable_id(msg_id),
+            "source_topic": topic,
+            "bytes": size,
+            "ts": now_iso(),
+        }
+    )

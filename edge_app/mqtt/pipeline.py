@@ -69,22 +69,23 @@ def response_topic_problem(topic: str, allowed: list[str]) -> str | None:
     if topic.startswith("$"):
         return f"response topic {topic!r} is a broker topic ($...)"
     if not any(topic.startswith(p) for p in allowed):
-        return (f"response topic {topic!r} is outside the allowed prefixes {allowed} "
-                "(mqtt.response_prefixes)")
+        return f"response topic {topic!r} is outside the allowed prefixes {allowed} (mqtt.response_prefixes)"
     return None
 
 
 class ClassifyPipeline:
-    def __init__(self, cfg: Config, topics: Topics, bus: Bus, metrics: Metrics, classifier: Model,
-                 stop: threading.Event):
+    def __init__(
+        self, cfg: Config, topics: Topics, bus: Bus, metrics: Metrics, classifier: Model, stop: threading.Event
+    ):
         self.cfg = cfg
         self.topics = topics
         self.bus = bus
         self.metrics = metrics
         self.stop_event = stop
         self.limits = PayloadLimits.from_config(cfg)
-        self.allowed_replies = [p.replace("{prefix}", topics.prefix) for p in cfg.mqtt.response_prefixes] \
-            or [f"{topics.prefix}/"]
+        self.allowed_replies = [p.replace("{prefix}", topics.prefix) for p in cfg.mqtt.response_prefixes] or [
+            f"{topics.prefix}/"
+        ]
         self.on_swap: list[Callable[[Model], None]] = []
         self._classifier = classifier
         self._model_lock = threading.Lock()
@@ -92,15 +93,19 @@ class ClassifyPipeline:
         b = cfg.batching
         # Unbounded: QoS 1/2 input is bounded by Receive Maximum / the broker's in-flight window,
         # since nothing is acknowledged before it is answered; QoS 0 overflow is answered "busy".
-        self.batcher = MicroBatcher(guarded("the batch worker", metrics)(self._handle_batch), b.max_batch,
-                                    b.max_wait_ms, 0, size_of=lambda p: p.size)
+        self.batcher = MicroBatcher(
+            guarded("the batch worker", metrics)(self._handle_batch),
+            b.max_batch,
+            b.max_wait_ms,
+            0,
+            size_of=lambda p: p.size,
+        )
         # The writer: answers of every micro-batch queued behind the model are published (to topics the
         # broker has accepted before; see publisher.py) and go to the outbox in one transaction (one fsync,
         # group commit), then their inputs are acknowledged, while the worker already runs the next batch.
         # A small bound keeps the worker at most WRITER_QUEUE batches ahead of the disk; no input is
         # acknowledged before its answer's fsync.
-        self.writer = MicroBatcher(guarded("the result writer", metrics)(self._write), WRITER_GROUP, 0.0,
-                                   WRITER_QUEUE)
+        self.writer = MicroBatcher(guarded("the result writer", metrics)(self._write), WRITER_GROUP, 0.0, WRITER_QUEUE)
 
     def start(self) -> ClassifyPipeline:
         self.writer.start()
@@ -125,14 +130,20 @@ class ClassifyPipeline:
         """Switch models between two batches: no batch ever sees half of each."""
         with self._model_lock:
             old, self._classifier = self._classifier, classifier
-        log.info("model switched: %s (%s) -> %s (%s)", old.bundle.name, old.bundle.sha256[:12],
-                 classifier.bundle.name, classifier.bundle.sha256[:12])
+        log.info(
+            "model switched: %s (%s) -> %s (%s)",
+            old.bundle.name,
+            old.bundle.sha256[:12],
+            classifier.bundle.name,
+            classifier.bundle.sha256[:12],
+        )
         for hook in self.on_swap:
             guarded("an on-swap hook", self.metrics)(hook)(classifier)
 
     # ---- network thread -------------------------------------------------------------------
-    def handle(self, message: Inbound, on_answer: Callable[[dict[str, Any] | PayloadError], None] | None = None
-               ) -> None:
+    def handle(
+        self, message: Inbound, on_answer: Callable[[dict[str, Any] | PayloadError], None] | None = None
+    ) -> None:
         """Parse and queue; never blocks, never touches the disk or the model."""
         self.metrics.count("messages_in")
         pending = Pending(message, next(self._seq), on_answer=on_answer)
@@ -144,9 +155,12 @@ class ClassifyPipeline:
                 pending.reply_to = message.reply_to
             request = parse(message.payload, self.limits)  # first, so a "busy" answer names the message's id
             if message.qos == 0 and self.batcher.depth >= self.cfg.batching.queue_size:
-                raise PayloadError(f"service busy: {self.batcher.depth} messages queued; QoS 0 input is answered "
-                                   "instead of queued without bound (send with QoS 1 to be queued)",
-                                   None if request.batch else request.items[0].id, kind="busy")
+                raise PayloadError(
+                    f"service busy: {self.batcher.depth} messages queued; QoS 0 input is answered "
+                    "instead of queued without bound (send with QoS 1 to be queued)",
+                    None if request.batch else request.items[0].id,
+                    kind="busy",
+                )
             pending.request = request
         except PayloadError as exc:
             pending.error = exc
@@ -182,6 +196,7 @@ class ClassifyPipeline:
 
     def _write(self, groups: list[Answers]) -> None:
         """Publish and store the answers of several batches (one transaction), then acknowledge their inputs."""
+
         def ack_inputs() -> None:  # the answers are durable: now the inputs may be acknowledged
             for group in groups:
                 for message in group.inputs:
@@ -210,8 +225,11 @@ class ClassifyPipeline:
                 outcomes[p.seq] = list(classifier.classify([item.text for item in p.request.items], top_k=top_k))
             except Exception as exc:
                 log.warning("the model failed on one message from %s: %r", p.message.topic, exc)
-                outcomes[p.seq] = PayloadError(f"the model could not classify this message ({type(exc).__name__})",
-                                               p.request.items[0].id if not p.request.batch else None, "model_error")
+                outcomes[p.seq] = PayloadError(
+                    f"the model could not classify this message ({type(exc).__name__})",
+                    p.request.items[0].id if not p.request.batch else None,
+                    "model_error",
+                )
         return outcomes
 
     def _result(self, p: Pending, predictions: list, model: dict, latency: float) -> OutMessage | PayloadError:
@@ -225,9 +243,12 @@ class ClassifyPipeline:
         topic = p.reply_to or self.topics.result_for(p.message.topic)
         limit = self.cfg.mqtt.max_packet_size - RESULT_HEADROOM - len(topic.encode())
         if len(payload) > limit:
-            return PayloadError(f"the result would be {len(payload)} bytes, over the {limit} the broker takes "
-                                "(mqtt.max_packet_size); send fewer items or fewer extra keys",
-                                None if request.batch else request.items[0].id, "result_too_large")
+            return PayloadError(
+                f"the result would be {len(payload)} bytes, over the {limit} the broker takes "
+                "(mqtt.max_packet_size); send fewer items or fewer extra keys",
+                None if request.batch else request.items[0].id,
+                "result_too_large",
+            )
         return OutMessage(topic, payload, self.cfg.mqtt.qos, correlation=p.message.correlation)
 
     def _tell(self, p: Pending, answer: dict[str, Any] | PayloadError) -> None:
@@ -239,5 +260,6 @@ class ClassifyPipeline:
         self._tell(p, exc)
         log.debug("rejected a message on %s: %s", p.message.topic, exc.reason)
         payload = error_payload(exc.reason, exc.msg_id, p.message.topic, len(p.message.payload), exc.kind)
-        return OutMessage(p.reply_to or self.topics.error, payload, self.cfg.mqtt.qos,
-                          correlation=p.message.correlation)
+        return OutMessage(
+            p.reply_to or self.topics.error, payload, self.cfg.mqtt.qos, correlation=p.message.correlation
+        )

@@ -50,8 +50,13 @@ class Flight:
 
 
 class ResultPublisher:
-    def __init__(self, client: mqtt.Client, outbox: Outbox, v5: bool,
-                 on_refused: Callable[[OutMessage, Any], None] = lambda m, reason: None):
+    def __init__(
+        self,
+        client: mqtt.Client,
+        outbox: Outbox,
+        v5: bool,
+        on_refused: Callable[[OutMessage, Any], None] = lambda m, reason: None,
+    ):
         self.client = client
         self.outbox = outbox
         self.v5 = v5
@@ -125,8 +130,11 @@ class ResultPublisher:
         while self.outbox.full and not stop.is_set():
             if not warned:
                 self.full_waits += 1
-                log.warning("outbox holds %d results (bound %d): pausing input until the broker takes them",
-                            len(self.outbox), self.outbox.max_messages)
+                log.warning(
+                    "outbox holds %d results (bound %d): pausing input until the broker takes them",
+                    len(self.outbox),
+                    self.outbox.max_messages,
+                )
                 warned = True
             time.sleep(0.2)
             self.reap()
@@ -188,8 +196,12 @@ class ResultPublisher:
             with self._lock:  # later answers to it take the safe order again
                 self._accepted.discard(message.topic)
             self.refused += 1
-            log.error("broker refused the message for %s: %s (reason code 0x%02x); not delivered",
-                      message.topic, reason, reason.value)
+            log.error(
+                "broker refused the message for %s: %s (reason code 0x%02x); not delivered",
+                message.topic,
+                reason,
+                reason.value,
+            )
             self.on_refused(message, reason)
         elif message.qos > 0:
             with self._lock:
@@ -206,8 +218,11 @@ class ResultPublisher:
                 held = {f.message.row_id for f in self._in_flight.values()}
             backlog = [m for m in self.outbox.pending(limit=10**9) if m.row_id not in held]
             if backlog:
-                log.info("replaying %d results from the outbox (%d more are resent by the MQTT client)",
-                         len(backlog), len(held))
+                log.info(
+                    "replaying %d results from the outbox (%d more are resent by the MQTT client)",
+                    len(backlog),
+                    len(held),
+                )
                 self._publish(backlog)
             with self._lock:
                 self.connected = True

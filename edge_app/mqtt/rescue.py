@@ -51,8 +51,16 @@ def rescuer_for(dead: str, online: set[str], me: str) -> bool:
 class AdoptedSession:
     """One dead member's session, held until its commands are answered (a thread of its own)."""
 
-    def __init__(self, cfg: Config, address: BrokerAddress, protocol: int, topics: Topics, instance_id: str,
-                 dispatch: Callable[..., None], metrics: Metrics):
+    def __init__(
+        self,
+        cfg: Config,
+        address: BrokerAddress,
+        protocol: int,
+        topics: Topics,
+        instance_id: str,
+        dispatch: Callable[..., None],
+        metrics: Metrics,
+    ):
         self.instance_id = instance_id
         self.topics = topics
         self.dispatch = dispatch
@@ -99,8 +107,13 @@ class AdoptedSession:
     def run(self, stop: threading.Event) -> bool:
         """Adopt, answer, end the session. True when the dead member's session is gone for good."""
         self.client.reconnect_delay_set(MAX_RESCUE_S, MAX_RESCUE_S)  # one try: never fight the member for it
-        self.client.connect(self.address.host, self.address.port, keepalive=self.cfg.mqtt.keepalive,
-                            clean_start=False, properties=connect_properties(self.cfg, self.protocol))
+        self.client.connect(
+            self.address.host,
+            self.address.port,
+            keepalive=self.cfg.mqtt.keepalive,
+            clean_start=False,
+            properties=connect_properties(self.cfg, self.protocol),
+        )
         self.client.loop_start()
         try:
             if not self.connected.wait(10):
@@ -124,9 +137,17 @@ class AdoptedSession:
 class Rescuer:
     """Watches the members' status topics and adopts the session of each member that goes offline."""
 
-    def __init__(self, cfg: Config, address: BrokerAddress, protocol: int, topics: Topics,
-                 dispatch: Callable[..., None], publish_retained: Callable[[str, bytes], None], metrics: Metrics,
-                 stop: threading.Event):
+    def __init__(
+        self,
+        cfg: Config,
+        address: BrokerAddress,
+        protocol: int,
+        topics: Topics,
+        dispatch: Callable[..., None],
+        publish_retained: Callable[[str, bytes], None],
+        metrics: Metrics,
+        stop: threading.Event,
+    ):
         self.cfg, self.address, self.protocol, self.topics = cfg, address, protocol, topics
         self.dispatch, self.publish_retained, self.metrics, self.stop = dispatch, publish_retained, metrics, stop
         self.status: dict[str, bytes] = {}
@@ -143,13 +164,20 @@ class Rescuer:
         instance_id = message.topic.split("/")[-2]
         with self.lock:
             self.status[instance_id] = message.payload
-            start = message.payload == b"offline" and instance_id != self.topics.instance_id \
+            start = (
+                message.payload == b"offline"
+                and instance_id != self.topics.instance_id
                 and instance_id not in self.busy
+            )
             if start:
                 self.busy.add(instance_id)
         if start:
-            threading.Thread(target=guarded("a rescue", self.metrics)(self._rescue), args=(instance_id,),
-                             name=f"rescue-{instance_id}", daemon=True).start()
+            threading.Thread(
+                target=guarded("a rescue", self.metrics)(self._rescue),
+                args=(instance_id,),
+                name=f"rescue-{instance_id}",
+                daemon=True,
+            ).start()
 
     def _online(self) -> set[str]:
         with self.lock:
@@ -162,8 +190,9 @@ class Rescuer:
             if not rescuer_for(instance_id, self._online(), self.topics.instance_id):
                 return
             log.warning("group member %s is offline; adopting its session so its commands are answered", instance_id)
-            session = AdoptedSession(self.cfg, self.address, self.protocol, self.topics, instance_id, self.dispatch,
-                                     self.metrics)
+            session = AdoptedSession(
+                self.cfg, self.address, self.protocol, self.topics, instance_id, self.dispatch, self.metrics
+            )
             with self.one_at_a_time:
                 ended = session.run(self.stop)
             if ended and self.status.get(instance_id) == b"offline":

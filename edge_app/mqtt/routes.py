@@ -51,8 +51,16 @@ class Routes:
     def __init__(self) -> None:
         self._routes: list[Route] = []
 
-    def add(self, topic_filter: str, handler: Handler, qos: int = 1, subscription: str = "",
-            ack_first: bool = False, first: bool = False, keep_retain: bool = False) -> Route:
+    def add(
+        self,
+        topic_filter: str,
+        handler: Handler,
+        qos: int = 1,
+        subscription: str = "",
+        ack_first: bool = False,
+        first: bool = False,
+        keep_retain: bool = False,
+    ) -> Route:
         """Register a handler. Where filters overlap the earlier route wins; `first` puts this one ahead."""
         route = Route(topic_filter, handler, qos, subscription, ack_first, keep_retain)
         self._routes.insert(0 if first else len(self._routes), route)

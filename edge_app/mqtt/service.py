@@ -88,8 +88,9 @@ class Service:
             bus.on_fatal = lambda _error: self.stop_event.set()  # run() stops, then raises bus.fatal
         else:
             bus = self.bus = NoBus()
-        pipeline = self.pipeline = ClassifyPipeline(self.cfg, self.topics, bus, self.metrics, self.classifier,
-                                                    self.stop_event)
+        pipeline = self.pipeline = ClassifyPipeline(
+            self.cfg, self.topics, bus, self.metrics, self.classifier, self.stop_event
+        )
         checks = {"batch worker": lambda: pipeline.worker_alive}
         if isinstance(bus, Bus):
             self._wire_mqtt(bus, pipeline)
@@ -108,9 +109,16 @@ class Service:
         """Routes, fleet rescue and Home Assistant discovery: what only a broker needs."""
         self._add_routes(bus, pipeline)
         if self.topics.member and bus.v5:  # a dead member's commands are adopted, not stranded (rescue.py)
-            rescuer = Rescuer(self.cfg, self.address, self.protocol, self.topics, bus.dispatch,
-                              lambda topic, payload: bus.publish_volatile(topic, payload, qos=1, retain=True),
-                              self.metrics, self.stop_event)
+            rescuer = Rescuer(
+                self.cfg,
+                self.address,
+                self.protocol,
+                self.topics,
+                bus.dispatch,
+                lambda topic, payload: bus.publish_volatile(topic, payload, qos=1, retain=True),
+                self.metrics,
+                self.stop_event,
+            )
             bus.routes.add(rescuer.status_filter, rescuer.on_status, qos=1, ack_first=True, first=True)
         bus.on_connected.append(self.publish_discovery)  # on: the configs; off: clears an earlier run's
         if self.cfg.mqtt.ha_discovery:
@@ -120,19 +128,38 @@ class Service:
         """Inputs -> the classify pipeline; <prefix>/cmd/model -> the OTA updater (when enabled)."""
         for topic_filter, subscription in zip(self.topics.inputs, self.topics.subscriptions(shared=True)):
             bus.routes.add(topic_filter, pipeline.handle, self.cfg.mqtt.qos, subscription)
-        teach = TeachRoute(Teacher(self.cfg.state_dir, pipeline.current),
-                           lambda obj: bus.publish_json(self.topics.cmd_result, obj), trusted_keys(self.cfg),
-                           self._taught_changed)
-        bus.routes.add(self.topics.cmd_teach, lambda m: teach.handle(m.payload, m.retain), qos=1, ack_first=True,
-                       first=True, keep_retain=True)
+        teach = TeachRoute(
+            Teacher(self.cfg.state_dir, pipeline.current),
+            lambda obj: bus.publish_json(self.topics.cmd_result, obj),
+            trusted_keys(self.cfg),
+            self._taught_changed,
+        )
+        bus.routes.add(
+            self.topics.cmd_teach,
+            lambda m: teach.handle(m.payload, m.retain),
+            qos=1,
+            ack_first=True,
+            first=True,
+            keep_retain=True,
+        )
         if self.cfg.ota.enabled:
-            host = ModelHost(load=lambda path: load_classifier(self.cfg, path), current=pipeline.current,
-                             swap=pipeline.swap, reply=lambda obj: bus.publish_json(self.topics.cmd_result, obj))
+            host = ModelHost(
+                load=lambda path: load_classifier(self.cfg, path),
+                current=pipeline.current,
+                swap=pipeline.swap,
+                reply=lambda obj: bus.publish_json(self.topics.cmd_result, obj),
+            )
             updater = ModelUpdater(self.cfg, host)
             # first: an input filter like <prefix>/# must not swallow the command topic; keep_retain: a retained
             # command is always seen as one (and ignored), not only when replayed after a reconnect
-            bus.routes.add(self.topics.cmd_model, lambda m: updater.handle(m.payload, m.retain), qos=1,
-                           ack_first=True, first=True, keep_retain=True)
+            bus.routes.add(
+                self.topics.cmd_model,
+                lambda m: updater.handle(m.payload, m.retain),
+                qos=1,
+                ack_first=True,
+                first=True,
+                keep_retain=True,
+            )
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; SIGHUP reloads the bundle. Returns the exit code."""
@@ -169,9 +196,14 @@ class Service:
     def publish_discovery(self) -> None:
         """Home Assistant configs (discovery on) or their removal (off); the labels are HA's event types."""
         classifier = self.pipeline.current()
-        announce(self.bus.publish_volatile, self.topics, self.cfg.mqtt.ha_discovery, classifier.bundle.name,
-                 classifier.all_labels,
-                 marker=Path(self.cfg.state_dir) / DISCOVERY_MARKER)
+        announce(
+            self.bus.publish_volatile,
+            self.topics,
+            self.cfg.mqtt.ha_discovery,
+            classifier.bundle.name,
+            classifier.all_labels,
+            marker=Path(self.cfg.state_dir) / DISCOVERY_MARKER,
+        )
 
     def _taught_changed(self) -> None:
         """Taught labels changed: Home Assistant's event types follow (discovery on)."""
@@ -198,15 +230,17 @@ class Service:
     def _publish_metrics(self) -> None:
         bus = self.bus
         bus.publisher.reap()
-        snapshot = self.metrics.snapshot({
-            "queue_depth": self.pipeline.batcher.depth,
-            "outbox_depth": len(bus.outbox),
-            "outbox_full_waits": bus.publisher.full_waits,
-            "model": self.model_info,
-            "provider": self.pipeline.current().provider,
-            "protocol": "5" if bus.v5 else "3.1.1",
-            "instance": self.topics.instance_id,  # members of a shared group publish metrics on one topic
-        })
+        snapshot = self.metrics.snapshot(
+            {
+                "queue_depth": self.pipeline.batcher.depth,
+                "outbox_depth": len(bus.outbox),
+                "outbox_full_waits": bus.publisher.full_waits,
+                "model": self.model_info,
+                "provider": self.pipeline.current().provider,
+                "protocol": "5" if bus.v5 else "3.1.1",
+                "instance": self.topics.instance_id,  # members of a shared group publish metrics on one topic
+            }
+        )
         bus.publish_volatile(self.topics.metrics, json.dumps(snapshot), qos=0)
 
 
@@ -218,6 +252,7 @@ def start_assist(cfg: Config, pipeline: ClassifyPipeline) -> AssistService:
     from ..assist.wyoming_service import AssistService, Described
 
     a = cfg.assist
+
     def model() -> Described:
         bundle = pipeline.current().bundle
         return Described(bundle.name, str(bundle.version or bundle.sha256[:12]))
@@ -239,8 +274,15 @@ def load_classifier(cfg: Config, bundle: str, verify: bool | None = None) -> Cla
     # trust.keys set: refuse an unsigned or foreign bundle before onnxruntime reads it (this hashes every file)
     trusted = check_trusted(cfg, bundle) is not None
     verify = (cfg.verify_bundle if verify is None else verify) and not trusted
-    classifier = Classifier.load(bundle, cfg.device, cfg.threads or None, verify,
-                                 batch_size=cfg.batching.max_batch, spin=cfg.spin, min_score=cfg.classifier.min_score)
+    classifier = Classifier.load(
+        bundle,
+        cfg.device,
+        cfg.threads or None,
+        verify,
+        batch_size=cfg.batching.max_batch,
+        spin=cfg.spin,
+        min_score=cfg.classifier.min_score,
+    )
     Teacher(cfg.state_dir, lambda: classifier).apply(classifier)  # the taught labels, computed for this bundle
     return classifier
 
@@ -275,12 +317,19 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ota", action="store_true", default=None, help="accept model updates on <prefix>/cmd/model")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="execution provider")
     p.add_argument("--threads", type=int, help="onnxruntime threads (default: physical cores)")
-    p.add_argument("--spin", action="store_true", default=None,
-                   help="onnxruntime threads keep busy-waiting between calls: costs CPU when idle")
+    p.add_argument(
+        "--spin",
+        action="store_true",
+        default=None,
+        help="onnxruntime threads keep busy-waiting between calls: costs CPU when idle",
+    )
     p.add_argument("--no-verify", action="store_true", help="skip the bundle's sha256 check at start")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--wyoming", metavar="URI",
-                   help="also serve Home Assistant's Assist as a Wyoming intent service on tcp://HOST:PORT")
+    p.add_argument(
+        "--wyoming",
+        metavar="URI",
+        help="also serve Home Assistant's Assist as a Wyoming intent service on tcp://HOST:PORT",
+    )
     p.add_argument("--no-zeroconf", action="store_true", help="do not advertise the Wyoming service (_wyoming._tcp)")
     p.add_argument("--no-mqtt", action="store_true", help="no broker: answer only Assist (needs --wyoming)")
     p.add_argument("--print-config", action="store_true", help="print the effective config (secrets masked) and exit")
@@ -288,15 +337,30 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     mqtt = {
-        "broker": args.broker, "username": args.username, "prefix": args.prefix, "inputs": args.input,
-        "result_topic": args.result_topic, "qos": args.qos, "protocol": args.protocol, "ca_file": args.ca_file,
-        "cert_file": args.cert_file, "key_file": args.key_file, "metrics_interval": args.metrics_interval,
-        "ha_discovery": args.ha_discovery, "shared_group": args.shared_group,
+        "broker": args.broker,
+        "username": args.username,
+        "prefix": args.prefix,
+        "inputs": args.input,
+        "result_topic": args.result_topic,
+        "qos": args.qos,
+        "protocol": args.protocol,
+        "ca_file": args.ca_file,
+        "cert_file": args.cert_file,
+        "key_file": args.key_file,
+        "metrics_interval": args.metrics_interval,
+        "ha_discovery": args.ha_discovery,
+        "shared_group": args.shared_group,
         "enabled": False if args.no_mqtt else None,
     }
     return {
-        "bundle": args.bundle, "device_id": args.device_id, "state_dir": args.state_dir, "device": args.device,
-        "threads": args.threads, "spin": args.spin, "log_level": args.log_level, "verify_bundle": False if args.no_verify else None,
+        "bundle": args.bundle,
+        "device_id": args.device_id,
+        "state_dir": args.state_dir,
+        "device": args.device,
+        "threads": args.threads,
+        "spin": args.spin,
+        "log_level": args.log_level,
+        "verify_bundle": False if args.no_verify else None,
         "mqtt": mqtt,
         "batching": {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms, "queue_size": args.queue_size},
         "ota": {"enabled": args.ota},
@@ -309,9 +373,16 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.print_config:
         cfg.mqtt.instance_id = resolve_instance_id(cfg, create=False)  # "" until the first serve makes one
         topics = Topics.from_config(cfg)
-        derived = {"device_id": cfg.resolved_device_id, "client_id": cfg.client_id, "prefix": cfg.prefix,
-                   "inputs": list(topics.inputs), "result": topics.result, "status": topics.status,
-                   "instance_id": topics.instance_id, "last_will": topics.will}
+        derived = {
+            "device_id": cfg.resolved_device_id,
+            "client_id": cfg.client_id,
+            "prefix": cfg.prefix,
+            "inputs": list(topics.inputs),
+            "result": topics.result,
+            "status": topics.status,
+            "instance_id": topics.instance_id,
+            "last_will": topics.will,
+        }
         print(json.dumps({**cfg.masked(), "derived": derived}, indent=2))
         return 0
     logging.getLogger().setLevel(cfg.log_level.upper())

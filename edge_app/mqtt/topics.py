@@ -22,8 +22,9 @@ class Topics:
     def from_config(cls, cfg: Config) -> Topics:
         prefix = cfg.prefix
         inputs = tuple(t.replace("{prefix}", prefix) for t in cfg.mqtt.inputs) or (f"{prefix}/classify",)
-        return cls(prefix, inputs, cfg.mqtt.result_topic, cfg.resolved_device_id, cfg.mqtt.shared_group,
-                   cfg.mqtt.instance_id)
+        return cls(
+            prefix, inputs, cfg.mqtt.result_topic, cfg.resolved_device_id, cfg.mqtt.shared_group, cfg.mqtt.instance_id
+        )
 
     # Per group (shared by every member): inputs, result, error, metrics (each carries "instance"), cmd/*,
     # and status. Per instance: instances/<id>/status. See docs/fleet.md.

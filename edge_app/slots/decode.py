@@ -56,8 +56,11 @@ def parse_tags(tags: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def decode_spans(
-    tag_ids: np.ndarray | Sequence[int], offsets: Sequence[tuple[int, int]], word_ids: Sequence[int | None],
-    tags: Sequence[tuple[str, str]], text: str,
+    tag_ids: np.ndarray | Sequence[int],
+    offsets: Sequence[tuple[int, int]],
+    word_ids: Sequence[int | None],
+    tags: Sequence[tuple[str, str]],
+    text: str,
 ) -> list[Span]:
     """Spans of one text (what the tokenizer saw) from its per-token tag ids (argmax of
     slot_logits), in text order.

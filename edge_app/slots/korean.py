@@ -11,10 +11,37 @@ from __future__ import annotations
 
 import re
 
-SINO_DIGITS = {"영": 0, "공": 0, "일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "륙": 6, "칠": 7, "팔": 8, "구": 9}
+SINO_DIGITS = {
+    "영": 0,
+    "공": 0,
+    "일": 1,
+    "이": 2,
+    "삼": 3,
+    "사": 4,
+    "오": 5,
+    "육": 6,
+    "륙": 6,
+    "칠": 7,
+    "팔": 8,
+    "구": 9,
+}
 SINO_UNITS = {"십": 10, "백": 100, "천": 1000}
-NATIVE_ONES = {"한": 1, "하나": 1, "두": 2, "둘": 2, "세": 3, "셋": 3, "석": 3, "네": 4, "넷": 4, "다섯": 5,
-               "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9}
+NATIVE_ONES = {
+    "한": 1,
+    "하나": 1,
+    "두": 2,
+    "둘": 2,
+    "세": 3,
+    "셋": 3,
+    "석": 3,
+    "네": 4,
+    "넷": 4,
+    "다섯": 5,
+    "여섯": 6,
+    "일곱": 7,
+    "여덟": 8,
+    "아홉": 9,
+}
 NATIVE_TENS = {"열": 10, "스무": 20, "스물": 20, "서른": 30, "마흔": 40, "쉰": 50}
 HANGUL = re.compile(r"[가-힣ᄀ-ᇿ]")
 NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -69,7 +96,7 @@ def native(word: str) -> int | None:
     """A native Korean number word (1..59), e.g. 한 -> 1, 두 -> 2, 열두 -> 12, 스물다섯 -> 25."""
     for tens_word, tens in NATIVE_TENS.items():
         if word.startswith(tens_word):
-            rest = word[len(tens_word):]
+            rest = word[len(tens_word) :]
             if not rest:
                 return tens
             ones = NATIVE_ONES.get(rest)
@@ -95,7 +122,9 @@ def _duration(text: str) -> dict | None:
         amount = 0.5 if m.group("num") == "반" else number(m.group("num"))
         if amount is None:
             return None
-        seconds += amount * UNIT_SECONDS[m.group("unit")] + (UNIT_SECONDS[m.group("unit")] / 2 if m.group("half") else 0)
+        seconds += amount * UNIT_SECONDS[m.group("unit")] + (
+            UNIT_SECONDS[m.group("unit")] / 2 if m.group("half") else 0
+        )
         pos, found = m.end(), True
     if not found or DURATION_FILLER.sub("", text[pos:]):
         return None

@@ -24,14 +24,14 @@ INTENT_SLOTS: dict[str, tuple[str, ...]] = {
     "ac_off": ("room",),
     "ac_set_temperature": ("temperature", "room"),
     "tv_volume": ("volume", "room"),
-    "lights_on": ("room", "device"),      # device: lamp, ceiling light, fairy lights ...
+    "lights_on": ("room", "device"),  # device: lamp, ceiling light, fairy lights ...
     "lights_off": ("room", "device"),
     "vacuum_start": ("room",),
     "vacuum_dock": (),
     "timer_set": ("duration",),
-    "washer_start": ("mode",),            # mode: the programme (cotton, quick, eco, wool ...)
+    "washer_start": ("mode",),  # mode: the programme (cotton, quick, eco, wool ...)
     "dryer_status": (),
-    "oven_preheat": ("temperature", "mode"),   # mode: fan, grill, bake ...
+    "oven_preheat": ("temperature", "mode"),  # mode: fan, grill, bake ...
     "fridge_temperature": ("temperature", "mode"),  # mode: fridge or freezer
     "out_of_scope": (),
 }

@@ -33,19 +33,46 @@ log = logging.getLogger(__name__)
 # Readers tried before the English ones, each `(slot, text) -> dict | None` (None: not its language).
 EXTRA_READERS: tuple[Callable[[str, str], dict | None], ...] = (read_value_ko,)
 
-SMALL = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen".split())}
-TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-        "eighty": 80, "ninety": 90}
+SMALL = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen".split()
+    )
+}
+TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fourty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 EDGE_PUNCTUATION = " .,;:!?\"'()"
 MAX_DIGITS = 15  # longer digit strings are not a setting anyone means (and lose float precision)
 
 TEMPERATURE_RANGE = (-100, 1000)
 MAX_DURATION_S = 366 * 24 * 3600
-SECONDS = {"h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-           "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-           "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1}
+SECONDS = {
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+}
 FAHRENHEIT = {"f", "fahrenheit"}  # "°F" tokenises as "°", "f"
 CELSIUS = {"c", "celsius", "centigrade"}
 UP = {"up", "louder", "raise", "increase", "higher", "boost", "crank", "more"}
@@ -104,7 +131,7 @@ def _digits_at(toks: list[str], i: int) -> tuple[float, int] | None:
 def _words_at(toks: list[str], i: int) -> tuple[float, int] | None:
     """English number words: "twenty two", "one hundred and eighty", "one seventy five", "a hundred",
     "twenty one point five", "a couple of"."""
-    if toks[i:i + 3] == ["a", "couple", "of"] or toks[i:i + 2] == ["couple", "of"]:
+    if toks[i : i + 3] == ["a", "couple", "of"] or toks[i : i + 2] == ["couple", "of"]:
         return 2, i + (3 if toks[i] == "a" else 2)
     total, current, last, j = 0, 0, None, i
     while j < len(toks):
@@ -173,7 +200,7 @@ def read_temperature(text: str) -> dict | None:
         return None
     value, j, _ = found
     unit = "C"
-    for t in toks[j:j + 4]:
+    for t in toks[j : j + 4]:
         if t in FAHRENHEIT:
             unit = "F"
             break
@@ -200,7 +227,7 @@ def read_duration(text: str) -> dict | None:
 
 
 def _clock(text: str) -> float | None:
-    """"1:30" as m:ss, "1:30:00" as h:mm:ss, "1:30 hours" as h:mm."""
+    """ "1:30" as m:ss, "1:30:00" as h:mm:ss, "1:30 hours" as h:mm."""
     m = re.fullmatch(r"\s*(\d{1,6}):(\d\d)(?::(\d\d))?\s*([a-z]*)\s*", text.lower())
     if m is None or (m[4] and m[4] not in SECONDS):
         return None
@@ -245,9 +272,9 @@ def _parts(toks: list[str]) -> float | None:
             amount, j = found
             last_unit = SECONDS[toks[j]]
             total, i, said = total + amount * last_unit, j + 1, True
-            if toks[i:i + 3] in (["and", "a", "half"], ["and", "one", "half"]):
+            if toks[i : i + 3] in (["and", "a", "half"], ["and", "one", "half"]):
                 total, i = total + last_unit / 2, i + 3
-            elif toks[i:i + 3] == ["and", "a", "quarter"]:
+            elif toks[i : i + 3] == ["and", "a", "quarter"]:
                 total, i = total + last_unit / 4, i + 3
             continue
         if found is not None and said and last_unit in (3600, 60) and found[1] >= len(toks):

@@ -22,10 +22,20 @@ from wyoming.client import AsyncTcpClient
 from .stats import percentile
 
 COMMANDS = [
-    "turn on the kitchen lights", "switch off the bedroom lamp", "set the living room to 22 degrees",
-    "start the vacuum in the hallway", "send the robot vacuum home", "set a timer for ten minutes",
-    "turn the volume down a bit", "what's the weather tomorrow", "don't turn on the lights",
-    "거실 불 켜줘", "안방 에어컨 꺼줘", "타이머 5분 맞춰줘", "세탁기 표준 코스로 돌려줘", "오늘 뉴스 알려줘",
+    "turn on the kitchen lights",
+    "switch off the bedroom lamp",
+    "set the living room to 22 degrees",
+    "start the vacuum in the hallway",
+    "send the robot vacuum home",
+    "set a timer for ten minutes",
+    "turn the volume down a bit",
+    "what's the weather tomorrow",
+    "don't turn on the lights",
+    "거실 불 켜줘",
+    "안방 에어컨 꺼줘",
+    "타이머 5분 맞춰줘",
+    "세탁기 표준 코스로 돌려줘",
+    "오늘 뉴스 알려줘",
 ]
 
 
@@ -70,8 +80,16 @@ async def run_round(host: str, port: int, texts: list[str], clients: int) -> Rou
     started = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(clients)))
     ms = [s * 1000 for s in seconds]
-    return Round(clients, len(texts), len(texts) - lost, lost, round(percentile(ms, 50), 1),
-                 round(percentile(ms, 95), 1), round(max(ms), 1), round(time.perf_counter() - started, 2))
+    return Round(
+        clients,
+        len(texts),
+        len(texts) - lost,
+        lost,
+        round(percentile(ms, 50), 1),
+        round(percentile(ms, 95), 1),
+        round(max(ms), 1),
+        round(time.perf_counter() - started, 2),
+    )
 
 
 async def measure(host: str, port: int, commands: int, clients: list[int]) -> list[Round]:
@@ -88,13 +106,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="write the rounds here")
     args = p.parse_args(argv)
     address = urlparse(args.wyoming)
-    rounds = asyncio.run(measure(address.hostname or "127.0.0.1", address.port or 10700, args.commands,
-                                 [int(n) for n in args.clients.split(",")]))
-    print(f"{'clients':>7} {'commands':>8} {'answered':>8} {'lost':>4} {'p50 ms':>7} {'p95 ms':>7} "
-          f"{'max ms':>7} {'wall s':>6}")
+    rounds = asyncio.run(
+        measure(
+            address.hostname or "127.0.0.1",
+            address.port or 10700,
+            args.commands,
+            [int(n) for n in args.clients.split(",")],
+        )
+    )
+    print(
+        f"{'clients':>7} {'commands':>8} {'answered':>8} {'lost':>4} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'max ms':>7} {'wall s':>6}"
+    )
     for r in rounds:
-        print(f"{r.clients:>7} {r.commands:>8} {r.answered:>8} {r.lost:>4} {r.p50_ms:>7} {r.p95_ms:>7} "
-              f"{r.max_ms:>7} {r.wall_s:>6}")
+        print(
+            f"{r.clients:>7} {r.commands:>8} {r.answered:>8} {r.lost:>4} {r.p50_ms:>7} {r.p95_ms:>7} "
+            f"{r.max_ms:>7} {r.wall_s:>6}"
+        )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rounds], indent=2))
     return 1 if any(r.lost for r in rounds) else 0

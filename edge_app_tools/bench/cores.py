@@ -25,12 +25,17 @@ class Core:
 UNKNOWN = "unknown"
 
 ZEN3 = Core("AMD Zen 3", 64, "Zen 3: AVX2 only, 2 x 256-bit VPMADDUBSW = 64 int8 MAC/cycle (upper bound)")
-ZEN4 = Core("AMD Zen 4", 64,
-            "Zen 4: 512-bit VPDPBUSD runs as two 256-bit halves, 2 pipes = 64 int8 MAC/cycle")
-ZEN5 = Core("AMD Zen 5 (full-width AVX-512)", 128,
-            "Zen 5 desktop/server: full 512-bit datapaths, 2 x 512-bit VPDPBUSD = 128 int8 MAC/cycle")
-ZEN5_MOBILE = Core("AMD Zen 5 mobile (256-bit datapaths)", 64,
-                   "Zen 5 mobile: 512-bit VPDPBUSD double-pumped on 256-bit datapaths = 64 int8 MAC/cycle")
+ZEN4 = Core("AMD Zen 4", 64, "Zen 4: 512-bit VPDPBUSD runs as two 256-bit halves, 2 pipes = 64 int8 MAC/cycle")
+ZEN5 = Core(
+    "AMD Zen 5 (full-width AVX-512)",
+    128,
+    "Zen 5 desktop/server: full 512-bit datapaths, 2 x 512-bit VPDPBUSD = 128 int8 MAC/cycle",
+)
+ZEN5_MOBILE = Core(
+    "AMD Zen 5 mobile (256-bit datapaths)",
+    64,
+    "Zen 5 mobile: 512-bit VPDPBUSD double-pumped on 256-bit datapaths = 64 int8 MAC/cycle",
+)
 
 # (family, first model, last model) -> core; ranges from the Linux kernel's AMD model tables.
 AMD_MODELS: list[tuple[int, int, int, Core]] = [
@@ -48,7 +53,9 @@ AMD_MODELS: list[tuple[int, int, int, Core]] = [
 
 # Intel family 6 models we are sure of; anything else is unknown.
 INTEL_MODELS: dict[int, Core] = {
-    0x8F: Core("Intel Sapphire Rapids", 128, "Sapphire Rapids: 2 x 512-bit VPDPBUSD = 128 int8 MAC/cycle (AMX not used)"),
+    0x8F: Core(
+        "Intel Sapphire Rapids", 128, "Sapphire Rapids: 2 x 512-bit VPDPBUSD = 128 int8 MAC/cycle (AMX not used)"
+    ),
     0xCF: Core("Intel Emerald Rapids", 128, "Emerald Rapids: 2 x 512-bit VPDPBUSD = 128 int8 MAC/cycle (AMX not used)"),
     0x6A: Core("Intel Ice Lake-SP", 128, "Ice Lake-SP: 2 x 512-bit VPDPBUSD = 128 int8 MAC/cycle"),
 }
@@ -56,8 +63,11 @@ INTEL_MODELS: dict[int, Core] = {
 # Arm implementer 0x41, by CPU part number.
 ARM_PARTS: dict[int, Core] = {
     0xD03: Core("Arm Cortex-A53", 8, "Cortex-A53: no dot product, 64-bit NEON datapath = 8 int8 MAC/cycle"),
-    0xD08: Core("Arm Cortex-A72", 16, "Cortex-A72: no dot product (SDOT/UDOT absent), 2 x 128-bit widening MAC "
-                                      "= 16 int8 MAC/cycle"),
+    0xD08: Core(
+        "Arm Cortex-A72",
+        16,
+        "Cortex-A72: no dot product (SDOT/UDOT absent), 2 x 128-bit widening MAC = 16 int8 MAC/cycle",
+    ),
     0xD0B: Core("Arm Cortex-A76", 32, "Cortex-A76: 2 x 128-bit SDOT/UDOT (dot product) = 32 int8 MAC/cycle"),
     0xD0C: Core("Arm Neoverse N1", 32, "Neoverse N1: 2 x 128-bit SDOT/UDOT = 32 int8 MAC/cycle"),
     0xD42: Core("Arm Cortex-A78AE", 32, "Cortex-A78AE (Jetson Orin): 2 x 128-bit SDOT/UDOT = 32 int8 MAC/cycle"),
@@ -91,6 +101,7 @@ def core_identity(fields: dict[str, str]) -> str:
     core = identify_core(fields)
     if core:
         return core.name
-    ids = [f"{k} {fields[k]}" for k in ("vendor_id", "cpu family", "model", "CPU implementer", "CPU part")
-           if fields.get(k)]
+    ids = [
+        f"{k} {fields[k]}" for k in ("vendor_id", "cpu family", "model", "CPU implementer", "CPU part") if fields.get(k)
+    ]
     return f"{UNKNOWN} ({', '.join(ids) or 'no identifiers in /proc/cpuinfo'})"

@@ -90,7 +90,9 @@ def _config(reference: str, labels: list[str], trained: bool, vocab_size: int = 
     if trained:
         return AutoConfig.from_pretrained(reference)
     config = AutoConfig.from_pretrained(
-        reference, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        reference,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},
     )
     config.vocab_size = max(config.vocab_size, vocab_size)
@@ -151,8 +153,14 @@ class TorchEngine:
         self.max_length = max_length
         self.provider = f"torch {torch.__version__} eager, {threads} threads"
         self.accuracy_valid = trained and set(self.id2label.values()) == set(labels)
-        self.note = "" if trained else ("random-initialised MiniLM-L6-shaped encoder and head with the bundle's "
-                                        "tokenizer: speed only, no --torch-model given")
+        self.note = (
+            ""
+            if trained
+            else (
+                "random-initialised MiniLM-L6-shaped encoder and head with the bundle's "
+                "tokenizer: speed only, no --torch-model given"
+            )
+        )
 
     def predict(self, texts: list[str]) -> list[str]:
         with self.torch.inference_mode():
@@ -215,5 +223,7 @@ def build_engine(spec: dict[str, Any]):
         if name == "optimum":
             return OptimumEngine(spec["bundle_dir"], threads, spec.get("torch_model"), labels, max_length)
     except ImportError as exc:
-        raise RuntimeError(f"engine {name} needs the export extra ({exc.name} is missing); {EXPORT_EXTRA_HINT}") from None
+        raise RuntimeError(
+            f"engine {name} needs the export extra ({exc.name} is missing); {EXPORT_EXTRA_HINT}"
+        ) from None
     raise ValueError(f"unknown engine {name!r}")

@@ -18,7 +18,9 @@ def _b1(engine: dict[str, Any] | None) -> float | None:
     return engine["latency_short"]["texts_per_s"] if engine else None
 
 
-def _goal(name: str, target: str, measured: float | None, passed: bool | None, unit: str, missing: str) -> dict[str, Any]:
+def _goal(
+    name: str, target: str, measured: float | None, passed: bool | None, unit: str, missing: str
+) -> dict[str, Any]:
     return {
         "goal": name,
         "target": target,
@@ -59,10 +61,22 @@ def _mqtt_goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     budget = int8["latency_short"]["p50_ms"] + 3.0 if ok else None
     lost = mqtt["qos1"]["lost"] if ok else None
     return [
-        _goal(f"MQTT QoS 1 sustained results/s vs int8 batch-{batch} texts/s", ">= 90 %",
-              None if share is None else 100 * share, None if share is None else share >= 0.9, "%", missing),
-        _goal("MQTT round-trip p50 <= int8 batch-1 p50 + 3 ms", "<= model+3 ms" if budget is None else f"<= {budget:.2f} ms",
-              rtt, None if rtt is None or budget is None else rtt <= budget, "ms", missing),
+        _goal(
+            f"MQTT QoS 1 sustained results/s vs int8 batch-{batch} texts/s",
+            ">= 90 %",
+            None if share is None else 100 * share,
+            None if share is None else share >= 0.9,
+            "%",
+            missing,
+        ),
+        _goal(
+            "MQTT round-trip p50 <= int8 batch-1 p50 + 3 ms",
+            "<= model+3 ms" if budget is None else f"<= {budget:.2f} ms",
+            rtt,
+            None if rtt is None or budget is None else rtt <= budget,
+            "ms",
+            missing,
+        ),
         _goal("MQTT QoS 1 messages lost", "= 0", lost, None if lost is None else lost == 0, "", missing),
     ]
 
@@ -87,11 +101,22 @@ def _issue16_mqtt_goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     gaps = [step["longest_gap_s"] for step in mqtt["qos1"]["steps"] if "longest_gap_s" in step] if ok else []
     gap = 1000 * max(gaps) if gaps else None
     return [
-        _goal("#16: MQTT round-trip p50 <= int8 batch-1 p50 + 1.5 ms",
-              "<= model+1.5 ms" if budget is None else f"<= {budget:.2f} ms",
-              rtt, None if rtt is None or budget is None else rtt <= budget, "ms", missing),
-        _goal("#16: MQTT QoS 1 longest gap between results, worst step", "<= 100 ms", gap,
-              None if gap is None else gap <= 100.0, "ms", missing),
+        _goal(
+            "#16: MQTT round-trip p50 <= int8 batch-1 p50 + 1.5 ms",
+            "<= model+1.5 ms" if budget is None else f"<= {budget:.2f} ms",
+            rtt,
+            None if rtt is None or budget is None else rtt <= budget,
+            "ms",
+            missing,
+        ),
+        _goal(
+            "#16: MQTT QoS 1 longest gap between results, worst step",
+            "<= 100 ms",
+            gap,
+            None if gap is None else gap <= 100.0,
+            "ms",
+            missing,
+        ),
     ]
 
 
@@ -113,9 +138,16 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Every goal of the issues, in the order the docs list them (#16's last)."""
     return [
         _ratio_goal(results, "torch", 5.0, "int8 / PyTorch eager, batch-1 short texts/s", "add --baseline torch"),
-        _ratio_goal(results, "fp32", 1.8, "int8 / onnxruntime fp32, batch-1 short texts/s", "add --compare FP32_BUNDLE"),
-        _ratio_goal(results, "optimum", 1.2, "int8 / Optimum pipeline, batch-1 short texts/s",
-                    "needs the export extra; drop --no-optimum"),
+        _ratio_goal(
+            results, "fp32", 1.8, "int8 / onnxruntime fp32, batch-1 short texts/s", "add --compare FP32_BUNDLE"
+        ),
+        _ratio_goal(
+            results,
+            "optimum",
+            1.2,
+            "int8 / Optimum pipeline, batch-1 short texts/s",
+            "needs the export extra; drop --no-optimum",
+        ),
         _accuracy_goal(results),
         *_mqtt_goals(results),
         *_issue16_goals(results),

@@ -90,8 +90,19 @@ def describe_hardware() -> dict[str, Any]:
 
 # The instruction-set flags that decide int8 speed; the full flag list is noise in a report.
 INTERESTING_FLAGS = {
-    "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8",
-    "asimd", "asimddp", "i8mm", "sve", "sve2", "bf16",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_int8",
+    "asimd",
+    "asimddp",
+    "i8mm",
+    "sve",
+    "sve2",
+    "bf16",
 }
 
 

@@ -79,8 +79,10 @@ def _connect(address, role: str, on_message=None):
     client.loop_start()
     if not connected.wait(10):
         client.loop_stop()
-        raise BrokerError(f"the MQTT broker at {address.url} refused the bench's connection; check the user name and "
-                          "EDGE_APP_MQTT_PASSWORD")
+        raise BrokerError(
+            f"the MQTT broker at {address.url} refused the bench's connection; check the user name and "
+            "EDGE_APP_MQTT_PASSWORD"
+        )
     return client
 
 
@@ -145,17 +147,38 @@ class ResultCollector:
             client.loop_stop()
 
 
-def bench_serve(bundle_dir: str, broker_url: str, folder: Path, threads: int, qos: int, max_batch: int,
-                max_wait_ms: float | None = None, spin: bool = False) -> harness.ServeProcess:
+def bench_serve(
+    bundle_dir: str,
+    broker_url: str,
+    folder: Path,
+    threads: int,
+    qos: int,
+    max_batch: int,
+    max_wait_ms: float | None = None,
+    spin: bool = False,
+) -> harness.ServeProcess:
     """`edge-app serve` for one bench run, not yet started: its own device id and prefix, state and log in `folder`."""
     device_id = f"bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    flags = ["--qos", str(qos), "--max-batch", str(max_batch), "--threads", str(threads), "--metrics-interval", "3600",
-             *([] if max_wait_ms is None else ["--max-wait-ms", f"{max_wait_ms:g}"]), *(["--spin"] if spin else [])]
-    return harness.ServeProcess.serve(bundle_dir, broker_url, device_id, folder / "state", *flags,
-                                      prefix=f"edge-app-bench/{device_id}")
+    flags = [
+        "--qos",
+        str(qos),
+        "--max-batch",
+        str(max_batch),
+        "--threads",
+        str(threads),
+        "--metrics-interval",
+        "3600",
+        *([] if max_wait_ms is None else ["--max-wait-ms", f"{max_wait_ms:g}"]),
+        *(["--spin"] if spin else []),
+    ]
+    return harness.ServeProcess.serve(
+        bundle_dir, broker_url, device_id, folder / "state", *flags, prefix=f"edge-app-bench/{device_id}"
+    )
 
 
-def _send_at_rate(collector: ResultCollector, ids: list[str], texts: list[str], qos: int, rate: float | None) -> dict[str, float]:
+def _send_at_rate(
+    collector: ResultCollector, ids: list[str], texts: list[str], qos: int, rate: float | None
+) -> dict[str, float]:
     """Publish one message per id at `rate` per second (None: as fast as paho takes them)."""
     sent: dict[str, float] = {}
     start = time.perf_counter()
@@ -263,23 +286,42 @@ def sustained(
 
 
 def run_mqtt(
-    bundle_dir: str, broker_url: str, threads: int, short_text: str, texts: list[str], plan: dict[str, Any],
+    bundle_dir: str,
+    broker_url: str,
+    threads: int,
+    short_text: str,
+    texts: list[str],
+    plan: dict[str, Any],
     progress: Progress,
 ) -> dict[str, Any]:
     """Both QoS levels, each against a fresh service started with that QoS."""
     address = parse_broker(broker_url)
-    out: dict[str, Any] = {"broker": broker_url, "max_batch": plan["max_batch"], "max_wait_ms": plan.get("max_wait_ms"),
-                           "spin": bool(plan.get("spin")), "threads": threads}
+    out: dict[str, Any] = {
+        "broker": broker_url,
+        "max_batch": plan["max_batch"],
+        "max_wait_ms": plan.get("max_wait_ms"),
+        "spin": bool(plan.get("spin")),
+        "threads": threads,
+    }
     for qos in (1, 0):
         with tempfile.TemporaryDirectory(prefix="edge-app-bench-serve-") as tmp:
-            service = bench_serve(bundle_dir, broker_url, Path(tmp), threads, qos, plan["max_batch"],
-                                  plan.get("max_wait_ms"), bool(plan.get("spin")))
+            service = bench_serve(
+                bundle_dir,
+                broker_url,
+                Path(tmp),
+                threads,
+                qos,
+                plan["max_batch"],
+                plan.get("max_wait_ms"),
+                bool(plan.get("spin")),
+            )
             collector = ResultCollector(address, service.prefix)
             try:
                 progress(f"starting `edge-app serve` (QoS {qos}, prefix {service.prefix})")
                 service.start()
-                out.setdefault("online_s", {})[str(qos)] = service.wait_online(collector.status_event.is_set,
-                                                                               ONLINE_TIMEOUT_S)
+                out.setdefault("online_s", {})[str(qos)] = service.wait_online(
+                    collector.status_event.is_set, ONLINE_TIMEOUT_S
+                )
                 if qos == 1:
                     out["round_trip"] = round_trip(collector, short_text, plan["rtt_rate"], plan["rtt_count"], progress)
                 out[f"qos{qos}"] = sustained(collector, texts, qos, plan["count"], plan["rates"], progress)

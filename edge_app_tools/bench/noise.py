@@ -99,5 +99,8 @@ def host_speed(probes: list[float]) -> dict[str, Any]:
         return {"reference_relative": [], "reference_spread_percent": None, "host_steady": None}
     fastest = max(probes)
     spread = 1.0 - min(probes) / fastest
-    return {"reference_relative": [round(p / fastest, 3) for p in probes],
-            "reference_spread_percent": round(100.0 * spread, 1), "host_steady": spread <= STEADY_SPREAD}
+    return {
+        "reference_relative": [round(p / fastest, 3) for p in probes],
+        "reference_spread_percent": round(100.0 * spread, 1),
+        "host_steady": spread <= STEADY_SPREAD,
+    }

@@ -13,8 +13,15 @@ from pathlib import Path
 
 # Nodes whose second operand is a weight matrix when it is an initializer.
 MATMUL_OPS = {
-    "MatMul", "Gemm", "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
-    "QLinearMatMul", "QGemm", "FusedMatMul", "MatMulNBits",
+    "MatMul",
+    "Gemm",
+    "MatMulInteger",
+    "DynamicQuantizeMatMul",
+    "MatMulIntegerToFloat",
+    "QLinearMatMul",
+    "QGemm",
+    "FusedMatMul",
+    "MatMulNBits",
 }
 INT8_TYPES = {2, 3}  # TensorProto.UINT8, TensorProto.INT8
 

@@ -41,8 +41,9 @@ class PairedWorker:
         self.name = spec["engine"]
         read_fd, write_fd = os.pipe()
         command = [sys.executable, "-m", "edge_app_tools.bench.worker", "--paired", json.dumps(spec), str(write_fd)]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=sys.stderr, text=True,
-                                        pass_fds=(write_fd,))
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=sys.stderr, text=True, pass_fds=(write_fd,)
+        )
         os.close(write_fd)
         self.replies: IO[str] = os.fdopen(read_fd, encoding="utf-8")
 
@@ -83,12 +84,21 @@ def paired_ratios(blocks: dict[str, list[float]], reference: str) -> dict[str, f
     """Per engine, the median over cycles of (its block's figure / the reference's in the same
     cycle; a time: block p50 at batch 1, block total for a batch): above 1, the reference was faster."""
     ref = blocks[reference]
-    return {name: median([mine / theirs for mine, theirs in zip(values, ref) if theirs > 0])
-            for name, values in blocks.items() if name != reference}
+    return {
+        name: median([mine / theirs for mine, theirs in zip(values, ref) if theirs > 0])
+        for name, values in blocks.items()
+        if name != reference
+    }
 
 
-def measure(specs: list[dict[str, Any]], cycles: int, calls: int, progress: Callable[[str], None],
-            batch: int = 1, warmup: int = WARMUP_CALLS) -> dict[str, Any]:
+def measure(
+    specs: list[dict[str, Any]],
+    cycles: int,
+    calls: int,
+    progress: Callable[[str], None],
+    batch: int = 1,
+    warmup: int = WARMUP_CALLS,
+) -> dict[str, Any]:
     """Every engine loaded at once; `cycles` rounds of one `calls`-call block per engine, the
     order rotating each cycle so no engine always follows the same one. `batch` > 1: each call
     classifies that many texts (the specs carry them as inputs["batch"])."""
@@ -102,7 +112,7 @@ def measure(specs: list[dict[str, Any]], cycles: int, calls: int, progress: Call
         blocks: dict[str, list[float]] = {name: [] for name in names}
         start = time.perf_counter()
         for cycle in range(cycles):
-            for worker in workers[cycle % len(workers):] + workers[: cycle % len(workers)]:
+            for worker in workers[cycle % len(workers) :] + workers[: cycle % len(workers)]:
                 time.sleep(PAUSE_S)
                 ms = worker.block(calls, warmup, batch)
                 samples[worker.name] += ms
@@ -115,7 +125,10 @@ def measure(specs: list[dict[str, Any]], cycles: int, calls: int, progress: Call
             worker.close()
     reference = names[0]
     return {
-        "cycles": cycles, "calls_per_block": calls, "batch": batch, "reference": reference,
+        "cycles": cycles,
+        "calls_per_block": calls,
+        "batch": batch,
+        "reference": reference,
         "engines": {name: _engine_figures(samples[name], blocks[name], batch) for name in names},
         "ratio_to_reference": paired_ratios(blocks, reference),
     }
@@ -126,5 +139,8 @@ def _engine_figures(samples: list[float], blocks: list[float], batch: int) -> di
     and each block's total milliseconds."""
     if batch == 1:
         return {"p50_ms": percentile(samples, 50), "block_p50_ms": blocks}
-    return {"p50_ms": percentile(samples, 50), "block_ms": blocks,
-            "texts_per_s": 1000.0 * batch * len(samples) / sum(samples) if sum(samples) > 0 else None}
+    return {
+        "p50_ms": percentile(samples, 50),
+        "block_ms": blocks,
+        "texts_per_s": 1000.0 * batch * len(samples) / sum(samples) if sum(samples) > 0 else None,
+    }

@@ -47,8 +47,9 @@ def _rss_now() -> int:
 def measure(bundle_dir: str, latency_session: bool, spin: bool, threads: int | None) -> dict[str, Any]:
     """One process's figures for one policy."""
     inputs = build_inputs(Bundle.load(bundle_dir, verify=False), None, 64)
-    clf = Classifier.load(bundle_dir, device="cpu", verify=False, threads=threads, spin=spin,
-                          latency_session=latency_session)
+    clf = Classifier.load(
+        bundle_dir, device="cpu", verify=False, threads=threads, spin=spin, latency_session=latency_session
+    )
     short, long_text, batch = inputs["short"], inputs["long"], inputs["batch"][:32]
     for _ in range(30):
         clf.classify([short])
@@ -76,11 +77,15 @@ def compare(bundle_dir: str, rounds: int, threads: int | None) -> dict[str, Any]
     """Alternating child processes; every round's figures kept, medians and ratios on top."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in POLICIES}
     for r in range(rounds):
-        for name, (lone, spin) in (POLICIES.items() if r % 2 == 0 else reversed(list(POLICIES.items()))):
+        for name, (lone, spin) in POLICIES.items() if r % 2 == 0 else reversed(list(POLICIES.items())):
             load = _load_average()
             child = ["--child", bundle_dir, str(int(lone)), str(int(spin)), str(threads or 0)]
-            out = subprocess.run([sys.executable, "-m", "edge_app_tools.bench.policy", *child],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-m", "edge_app_tools.bench.policy", *child],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             runs[name].append({**json.loads(out.stdout), "load_average_before": load})
             print(f"round {r + 1}/{rounds} {name}: {runs[name][-1]}", file=sys.stderr, flush=True)
     medians = {name: {k: median([run[k] for run in rs]) for k in rs[0]} for name, rs in runs.items()}

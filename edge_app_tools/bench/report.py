@@ -58,11 +58,15 @@ def _noise_line(noise: dict[str, Any]) -> str:
     relative = noise.get("reference_relative") or []
     speed = ""
     if relative:
-        speed = (f"; host speed (a fixed loop before each round and after the last) "
-                 f"{' / '.join(f'{100 * r:.0f}' for r in relative)} % of the fastest"
-                 f"{'' if steady else ': the host slowed this VM, which the counters above cannot see'}")
-    return (f"noise:    other processes used {other:.1f} % of the CPU during the run, hypervisor steal {steal:.1f} %, "
-            f"load average {start if start is not None else 'n/a'} at start{speed}: {verdict}")
+        speed = (
+            f"; host speed (a fixed loop before each round and after the last) "
+            f"{' / '.join(f'{100 * r:.0f}' for r in relative)} % of the fastest"
+            f"{'' if steady else ': the host slowed this VM, which the counters above cannot see'}"
+        )
+    return (
+        f"noise:    other processes used {other:.1f} % of the CPU during the run, hypervisor steal {steal:.1f} %, "
+        f"load average {start if start is not None else 'n/a'} at start{speed}: {verdict}"
+    )
 
 
 def _metric_rows(results: dict[str, Any]) -> list[Row]:
@@ -73,8 +77,11 @@ def _metric_rows(results: dict[str, Any]) -> list[Row]:
         ("    p95 ms", lambda e: e["latency_short"]["p95_ms"], ".2f"),
         ("    p99 ms", lambda e: e["latency_short"]["p99_ms"], ".2f"),
         ("    texts/s", lambda e: e["latency_short"]["texts_per_s"], ".0f"),
-        ("batch 1, short, one call every 50 ms: p50 ms",
-         lambda e: e["latency_paced"]["p50_ms"] if "latency_paced" in e else None, ".2f"),
+        (
+            "batch 1, short, one call every 50 ms: p50 ms",
+            lambda e: e["latency_paced"]["p50_ms"] if "latency_paced" in e else None,
+            ".2f",
+        ),
         (f"batch 1, long ({long} tok): p50 ms", lambda e: e["latency_long"]["p50_ms"], ".2f"),
         ("    p95 ms", lambda e: e["latency_long"]["p95_ms"], ".2f"),
         ("    p99 ms", lambda e: e["latency_long"]["p99_ms"], ".2f"),
@@ -87,20 +94,29 @@ def _metric_rows(results: dict[str, Any]) -> list[Row]:
         ("model size on disk MiB", lambda e: e["size_bytes"] / MIB, ".1f"),
     ]
     for batch in ("1", str(max(results["plan"]["batch_sizes"]))):
-        rows.append((f"CPU ms in the 3 s after a batch-{batch} call",
-                     lambda e, b=batch: 1000 * e["idle_cpu_after_call_s"][b] if "idle_cpu_after_call_s" in e else None,
-                     ".1f"))
+        rows.append(
+            (
+                f"CPU ms in the 3 s after a batch-{batch} call",
+                lambda e, b=batch: 1000 * e["idle_cpu_after_call_s"][b] if "idle_cpu_after_call_s" in e else None,
+                ".1f",
+            )
+        )
     for name, data in inputs["eval_sets"].items():
         title = "bundle eval set" if name == "bundle" else "test split"
-        rows.append((
-            f"accuracy, {title} (n={data.get('examples') or len(data['labels'])}) %",
-            lambda e, n=name: None if e["accuracy"][n]["accuracy"] is None else 100 * e["accuracy"][n]["accuracy"],
-            ".2f",
-        ))
+        rows.append(
+            (
+                f"accuracy, {title} (n={data.get('examples') or len(data['labels'])}) %",
+                lambda e, n=name: None if e["accuracy"][n]["accuracy"] is None else 100 * e["accuracy"][n]["accuracy"],
+                ".2f",
+            )
+        )
     rows += [
         ("tokenization share, batch 1 %", lambda e: 100 * e["latency_short"]["tokenize_share"], ".1f"),
-        (f"tokenization share, batch {max(results['plan']['batch_sizes'])} %",
-         lambda e: 100 * e["throughput"][str(max(results["plan"]["batch_sizes"]))]["tokenize_share"], ".1f"),
+        (
+            f"tokenization share, batch {max(results['plan']['batch_sizes'])} %",
+            lambda e: 100 * e["throughput"][str(max(results["plan"]["batch_sizes"]))]["tokenize_share"],
+            ".1f",
+        ),
     ]
     return rows
 
@@ -117,7 +133,10 @@ def _table(header: list[str], rows: list[list[str]], left: tuple[int, ...] = (0,
 def engine_table(results: dict[str, Any]) -> list[str]:
     names = list(results["engines"])
     ok = {n: e for n, e in results["engines"].items() if "error" not in e}
-    rows = [[title] + [_fmt(get(ok[n]), spec) if n in ok else "error" for n in names] for title, get, spec in _metric_rows(results)]
+    rows = [
+        [title] + [_fmt(get(ok[n]), spec) if n in ok else "error" for n in names]
+        for title, get, spec in _metric_rows(results)
+    ]
     lines = _table(["metric"] + names, rows)
     for name in names:
         engine = results["engines"][name]
@@ -136,14 +155,21 @@ def _measured(goal: dict[str, Any]) -> str:
 
 
 def goal_table(goals: list[dict[str, Any]]) -> list[str]:
-    rows = [[g["goal"], g["target"], _measured(g), g["status"] + (f" ({g['missing']})" if g["missing"] else "")] for g in goals]
+    rows = [
+        [g["goal"], g["target"], _measured(g), g["status"] + (f" ({g['missing']})" if g["missing"] else "")]
+        for g in goals
+    ]
     return _table(["goal", "target", "measured", "result"], rows, left=(0, 3))
 
 
 def _padding(inputs: dict[str, Any]) -> str:
     """Batch 32's padded tokens per text: as edge-app splits a batch, and as one call pads it."""
     split, whole = (inputs.get(k, {}).get("32") for k in ("batch_padded_tokens", "batch_padded_tokens_one_call"))
-    return f"; batch 32 pads to {split:.1f} per text in edge-app's calls, {whole:.1f} in one call" if split and whole else ""
+    return (
+        f"; batch 32 pads to {split:.1f} per text in edge-app's calls, {whole:.1f} in one call"
+        if split and whole
+        else ""
+    )
 
 
 def peak_lines(peak: dict[str, Any] | None) -> list[str]:
@@ -176,11 +202,15 @@ def mqtt_lines(mqtt: dict[str, Any] | None, paced_model_ms: float | None = None)
         f" ({rt['received']}/{rt['sent']} received, lost {rt['lost']}, duplicates {rt['duplicates']})",
     ]
     if paced_model_ms is not None and rt.get("p50_ms") is not None:
-        lines.append(f"    the int8 model alone at one call per 50 ms: p50 {paced_model_ms:.2f} ms; the rest of the "
-                     f"round trip (broker, service path, client): {rt['p50_ms'] - paced_model_ms:.2f} ms")
+        lines.append(
+            f"    the int8 model alone at one call per 50 ms: p50 {paced_model_ms:.2f} ms; the rest of the "
+            f"round trip (broker, service path, client): {rt['p50_ms'] - paced_model_ms:.2f} ms"
+        )
     if rt.get("service_latency"):
-        lines.append(f"    of which inside the service (its latency_ms, arrival to prediction): "
-                     f"p50 {rt['service_latency']['p50_ms']:.2f} ms, p99 {rt['service_latency']['p99_ms']:.2f} ms")
+        lines.append(
+            f"    of which inside the service (its latency_ms, arrival to prediction): "
+            f"p50 {rt['service_latency']['p50_ms']:.2f} ms, p99 {rt['service_latency']['p99_ms']:.2f} ms"
+        )
     for qos in (1, 0):
         run = mqtt[f"qos{qos}"]
         steps = "; ".join(
@@ -198,8 +228,10 @@ def mqtt_lines(mqtt: dict[str, Any] | None, paced_model_ms: float | None = None)
     lines.append(f"  serve exit codes after SIGTERM: {codes}")
     noise = mqtt.get("noise") or {}
     if noise.get("other_percent") is not None:
-        lines.append(f"  other processes (a local broker included) used {noise['other_percent']:.1f} % of the CPU "
-                     f"meanwhile, hypervisor steal {noise['steal_percent']:.1f} %")
+        lines.append(
+            f"  other processes (a local broker included) used {noise['other_percent']:.1f} % of the CPU "
+            f"meanwhile, hypervisor steal {noise['steal_percent']:.1f} %"
+        )
     return lines
 
 
@@ -215,8 +247,10 @@ def validation_lines(validation: dict[str, Any] | None) -> list[str]:
         f"(uncalibrated {v.get('ece_uncalibrated')}), rejected {pct(v.get('rejected'))}",
         f"  detector: {v.get('detector') or 'none'}, threshold {v.get('threshold')}, temperature {v.get('temperature')}",
     ]
-    rows = [[label, pct(r["precision"]), pct(r["recall"]), str(r["support"])]
-            for label, r in (v.get("per_label") or {}).items()]
+    rows = [
+        [label, pct(r["precision"]), pct(r["recall"]), str(r["support"])]
+        for label, r in (v.get("per_label") or {}).items()
+    ]
     return lines + ["  " + line for line in _table(["label", "precision", "recall", "n"], rows)]
 
 
@@ -235,8 +269,10 @@ def paired_lines(paired: dict[str, Any] | None) -> list[str]:
         return [f"batch {batch}, every engine loaded and called in turns: failed ({paired['error']})"]
     ref = paired["reference"]
     what = "short" if batch == 1 else f"{paired['calls_per_block'] * batch} texts a block"
-    lines = [f"batch {batch}, {what}, every engine loaded and called in turns ({paired['cycles']} cycles of "
-             f"{paired['calls_per_block']} calls each; ratios are medians of cycle-by-cycle ratios):"]
+    lines = [
+        f"batch {batch}, {what}, every engine loaded and called in turns ({paired['cycles']} cycles of "
+        f"{paired['calls_per_block']} calls each; ratios are medians of cycle-by-cycle ratios):"
+    ]
     for name, engine in paired["engines"].items():
         ratio = paired["ratio_to_reference"].get(name)
         vs = "" if ratio is None else f", {ratio:.2f}x {ref}'s time ({ref} {ratio:.2f}x as fast)"
@@ -247,11 +283,14 @@ def paired_lines(paired: dict[str, Any] | None) -> list[str]:
 
 def render(results: dict[str, Any]) -> str:
     blocks = [
-        header_lines(results), engine_table(results), paired_lines(results.get("paired_batch1")),
+        header_lines(results),
+        engine_table(results),
+        paired_lines(results.get("paired_batch1")),
         paired_lines(results.get("paired_batch32")),
         validation_lines(results["bundle"].get("validation")),
         goal_table(results["goals"]),
-        peak_lines(results.get("peak")), mqtt_lines(results.get("mqtt"), _paced_int8(results)),
+        peak_lines(results.get("peak")),
+        mqtt_lines(results.get("mqtt"), _paced_int8(results)),
     ]
     return "\n\n".join("\n".join(block) for block in blocks if block) + "\n"
 
@@ -274,9 +313,15 @@ def write_plot(results: dict[str, Any], path: Path) -> str | None:
     names = list(engines)
     biggest = str(max(results["plan"]["batch_sizes"]))
     panels = [
-        ("batch 1, short command: p50 latency (ms, lower is better)", [engines[n]["latency_short"]["p50_ms"] for n in names]),
+        (
+            "batch 1, short command: p50 latency (ms, lower is better)",
+            [engines[n]["latency_short"]["p50_ms"] for n in names],
+        ),
         ("batch 1, 128 tokens: p50 latency (ms)", [engines[n]["latency_long"]["p50_ms"] for n in names]),
-        (f"batch {biggest}: throughput (texts/s, higher is better)", [engines[n]["throughput"][biggest]["texts_per_s"] for n in names]),
+        (
+            f"batch {biggest}: throughput (texts/s, higher is better)",
+            [engines[n]["throughput"][biggest]["texts_per_s"] for n in names],
+        ),
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     colors = ["#2b8a3e", "#1971c2", "#e8590c", "#862e9c", "#868e96"]

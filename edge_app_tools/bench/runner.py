@@ -25,5 +25,8 @@ def run_engine(spec: dict[str, Any]) -> dict[str, Any]:
         # stdout belongs to the table: anything a library prints goes to stderr with the progress.
         process = subprocess.run(command, stdout=sys.stderr, stderr=None, check=False)
         if process.returncode != 0 or not out_path.is_file():
-            return {"engine": spec["engine"], "error": f"worker exited with code {process.returncode}; see the output above"}
+            return {
+                "engine": spec["engine"],
+                "error": f"worker exited with code {process.returncode}; see the output above",
+            }
         return json.loads(out_path.read_text(encoding="utf-8"))

@@ -74,8 +74,15 @@ def measure(way: str, model: str) -> dict[str, Any]:
     threads = (2,) if way == "one" else (2, 1)
     sessions = [ort.InferenceSession(model, _options(t, "no prepacking" not in way, shared)) for t in threads]
     names = {i.name for i in sessions[0].get_inputs()}
-    feeds = {k: v for k, v in {"input_ids": np.full((1, 12), 1000, np.int64), "attention_mask": np.ones((1, 12), np.int64),
-                               "token_type_ids": np.zeros((1, 12), np.int64)}.items() if k in names}
+    feeds = {
+        k: v
+        for k, v in {
+            "input_ids": np.full((1, 12), 1000, np.int64),
+            "attention_mask": np.ones((1, 12), np.int64),
+            "token_type_ids": np.zeros((1, 12), np.int64),
+        }.items()
+        if k in names
+    }
     p50 = []
     for session in sessions:
         for _ in range(30):
@@ -86,8 +93,13 @@ def measure(way: str, model: str) -> dict[str, Any]:
             session.run(None, feeds)
             samples.append(time.perf_counter() - start)
         p50.append(round(1000 * median(samples), 3))
-    return {"way": way, "rss_mib": round(_rss_mib(), 1), "rss_after_import_mib": round(base, 1),
-            "onnx_import_mib": round(onnx_cost, 1), "batch1_p50_ms_per_session": p50}
+    return {
+        "way": way,
+        "rss_mib": round(_rss_mib(), 1),
+        "rss_after_import_mib": round(base, 1),
+        "onnx_import_mib": round(onnx_cost, 1),
+        "batch1_p50_ms_per_session": p50,
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -99,7 +111,11 @@ def main(argv: list[str]) -> int:
         return 2
     rows = []
     for way in WAYS:
-        out = subprocess.run([sys.executable, "-m", "edge_app_tools.bench.session_memory", "--one", way, argv[0]], capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "edge_app_tools.bench.session_memory", "--one", way, argv[0]],
+            capture_output=True,
+            text=True,
+        )
         rows.append(json.loads(out.stdout) if out.returncode == 0 else {"way": way, "error": out.stderr[-500:]})
         print(json.dumps(rows[-1]), flush=True)
     if len(argv) > 1:

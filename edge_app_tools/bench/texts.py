@@ -147,7 +147,11 @@ def build_inputs(bundle: Bundle, eval_file: Path | None, batch_count: int) -> di
         "batch_padded_tokens": {str(b): mean_padded_tokens(tokenizer, batch, b) for b in (8, 32)},
         "batch_padded_tokens_one_call": {str(b): mean_padded_tokens(tokenizer, batch, b, split=False) for b in (8, 32)},
         "eval_sets": {
-            name: {"path": s["path"], "texts": [e.text for e in s["examples"]], "labels": [e.label for e in s["examples"]]}
+            name: {
+                "path": s["path"],
+                "texts": [e.text for e in s["examples"]],
+                "labels": [e.label for e in s["examples"]],
+            }
             for name, s in sets.items()
         },
     }

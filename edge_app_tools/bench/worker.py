@@ -92,7 +92,12 @@ def _throughput(engine, name: str, texts: list[str], batch: int, plan: dict[str,
         elapsed = time.perf_counter() - start
         total += elapsed
         rates.append(len(texts) / elapsed)
-    out = {"texts_per_s": median(rates), "repeats": rates, "texts": len(texts), "tokenize_share": engine.timer.seconds / total}
+    out = {
+        "texts_per_s": median(rates),
+        "repeats": rates,
+        "texts": len(texts),
+        "tokenize_share": engine.timer.seconds / total,
+    }
     _progress(name, f"batch {batch}, {len(texts)} texts x {plan['repeats']}: {out['texts_per_s']:.0f} texts/s")
     return out
 
@@ -154,9 +159,15 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "1": idle_cpu_after_call(lambda: engine.predict([inputs["short"]])),
         str(biggest): idle_cpu_after_call(lambda: engine.predict(inputs["batch"][:biggest])),
     }
-    _progress(name, "CPU in the {:.0f} s after a call: batch 1 {:.1f} ms, batch {} {:.1f} ms".format(
-        IDLE_WINDOW_S, 1000 * result["idle_cpu_after_call_s"]["1"], biggest,
-        1000 * result["idle_cpu_after_call_s"][str(biggest)]))
+    _progress(
+        name,
+        "CPU in the {:.0f} s after a call: batch 1 {:.1f} ms, batch {} {:.1f} ms".format(
+            IDLE_WINDOW_S,
+            1000 * result["idle_cpu_after_call_s"]["1"],
+            biggest,
+            1000 * result["idle_cpu_after_call_s"][str(biggest)],
+        ),
+    )
     result["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     return result
 
@@ -172,6 +183,7 @@ def paired(spec: dict[str, Any], reply_fd: int) -> int:
     from .engines import build_engine
 
     with os.fdopen(reply_fd, "w", encoding="utf-8") as replies:
+
         def reply(obj: dict[str, Any]) -> None:
             replies.write(json.dumps(obj) + "\n")
             replies.flush()

@@ -43,8 +43,10 @@ def test_run_wires_the_board_stages_into_test() -> None:
 def _compare(tmp_path: Path, moves: dict[int, float]) -> subprocess.CompletedProcess[str]:
     """The check's own compare() on 200 synthetic results, board scores moved by `moves`."""
     host = [{"text": f"t{i}", "label": "a", "score": 0.5, "scores": [{"label": "a", "score": 0.5}]} for i in range(200)]
-    board = [{**h, "score": 0.5 + moves.get(i, 0.0), "scores": [{"label": "a", "score": 0.5 + moves.get(i, 0.0)}]}
-             for i, h in enumerate(host)]
+    board = [
+        {**h, "score": 0.5 + moves.get(i, 0.0), "scores": [{"label": "a", "score": 0.5 + moves.get(i, 0.0)}]}
+        for i, h in enumerate(host)
+    ]
     for name, rows in (("host", host), ("board", board)):
         (tmp_path / f"{name}.jsonl").write_text("\n".join(map(json.dumps, rows)), encoding="utf-8")
     body = re.search(r"^compare\(\) \{.*?^\}", CHECK.read_text(encoding="utf-8"), re.S | re.M).group(0)

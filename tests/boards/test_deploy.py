@@ -61,9 +61,7 @@ EXPECTED_CONFIG = {
 
 
 def sh(*args: object, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 60):
-    return subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, env=env, input=input, timeout=timeout
-    )
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, input=input, timeout=timeout)
 
 
 def install(root: Path, *extra: str, ok: bool = True) -> subprocess.CompletedProcess:
@@ -218,7 +216,7 @@ def test_install_trusted_key_sets_trust_keys(tmp_path):
     assert cfg.trust.keys == "/etc/edge-app/trusted-keys"
 
 
-@pytest.mark.parametrize("existing", ["", '\n[trust]\n', '\n[trust]\nkeys = "/my/keys"\n'])
+@pytest.mark.parametrize("existing", ["", "\n[trust]\n", '\n[trust]\nkeys = "/my/keys"\n'])
 def test_install_trusted_key_into_an_existing_config(tmp_path, existing):
     public = make_key(tmp_path / "keys")
     install(tmp_path)
@@ -264,12 +262,24 @@ def test_unit_settings():
     assert svc["ExecStart"] == "/opt/edge-app/venv/bin/edge-app serve --config /etc/edge-app/config.toml"
     assert svc["ExecReload"] == "/bin/kill -HUP $MAINPID"
     expected = {
-        "Restart": "on-failure", "RestartSec": "5", "TimeoutStopSec": "60", "KillSignal": "SIGTERM",
-        "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ReadWritePaths": "/var/lib/edge-app",
-        "StateDirectory": "edge-app", "PrivateTmp": "yes", "ProtectHome": "yes",
-        "ProtectKernelTunables": "yes", "ProtectControlGroups": "yes", "RestrictSUIDSGID": "yes",
-        "LockPersonality": "yes", "MemoryMax": "768M", "StandardOutput": "journal",
-        "StandardError": "journal", "Environment": "PYTHONUNBUFFERED=1",
+        "Restart": "on-failure",
+        "RestartSec": "5",
+        "TimeoutStopSec": "60",
+        "KillSignal": "SIGTERM",
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ReadWritePaths": "/var/lib/edge-app",
+        "StateDirectory": "edge-app",
+        "PrivateTmp": "yes",
+        "ProtectHome": "yes",
+        "ProtectKernelTunables": "yes",
+        "ProtectControlGroups": "yes",
+        "RestrictSUIDSGID": "yes",
+        "LockPersonality": "yes",
+        "MemoryMax": "768M",
+        "StandardOutput": "journal",
+        "StandardError": "journal",
+        "Environment": "PYTHONUNBUFFERED=1",
     }
     assert {k: svc.get(k) for k in expected} == expected
     assert unit["Unit"]["After"] == "network-online.target mosquitto.service"
@@ -529,8 +539,12 @@ def push_env(tmp_path: Path) -> dict[str, str]:
     bin_dir, home = tmp_path / "bin", tmp_path / "home"
     for d in (bin_dir, home):
         d.mkdir()
-    for name, text in [("ssh", SSH_SHIM), ("scp", COPY_SHIM), ("rsync", COPY_SHIM),
-                       ("edge-app", EDGE_APP_SHIM.replace("{python}", sys.executable))]:
+    for name, text in [
+        ("ssh", SSH_SHIM),
+        ("scp", COPY_SHIM),
+        ("rsync", COPY_SHIM),
+        ("edge-app", EDGE_APP_SHIM.replace("{python}", sys.executable)),
+    ]:
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     return {

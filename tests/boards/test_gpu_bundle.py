@@ -77,20 +77,28 @@ def test_a_gpu_bundle_serves_int8_on_the_cpu(default_bundle: Path, gpu_bundle: P
     assert got == want
 
 
-@pytest.mark.parametrize("provider, expect", [
-    (PROVIDERS["cuda"], FP16_MODEL_FILE), (PROVIDERS["tensorrt"], FP16_MODEL_FILE), (PROVIDERS["cpu"], MODEL_FILE),
-])
+@pytest.mark.parametrize(
+    "provider, expect",
+    [
+        (PROVIDERS["cuda"], FP16_MODEL_FILE),
+        (PROVIDERS["tensorrt"], FP16_MODEL_FILE),
+        (PROVIDERS["cpu"], MODEL_FILE),
+    ],
+)
 def test_the_device_picks_the_model(provider: str, expect: str) -> None:
     device_models = {"cpu": Path(MODEL_FILE), "cuda": Path(FP16_MODEL_FILE), "tensorrt": Path(FP16_MODEL_FILE)}
     assert pick_model(Path(MODEL_FILE), device_models, provider).name == expect
     assert pick_model(Path(MODEL_FILE), None, provider).name == MODEL_FILE  # bundles without fp16: as before
 
 
-@pytest.mark.parametrize("device_models, complaint", [
-    ({"npu": MODEL_FILE}, "unknown device"),
-    ({"cuda": "model.fp16.onnx"}, "not a file of the bundle"),
-    (["cuda"], "must map a device"),
-])
+@pytest.mark.parametrize(
+    "device_models, complaint",
+    [
+        ({"npu": MODEL_FILE}, "unknown device"),
+        ({"cuda": "model.fp16.onnx"}, "not a file of the bundle"),
+        (["cuda"], "must map a device"),
+    ],
+)
 def test_a_bad_device_models_entry_is_refused(bundle_copy: Path, device_models, complaint: str) -> None:
     manifest = json.loads((bundle_copy / "manifest.json").read_text(encoding="utf-8"))
     manifest["device_models"] = device_models
@@ -104,9 +112,17 @@ def test_export_gpu_writes_the_fp16_model(tiny_checkpoint: Path, tmp_path: Path)
     agreement means little with random weights, hence --force; the real figure is above)."""
     checkpoint = tiny_checkpoint
     out = tmp_path / "gpu-bundle"
-    proc = subprocess.run([sys.executable, "-m", "edge_app.cli", *export_args(checkpoint, out, "--min-agreement", "0",
-                                                                                "--gpu", "--force")],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge_app.cli",
+            *export_args(checkpoint, out, "--min-agreement", "0", "--gpu", "--force"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "[8/8]" in proc.stderr and "agreement_fp16=" in proc.stderr
     bundle = Bundle.load(out)

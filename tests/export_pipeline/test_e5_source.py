@@ -42,8 +42,12 @@ def _edges(tokenizer, text: str) -> set[int]:
 def test_every_slot_in_the_shipped_data_starts_and_ends_on_a_token_edge(tokenizer) -> None:
     examples = [e for path in SLOT_FILES for e in load_many([path]) if e.slots]
     assert len(examples) > 1000
-    cut = [(e.text, e.text[s.start:s.end]) for e in examples for s in e.slots
-           if not {s.start, s.end} <= _edges(tokenizer, e.text)]
+    cut = [
+        (e.text, e.text[s.start : s.end])
+        for e in examples
+        for s in e.slots
+        if not {s.start, s.end} <= _edges(tokenizer, e.text)
+    ]
     # Three Korean rooms end inside a piece ("베란다는": "베란" + "다는"), a handful of volumes
     # too; "도로" alone cut 304 temperatures before it was taken out of the vocabulary.
     assert len(cut) <= 10, cut[:20]
@@ -68,8 +72,21 @@ def test_case_does_not_change_the_pieces_and_offsets_point_into_the_text_as_sent
 
 
 def test_pruning_keeps_specials_korean_and_single_characters_and_drops_the_split_pieces() -> None:
-    pieces = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁the", -3.0), ("도로", -5.0),
-              ("▁거실", -9.0), ("a", -8.0), ("▁kitchen", -7.0), ("▁rare", -12.0), ("▁도로", -6.0), ("ü", -4.0), ("▁The", -2.0)]
+    pieces = [
+        ("<s>", 0.0),
+        ("<pad>", 0.0),
+        ("</s>", 0.0),
+        ("<unk>", 0.0),
+        ("▁the", -3.0),
+        ("도로", -5.0),
+        ("▁거실", -9.0),
+        ("a", -8.0),
+        ("▁kitchen", -7.0),
+        ("▁rare", -12.0),
+        ("▁도로", -6.0),
+        ("ü", -4.0),
+        ("▁The", -2.0),
+    ]
     kept = [pieces[i][0] for i in _keep_pieces(pieces, limit=8)]
     # Specials, Hangul and single characters first, then the likeliest lowercase ASCII words up to the limit.
     assert kept == ["<s>", "<pad>", "</s>", "<unk>", "▁the", "▁거실", "a", "▁kitchen"]

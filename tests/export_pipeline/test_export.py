@@ -30,7 +30,9 @@ def edge_app(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[st
     """Run the real CLI in a fresh interpreter, as a user would, and insist it never shows a traceback."""
     proc = subprocess.run(
         [sys.executable, "-m", "edge_app.cli", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
@@ -231,8 +233,12 @@ def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, t
     constants = {i.name: i for i in graph.initializer}
     int8 = [n for n in graph.node if n.op_type == "MatMulIntegerToFloat"]
     assert len(int8) == 4 * 2 == bundle.manifest["quantization"]["fused_matmuls"]
-    assert all(producers[n.input[0]].op_type == "QuantizeLinear" and constants[n.input[1]].data_type == onnx.TensorProto.INT8
-               and n.input[6] in constants for n in int8)
+    assert all(
+        producers[n.input[0]].op_type == "QuantizeLinear"
+        and constants[n.input[1]].data_type == onnx.TensorProto.INT8
+        and n.input[6] in constants
+        for n in int8
+    )
     activations = [n for n in graph.node if n.op_type == "MatMul" and not set(n.input) & set(constants)]
     assert len(activations) == bundle.manifest["quantization"]["fp32_matmuls"] == 2 * 2
     quantized = {n.output[0] for n in graph.node if n.op_type == "QuantizeLinear"}
@@ -246,22 +252,45 @@ def test_export_writes_a_bundle_that_verifies_and_loads(tiny_checkpoint: Path, t
 
 
 def test_export_of_an_o2_graph_that_ortquantizer_cannot_quantize_names_the_fix(
-        tiny_checkpoint: Path, tmp_path: Path) -> None:
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
     """Optimum's ORTQuantizer (--scales dynamic) fails on O2's fused contrib ops (issue 16): one
     line, not a traceback. The static quantizer leaves those ops in fp32 and writes the bundle."""
-    static = edge_app("export", "--model", tiny_checkpoint, "--out", tmp_path / "o2-static", "--optimize", "O2",
-                      "--min-agreement", "0.0")
+    static = edge_app(
+        "export",
+        "--model",
+        tiny_checkpoint,
+        "--out",
+        tmp_path / "o2-static",
+        "--optimize",
+        "O2",
+        "--min-agreement",
+        "0.0",
+    )
     assert static.returncode == 0, static.stderr
     out = tmp_path / "o2"
-    proc = edge_app("export", "--model", tiny_checkpoint, "--out", out, "--optimize", "O2", "--min-agreement", "0.0",
-                    "--scales", "dynamic")
+    proc = edge_app(
+        "export",
+        "--model",
+        tiny_checkpoint,
+        "--out",
+        out,
+        "--optimize",
+        "O2",
+        "--min-agreement",
+        "0.0",
+        "--scales",
+        "dynamic",
+    )
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]  # after the step lines, the one error line
     assert last.startswith("edge-app export: ORTQuantizer cannot quantize") and "--optimize O1" in last
     assert "Traceback" not in proc.stderr and not out.exists()
 
 
-def test_export_refuses_a_model_whose_answers_move_with_their_batch_mates(peaked_checkpoint: Path, tmp_path: Path) -> None:
+def test_export_refuses_a_model_whose_answers_move_with_their_batch_mates(
+    peaked_checkpoint: Path, tmp_path: Path
+) -> None:
     """Issue 28: per-call (dynamic) activation scales let a text's batch-mates change its answer;
     the export's batching gate sees it and names the fix. With --force the bundle is written and
     its manifest says how far answers moved. Static scales, the default, move nothing."""
@@ -288,15 +317,21 @@ def error_line_of(proc: subprocess.CompletedProcess[str]) -> str:
 def test_export_calibrates_on_a_validation_split_and_reports_rejection(tiny_checkpoint: Path, tmp_path: Path) -> None:
     """A user's export with a validation split: the detector is chosen and recorded, the eval
     figures include out-of-scope recall, per-label precision/recall and ECE."""
-    rows = [{"text": f"{w} stuff number {i}", "label": label} for i in range(12)
-            for w, label in (("great", TINY_LABELS[0]), ("awful", TINY_LABELS[-1]), ("weather in", "out_of_scope"))]
+    rows = [
+        {"text": f"{w} stuff number {i}", "label": label}
+        for i in range(12)
+        for w, label in (("great", TINY_LABELS[0]), ("awful", TINY_LABELS[-1]), ("weather in", "out_of_scope"))
+    ]
     split = tmp_path / "split.jsonl"
     split.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     eval_file = tmp_path / "eval.jsonl"
     eval_file.write_text("".join(json.dumps(r) + "\n" for r in rows if r["label"] != "out_of_scope"), encoding="utf-8")
     out = tmp_path / "tiny-bundle"
-    proc = edge_app(*export_args(tiny_checkpoint, out, "--min-agreement", "0.0", "--eval", eval_file,
-                                  "--validation", split, "--train", split))
+    proc = edge_app(
+        *export_args(
+            tiny_checkpoint, out, "--min-agreement", "0.0", "--eval", eval_file, "--validation", split, "--train", split
+        )
+    )
     assert proc.returncode == 0, proc.stderr
     assert "[4/7] Calibrating on 36 validation examples" in proc.stderr
     assert "precision" in proc.stderr and "ece=" in proc.stderr
@@ -367,8 +402,22 @@ def test_export_refuses_a_model_that_flips_on_and_off(default_checkpoint: Path, 
 def test_quant_in_turns_times_two_bundles_through_the_classifier(default_bundle: Path, tmp_path: Path) -> None:
     """The speed comparison docs/benchmarks.md reports: both bundles called in turns, a ratio per cycle."""
     out = tmp_path / "turns.json"
-    proc = subprocess.run([sys.executable, "-m", "export.quant_in_turns", str(default_bundle), str(default_bundle),
-                           "--cycles", "4", "--json", str(out)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "export.quant_in_turns",
+            str(default_bundle),
+            str(default_bundle),
+            "--cycles",
+            "4",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text(encoding="utf-8"))
     assert set(result) == {"batch 1", "batch 32"}

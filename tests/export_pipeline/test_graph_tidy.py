@@ -66,19 +66,27 @@ def test_tidy_removes_the_shape_arithmetic_and_fuses_q_k_v(exported: Path, tmp_p
 
 
 def test_tidied_graph_answers_like_the_original_on_real_padded_text(
-        exported: Path, tiny_checkpoint: Path, tmp_path: Path) -> None:  # noqa: F811
+    exported: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:  # noqa: F811
     """Shapes the tidy never saw, padding included: every output the same."""
     from tokenizers import Tokenizer
 
     graph_tidy.tidy(exported, tmp_path / "tidy.onnx", max_length=128)
     tokenizer = Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json"))
     tokenizer.enable_padding()
-    texts = ["turn on the lights", "set the oven to 200 degrees and start it in ten minutes please", "hi",
-             "what is the weather like on the moon today", "volume up"]
+    texts = [
+        "turn on the lights",
+        "set the oven to 200 degrees and start it in ten minutes please",
+        "hi",
+        "what is the weather like on the moon today",
+        "volume up",
+    ]
     enc = tokenizer.encode_batch(texts)
-    feed = {"input_ids": np.array([e.ids for e in enc], np.int64),
-            "attention_mask": np.array([e.attention_mask for e in enc], np.int64),
-            "token_type_ids": np.array([e.type_ids for e in enc], np.int64)}
+    feed = {
+        "input_ids": np.array([e.ids for e in enc], np.int64),
+        "attention_mask": np.array([e.attention_mask for e in enc], np.int64),
+        "token_type_ids": np.array([e.type_ids for e in enc], np.int64),
+    }
     for original, tidied in zip(_run(exported, feed), _run(tmp_path / "tidy.onnx", feed)):
         np.testing.assert_allclose(tidied, original, atol=1e-5)
 
@@ -87,8 +95,7 @@ def _graph_with_a_value_constant_only_on_the_probes(path: Path) -> None:
     """out = ids + (tokens // 20) % 2: 0 for every probed length (7, 11, 128), 1 for 23 tokens."""
     ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"])
     out = helper.make_tensor_value_info("out", TensorProto.INT64, ["batch", "tokens"])
-    consts = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
-              [("one", 1), ("twenty", 20), ("two", 2)]]
+    consts = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in [("one", 1), ("twenty", 20), ("two", 2)]]
     nodes = [
         helper.make_node("Shape", ["input_ids"], ["shape"]),
         helper.make_node("Gather", ["shape", "one"], ["tokens"]),

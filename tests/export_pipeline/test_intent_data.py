@@ -86,14 +86,15 @@ def test_span_problems_catch_what_they_should(make_intents) -> None:
 
 
 def test_fill_records_spans_and_gold_values(make_intents) -> None:
-    text, spans = make_intents._fill("set the {room} to [{temp} degrees](temperature), [{n} minutes](duration:60)",
-                                     random.Random(3))
+    text, spans = make_intents._fill(
+        "set the {room} to [{temp} degrees](temperature), [{n} minutes](duration:60)", random.Random(3)
+    )
     room, temperature, duration = spans
-    assert text[room["start"]:room["end"]] in make_intents.FILLS["room"]
-    words = text[temperature["start"]:temperature["end"]]
+    assert text[room["start"] : room["end"]] in make_intents.FILLS["room"]
+    words = text[temperature["start"] : temperature["end"]]
     assert words.endswith(" degrees") and (words[:-8], temperature["value"]) in make_intents.FILLS["temp"]
     assert temperature["unit"] == "C"
-    words = text[duration["start"]:duration["end"]]
+    words = text[duration["start"] : duration["end"]]
     assert (words[:-8], duration["value"] // 60) in make_intents.FILLS["n"] and duration["unit"] == "s"
     _, (volume,) = make_intents._fill("turn it [up by {n}](volume:up)", random.Random(3))
     assert volume["value"] == "up" and isinstance(volume["step"], int)
@@ -105,13 +106,20 @@ def test_voice_keeps_spans_on_their_words(make_intents, seed: int, protect: bool
     filled with: the same letters in any case, at most two neighbours swapped; with `protect` (the new rows)
     a number's words are never mistyped."""
     rng = random.Random(seed)
-    template = rng.choice(["turn on the {area} {light}", "set the {area} ac to {deg}", "timer {dur}",
-                           "turn the {area} tv {change}", "preheat the oven to {oven_deg} on {oven_mode}"])
+    template = rng.choice(
+        [
+            "turn on the {area} {light}",
+            "set the {area} ac to {deg}",
+            "timer {dur}",
+            "turn the {area} tv {change}",
+            "preheat the oven to {oven_deg} on {oven_mode}",
+        ]
+    )
     text, spans = make_intents._fill(template, rng)
-    before = [text[s["start"]:s["end"]] for s in spans]
+    before = [text[s["start"] : s["end"]] for s in spans]
     voiced, moved = make_intents._voice(text, [dict(s) for s in spans], rng, protect=protect)
     for words, s in zip(before, moved):
-        now = voiced[s["start"]:s["end"]]
+        now = voiced[s["start"] : s["end"]]
         assert len(now) == len(words)
         if now.lower() != words.lower():
             assert not (protect and s["slot"] in make_intents.NUMERIC_SLOTS)
@@ -142,12 +150,13 @@ def test_voice_shifts_spans_after_a_prefix_and_keeps_them_through_case_and_typos
     spans = [{"slot": "room", "start": 8, "end": 15}, {"slot": "temperature", "start": 19, "end": 29, "value": 22}]
     voiced, moved = make_intents._voice(text, [dict(s) for s in spans], Scripted([0.0, 0.5], pick=2))
     assert voiced == "could you please " + text
-    assert [voiced[s["start"]:s["end"]] for s in moved] == ["kitchen", "22 degrees"]
+    assert [voiced[s["start"] : s["end"]] for s in moved] == ["kitchen", "22 degrees"]
     voiced, moved = make_intents._voice(text, [dict(s) for s in spans], Scripted([0.5, 0.01]))
     assert voiced == text.upper() and moved[0]["value"] == "kitchen"
     voiced, moved = make_intents._voice(text, [dict(s) for s in spans], Scripted([0.5, 0.1], ranges=(2, 2)))
     assert voiced == "set the ktichen to 22 degrees" and moved[0]["value"] == "ktichen"  # offsets hold
     for protect, expected in ((False, "set the kitchen to 22 dgerees"), (True, text)):
-        voiced, _ = make_intents._voice(text, [dict(s) for s in spans], Scripted([0.5, 0.1], ranges=(5, 2)),
-                                        protect=protect)
+        voiced, _ = make_intents._voice(
+            text, [dict(s) for s in spans], Scripted([0.5, 0.1], ranges=(5, 2)), protect=protect
+        )
         assert voiced == expected  # the new rows keep a number's words as drawn

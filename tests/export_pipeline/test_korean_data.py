@@ -38,12 +38,16 @@ def test_gold_values_are_what_the_korean_reader_reads() -> None:
     for split in ("train", "validation", "test"):
         for row in rows(split):
             for slot in row["slots"]:
-                span = row["text"][slot["start"]:slot["end"]]
+                span = row["text"][slot["start"] : slot["end"]]
                 read = read_value_ko(slot["slot"], span)
                 korean = any("가" <= ch <= "힣" for ch in span) or "℃" in span  # else the English reader's
                 if slot["slot"] in ("temperature", "duration", "volume") and korean:
                     assert read is not None, (row["text"], span)
-                    assert read["value"] == slot["value"] and read.get("unit") == slot.get("unit"), (row["text"], read, slot)
+                    assert read["value"] == slot["value"] and read.get("unit") == slot.get("unit"), (
+                        row["text"],
+                        read,
+                        slot,
+                    )
                     assert read.get("step") == slot.get("step"), (row["text"], read, slot)
                     checked += 1
     assert checked > 300
@@ -52,7 +56,9 @@ def test_gold_values_are_what_the_korean_reader_reads() -> None:
 def test_held_out_fillers_only_in_test() -> None:
     for split in ("train", "validation"):
         for row in rows(split):
-            assert not any(word in row["text"] for word in ("서재", "손님방", "수면등", "켜주실래요", "김치냉장고")), row
+            assert not any(word in row["text"] for word in ("서재", "손님방", "수면등", "켜주실래요", "김치냉장고")), (
+                row
+            )
     test_text = " ".join(r["text"] for r in rows("test"))
     assert all(word in test_text for word in ("서재", "손님방", "켜주실래요"))
 

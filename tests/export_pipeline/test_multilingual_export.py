@@ -25,15 +25,26 @@ KOREAN, ENGLISH = "거실 불 켜줘", "turn on the kitchen lights"
 
 
 def corpus() -> list[str]:
-    rows = [json.loads(line) for name in ("train.jsonl", "ko/train.jsonl")
-            for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line)
+        for name in ("train.jsonl", "ko/train.jsonl")
+        for line in (DATA / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     return [r["text"] for r in rows]
 
 
 def _tiny_config(config_cls, vocab_size: int, **extra):
     return config_cls(
-        vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        num_labels=len(LABELS), id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)}, **extra,
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={n: i for i, n in enumerate(LABELS)},
+        **extra,
     )
 
 
@@ -48,15 +59,34 @@ def xlmr_checkpoint(folder: Path) -> Path:
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    tok.train_from_iterator(corpus(), trainers.UnigramTrainer(vocab_size=800, special_tokens=specials, unk_token="<unk>"))
+    tok.train_from_iterator(
+        corpus(), trainers.UnigramTrainer(vocab_size=800, special_tokens=specials, unk_token="<unk>")
+    )
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])
-    fast = XLMRobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
-                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
-                                   model_max_length=64)
-    config = _tiny_config(XLMRobertaConfig, tok.get_vocab_size(), max_position_embeddings=66, type_vocab_size=1,
-                          pad_token_id=tok.token_to_id("<pad>"), bos_token_id=0, eos_token_id=2)
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))],
+    )
+    fast = XLMRobertaTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        model_max_length=64,
+    )
+    config = _tiny_config(
+        XLMRobertaConfig,
+        tok.get_vocab_size(),
+        max_position_embeddings=66,
+        type_vocab_size=1,
+        pad_token_id=tok.token_to_id("<pad>"),
+        bos_token_id=0,
+        eos_token_id=2,
+    )
     torch.manual_seed(0)
     XLMRobertaForSequenceClassification(config).save_pretrained(folder)
     fast.save_pretrained(folder)
@@ -77,8 +107,10 @@ def mbert_checkpoint(folder: Path) -> Path:
     tok.decoder = decoders.WordPiece()
     tok.train_from_iterator(corpus(), trainers.WordPieceTrainer(vocab_size=1500, special_tokens=specials))
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
     fast = BertTokenizerFast(tokenizer_object=tok, do_lower_case=False, model_max_length=64)
     config = _tiny_config(BertConfig, tok.get_vocab_size(), max_position_embeddings=64)
     torch.manual_seed(0)
@@ -98,13 +130,32 @@ def exported(family: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     build = xlmr_checkpoint if family == "xlm-roberta" else mbert_checkpoint
     checkpoint = build(root / "checkpoint")
     eval_file = root / "eval.jsonl"
-    rows = [(KOREAN, "lights_on"), ("거실 불 꺼줘", "lights_off"), ("음악 틀어줘", "out_of_scope"),
-            (ENGLISH, "lights_on"), ("switch the lights off", "lights_off"), ("play some jazz", "out_of_scope")]
-    eval_file.write_text("".join(json.dumps({"text": t, "label": label}, ensure_ascii=False) + "\n" for t, label in rows),
-                         encoding="utf-8")
+    rows = [
+        (KOREAN, "lights_on"),
+        ("거실 불 꺼줘", "lights_off"),
+        ("음악 틀어줘", "out_of_scope"),
+        (ENGLISH, "lights_on"),
+        ("switch the lights off", "lights_off"),
+        ("play some jazz", "out_of_scope"),
+    ]
+    eval_file.write_text(
+        "".join(json.dumps({"text": t, "label": label}, ensure_ascii=False) + "\n" for t, label in rows),
+        encoding="utf-8",
+    )
     out = root / "bundle"
-    proc = edge_app("export", "--model", checkpoint, "--out", out, "--quantize", "arm64", "--eval", eval_file,
-                    "--min-agreement", "0.0")
+    proc = edge_app(
+        "export",
+        "--model",
+        checkpoint,
+        "--out",
+        out,
+        "--quantize",
+        "arm64",
+        "--eval",
+        eval_file,
+        "--min-agreement",
+        "0.0",
+    )
     assert proc.returncode == 0, proc.stderr
     return out
 

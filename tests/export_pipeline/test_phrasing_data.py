@@ -17,8 +17,12 @@ from export.evaluate import OPPOSITES
 DATA = Path(__file__).resolve().parents[2] / "export" / "data"
 PHRASING = DATA / "intents" / "phrasing"
 HOLDOUT = DATA / "phrasing_holdout"
-TRAINED = sorted((DATA / "intents").glob("*.jsonl")) + sorted((DATA / "intents" / "ko").glob("*.jsonl")) \
-    + sorted(PHRASING.glob("*_train.jsonl")) + sorted(PHRASING.glob("*_validation.jsonl"))
+TRAINED = (
+    sorted((DATA / "intents").glob("*.jsonl"))
+    + sorted((DATA / "intents" / "ko").glob("*.jsonl"))
+    + sorted(PHRASING.glob("*_train.jsonl"))
+    + sorted(PHRASING.glob("*_validation.jsonl"))
+)
 
 
 def _key(text: str) -> str:
@@ -47,8 +51,9 @@ def test_minimal_pairs_are_opposites_in_both_languages() -> None:
     assert {r["lang"] for r in rows} == {"en", "ko"} and len(rows) >= 30
     for r in rows:
         volume = (r.get("a_volume"), r.get("b_volume"))
-        assert OPPOSITES.get(r["a_label"]) == r["b_label"] or (r["a_label"] == r["b_label"] == "tv_volume"
-                                                             and volume == ("up", "down")), r
+        assert OPPOSITES.get(r["a_label"]) == r["b_label"] or (
+            r["a_label"] == r["b_label"] == "tv_volume" and volume == ("up", "down")
+        ), r
     assert len(load_minimal_pairs()) == 2 * len(rows)
 
 

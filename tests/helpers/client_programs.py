@@ -45,8 +45,9 @@ def installed(program: str, executable: str) -> Path:
     return path
 
 
-def http(method: str, url: str, body: Any = None, token: str | None = None, form: bool = False,
-         timeout: float = 30) -> Any:
+def http(
+    method: str, url: str, body: Any = None, token: str | None = None, form: bool = False, timeout: float = 30
+) -> Any:
     """One JSON (or form) request; returns the decoded JSON answer, or the text when it is not JSON."""
     headers = {}
     data = None
@@ -83,7 +84,9 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
         except (AssertionError, OSError, ValueError) as exc:  # ValueError: float("unknown") not yet a number
             last_error = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last_error})" if last_error else ""))
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last_error})" if last_error else "")
+    )
 
 
 class HomeAssistant:
@@ -106,13 +109,20 @@ class HomeAssistant:
             "homeassistant:\n  name: edge-app test\n  unit_system: metric\n  time_zone: UTC\n"
             "  latitude: 0\n  longitude: 0\n  elevation: 0\n  country: DE\n"
             f"http:\n  server_host: 127.0.0.1\n  server_port: {self.port}\n"
-            "api:\nconfig:\nonboarding:\nwebsocket_api:\nlogger:\n  default: warning\n"
-            + self.extra_yaml)
+            "api:\nconfig:\nonboarding:\nwebsocket_api:\nlogger:\n  default: warning\n" + self.extra_yaml
+        )
         self.log = open(self.folder / "hass.log", "ab")
-        self.proc = subprocess.Popen([str(self.hass), "-c", str(self.folder), "--skip-pip-packages", "paho-mqtt"],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until(lambda: self._alive() and http("GET", f"{self.url}/api/onboarding", timeout=5) is not None,
-                   timeout, f"Home Assistant to answer on {self.url} (log: {self.folder / 'hass.log'})", 0.5)
+        self.proc = subprocess.Popen(
+            [str(self.hass), "-c", str(self.folder), "--skip-pip-packages", "paho-mqtt"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(
+            lambda: self._alive() and http("GET", f"{self.url}/api/onboarding", timeout=5) is not None,
+            timeout,
+            f"Home Assistant to answer on {self.url} (log: {self.folder / 'hass.log'})",
+            0.5,
+        )
         return self
 
     def _alive(self) -> bool:
@@ -123,23 +133,42 @@ class HomeAssistant:
     def onboard(self) -> str:
         """Create the owner user, finish onboarding, and keep an access token."""
         client_id = f"{self.url}{self.CLIENT_ID_PATH}"
-        user = http("POST", f"{self.url}/api/onboarding/users",
-                    {"client_id": client_id, "name": "Test", "username": "test", "password": "test-pass-1234",
-                     "language": "en"})
-        tokens = http("POST", f"{self.url}/auth/token",
-                      {"grant_type": "authorization_code", "code": user["auth_code"], "client_id": client_id},
-                      form=True)
+        user = http(
+            "POST",
+            f"{self.url}/api/onboarding/users",
+            {
+                "client_id": client_id,
+                "name": "Test",
+                "username": "test",
+                "password": "test-pass-1234",
+                "language": "en",
+            },
+        )
+        tokens = http(
+            "POST",
+            f"{self.url}/auth/token",
+            {"grant_type": "authorization_code", "code": user["auth_code"], "client_id": client_id},
+            form=True,
+        )
         self.token = tokens["access_token"]
         http("POST", f"{self.url}/api/onboarding/core_config", {}, self.token)
         http("POST", f"{self.url}/api/onboarding/analytics", {}, self.token)
-        http("POST", f"{self.url}/api/onboarding/integration", {"client_id": client_id, "redirect_uri": client_id},
-             self.token)
+        http(
+            "POST",
+            f"{self.url}/api/onboarding/integration",
+            {"client_id": client_id, "redirect_uri": client_id},
+            self.token,
+        )
         return self.token
 
     def add_mqtt(self, port: int) -> dict:
         flow = http("POST", f"{self.url}/api/config/config_entries/flow", {"handler": "mqtt"}, self.token)
-        result = http("POST", f"{self.url}/api/config/config_entries/flow/{flow['flow_id']}",
-                      {"broker": "127.0.0.1", "port": port}, self.token)
+        result = http(
+            "POST",
+            f"{self.url}/api/config/config_entries/flow/{flow['flow_id']}",
+            {"broker": "127.0.0.1", "port": port},
+            self.token,
+        )
         assert result["type"] == "create_entry", result
         return result
 
@@ -207,20 +236,39 @@ class NodeRed:
     def start(self, timeout: float = 120) -> NodeRed:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "settings.js").write_text(
-            "module.exports = { uiHost: '127.0.0.1', flowFile: 'flows.json', logging: { console: { level: 'info' } } };\n")
+            "module.exports = { uiHost: '127.0.0.1', flowFile: 'flows.json', logging: { console: { level: 'info' } } };\n"
+        )
         self.log = open(self.folder / "node-red.log", "ab")
-        self.proc = subprocess.Popen([str(self.node_red), "--userDir", str(self.folder), "--port", str(self.port),
-                                      "--settings", str(self.folder / "settings.js")],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        self.proc = subprocess.Popen(
+            [
+                str(self.node_red),
+                "--userDir",
+                str(self.folder),
+                "--port",
+                str(self.port),
+                "--settings",
+                str(self.folder / "settings.js"),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
         wait_port(self.port, timeout)
         wait_until(lambda: http("GET", f"{self.url}/settings", timeout=5), timeout, "Node-RED's admin API")
         return self
 
     def deploy(self, flows: list[dict]) -> None:
         """Replace every flow (Node-RED-Deployment-Type: full) with `flows`, as the editor's Deploy does."""
-        req = urllib.request.Request(f"{self.url}/flows", data=json.dumps(flows).encode(), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "Node-RED-Deployment-Type": "full", "Node-RED-API-Version": "v1"})
+        req = urllib.request.Request(
+            f"{self.url}/flows",
+            data=json.dumps(flows).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Node-RED-Deployment-Type": "full",
+                "Node-RED-API-Version": "v1",
+            },
+        )
         with urllib.request.urlopen(req, timeout=30) as resp:
             assert resp.status in (200, 204), resp.status
 

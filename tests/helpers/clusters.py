@@ -48,16 +48,28 @@ class RabbitCluster:
         (node / "enabled_plugins").write_text("[rabbitmq_mqtt].\n")
         (node / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = {free_port()}\nmqtt.listeners.tcp.default = {self.mqtt_ports[i]}\n"
-            "loopback_users = none\n")
-        return {**os.environ, "HOME": str(self.folder / "home"), "RABBITMQ_NODENAME": self.nodes[i],
-                "RABBITMQ_DIST_PORT": str(free_port()), "RABBITMQ_MNESIA_BASE": str(node / "mnesia"),
-                "RABBITMQ_LOG_BASE": str(node / "log"), "RABBITMQ_ENABLED_PLUGINS_FILE": str(node / "enabled_plugins"),
-                "RABBITMQ_CONFIG_FILE": str(node / "rabbitmq"), "RABBITMQ_PID_FILE": str(node / "pid")}
+            "loopback_users = none\n"
+        )
+        return {
+            **os.environ,
+            "HOME": str(self.folder / "home"),
+            "RABBITMQ_NODENAME": self.nodes[i],
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(node / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(node / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(node / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(node / "rabbitmq"),
+            "RABBITMQ_PID_FILE": str(node / "pid"),
+        }
 
     def ctl(self, i: int, *args: str, timeout: float = 120) -> str:
-        done = subprocess.run([RABBITMQCTL, "--erlang-cookie", self.cookie, "-n", self.nodes[i], *args],
-                              capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "HOME": str(self.folder / "home")})
+        done = subprocess.run(
+            [RABBITMQCTL, "--erlang-cookie", self.cookie, "-n", self.nodes[i], *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "HOME": str(self.folder / "home")},
+        )
         if done.returncode:
             raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.nodes[i]}: {done.stderr or done.stdout}")
         return done.stdout
@@ -65,9 +77,16 @@ class RabbitCluster:
     def start(self) -> RabbitCluster:
         for i in (0, 1):
             log = open(self.folder / f"n{i}.out", "wb")
-            self.procs.append(subprocess.Popen([RABBITMQ_SERVER], env=self._env(i), stdout=log,
-                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                               start_new_session=True))
+            self.procs.append(
+                subprocess.Popen(
+                    [RABBITMQ_SERVER],
+                    env=self._env(i),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
         for i in (0, 1):
             wait_port(self.mqtt_ports[i], timeout=120)
         self.ctl(1, "stop_app")
@@ -131,6 +150,7 @@ class EjabberdCluster:
             pytest.skip("Debian's ejabberdctl must be run as root (it switches to the ejabberd user)")
         import shutil
         import tempfile
+
         self._rmtree = shutil.rmtree
         self.folder = Path(tempfile.mkdtemp(prefix="fleet-ejabberd-"))
         self.folder.chmod(0o755)
@@ -143,7 +163,7 @@ class EjabberdCluster:
             for sub in ("spool", "logs"):
                 (node / sub).mkdir(parents=True)
             (node / "ejabberd.yml").write_text(EJABBERD_YML.format(port=self.mqtt_ports[i]))
-            (node / "inetrc").write_text("{lookup,[file,native]}.\n{host,{127,0,0,1}, [\"localhost\"]}.\n")
+            (node / "inetrc").write_text('{lookup,[file,native]}.\n{host,{127,0,0,1}, ["localhost"]}.\n')
         subprocess.run(["chown", "-R", "ejabberd", str(self.folder)], check=True)
 
     def url(self, i: int) -> str:
@@ -151,9 +171,25 @@ class EjabberdCluster:
 
     def ctl(self, i: int, *args: str, timeout: float = 120) -> str:
         node = self.folder / f"n{i}"
-        done = subprocess.run([EJABBERDCTL, "--config-dir", str(node), "--config", str(node / "ejabberd.yml"),
-                               "--spool", str(node / "spool"), "--logs", str(node / "logs"), "--node", self.nodes[i],
-                               *args], capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [
+                EJABBERDCTL,
+                "--config-dir",
+                str(node),
+                "--config",
+                str(node / "ejabberd.yml"),
+                "--spool",
+                str(node / "spool"),
+                "--logs",
+                str(node / "logs"),
+                "--node",
+                self.nodes[i],
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if done.returncode:
             raise RuntimeError(f"ejabberdctl {' '.join(args)} on {self.nodes[i]}: {done.stderr or done.stdout}")
         return done.stdout
@@ -162,10 +198,28 @@ class EjabberdCluster:
         for i in (0, 1):
             node = self.folder / f"n{i}"
             log = open(self.folder / f"n{i}.out", "wb")
-            self.procs.append(subprocess.Popen(
-                [EJABBERDCTL, "--config-dir", str(node), "--config", str(node / "ejabberd.yml"), "--spool",
-                 str(node / "spool"), "--logs", str(node / "logs"), "--node", self.nodes[i], "foreground"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True))
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        EJABBERDCTL,
+                        "--config-dir",
+                        str(node),
+                        "--config",
+                        str(node / "ejabberd.yml"),
+                        "--spool",
+                        str(node / "spool"),
+                        "--logs",
+                        str(node / "logs"),
+                        "--node",
+                        self.nodes[i],
+                        "foreground",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
         for i in (0, 1):
             wait_port(self.mqtt_ports[i], timeout=120)
         self.ctl(1, "join_cluster", self.nodes[0])  # node 2 restarts its application inside

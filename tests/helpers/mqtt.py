@@ -24,8 +24,19 @@ import pytest
 from edge_app.mqtt.connection import EXIT_UNSUPPORTED
 from edge_app_tools.harness import EDGE_APP, Recorder, ServeProcess, free_port, result_ids, wait_port
 
-__all__ = ["EDGE_APP", "MOSQUITTO", "Collector", "Mosquitto", "Serve", "free_port", "mosquitto", "refusal_line",
-           "result_ids", "serve_once", "wait_port"]
+__all__ = [
+    "EDGE_APP",
+    "MOSQUITTO",
+    "Collector",
+    "Mosquitto",
+    "Serve",
+    "free_port",
+    "mosquitto",
+    "refusal_line",
+    "result_ids",
+    "serve_once",
+    "wait_port",
+]
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 
@@ -49,9 +60,7 @@ class Mosquitto:
             f"persistence_location {self.folder}/\n"
             "max_queued_messages 0\nmax_queued_bytes 268435456\n"
             "max_packet_size 131072\n"  # as deploy/mosquitto/mosquitto.conf ships
-            "user root\n"
-            + ("allow_anonymous true\n" if "allow_anonymous" not in self.extra else "")
-            + self.extra
+            "user root\n" + ("allow_anonymous true\n" if "allow_anonymous" not in self.extra else "") + self.extra
         )
         return conf
 
@@ -78,21 +87,42 @@ def mosquitto(tmp_path: Path):
     broker.stop()
 
 
-def Serve(bundle: Path, broker_url: str, state_dir: Path, device_id: str = "t", *extra: str,
-          env: dict | None = None) -> ServeProcess:
+def Serve(
+    bundle: Path, broker_url: str, state_dir: Path, device_id: str = "t", *extra: str, env: dict | None = None
+) -> ServeProcess:
     """`edge-app serve` for a test (ServeProcess.serve): `--metrics-interval 1`, info logs, 60 s to stop gracefully."""
-    return ServeProcess.serve(bundle, broker_url, device_id, state_dir, "--metrics-interval", "1", "--log-level",
-                              "info", *extra, env=env, stop_timeout=60)
+    return ServeProcess.serve(
+        bundle,
+        broker_url,
+        device_id,
+        state_dir,
+        "--metrics-interval",
+        "1",
+        "--log-level",
+        "info",
+        *extra,
+        env=env,
+        stop_timeout=60,
+    )
 
 
 class Collector(Recorder):
     """A paho client that subscribes, records every message, and publishes for the tests."""
 
-    def __init__(self, broker_url: str, topics: list[str], client_id: str | None = None, persistent: bool = False,
-                 v5: bool = True, username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        broker_url: str,
+        topics: list[str],
+        client_id: str | None = None,
+        persistent: bool = False,
+        v5: bool = True,
+        username: str | None = None,
+        password: str | None = None,
+    ):
         port = int(broker_url.rsplit(":", 1)[1])
-        super().__init__("127.0.0.1", port, topics, client_id or f"test-{uuid.uuid4().hex[:8]}", persistent, v5,
-                         username, password)
+        super().__init__(
+            "127.0.0.1", port, topics, client_id or f"test-{uuid.uuid4().hex[:8]}", persistent, v5, username, password
+        )
 
 
 @contextmanager
@@ -110,8 +140,19 @@ def serving(bundle: Path, broker_url: str, state_dir: Path, device_id: str) -> I
 
 # ---- one `serve` that must refuse (the fleet's capability checks, on mosquitto and on clusters) ----
 def serve_once(bundle: Path, broker: str, tmp_path: Path, *extra: str, timeout: float = 60, env: dict | None = None):
-    args = [*EDGE_APP, "serve", "--bundle", str(bundle), "--broker", broker, "--state-dir", str(tmp_path / "s"),
-            "--device-id", "cap", *extra]
+    args = [
+        *EDGE_APP,
+        "serve",
+        "--bundle",
+        str(bundle),
+        "--broker",
+        broker,
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--device-id",
+        "cap",
+        *extra,
+    ]
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 

@@ -41,8 +41,12 @@ NOT_UNDERSTOOD = "Sorry, I did not understand that."
 def _switch(name: str, boolean: str) -> dict:
     """The template switch step: on and off follow an input boolean."""
     act = lambda service: [{"action": f"input_boolean.{service}", "target": {"entity_id": boolean}}]  # noqa: E731
-    return {"name": name, "value_template": f"{{{{ is_state('{boolean}', 'on') }}}}",
-            "turn_on": act("turn_on"), "turn_off": act("turn_off")}
+    return {
+        "name": name,
+        "value_template": f"{{{{ is_state('{boolean}', 'on') }}}}",
+        "turn_on": act("turn_on"),
+        "turn_off": act("turn_off"),
+    }
 
 
 def build_house(ha: HomeAssistant) -> dict[str, str]:
@@ -56,13 +60,23 @@ def build_house(ha: HomeAssistant) -> dict[str, str]:
     assert light["type"] == "create_entry", light
     heater = ha.flow("template", {"next_step_id": "switch"}, _switch("Bedroom AC", "input_boolean.bedroom_ac_power"))
     assert heater["type"] == "create_entry", heater
-    sensor = ha.flow("template", {"next_step_id": "sensor"},
-                     {"name": "Bedroom temperature", "state": "25", "unit_of_measurement": "°C",
-                      "device_class": "temperature"})
+    sensor = ha.flow(
+        "template",
+        {"next_step_id": "sensor"},
+        {"name": "Bedroom temperature", "state": "25", "unit_of_measurement": "°C", "device_class": "temperature"},
+    )
     assert sensor["type"] == "create_entry", sensor
-    climate = ha.flow("generic_thermostat", {"name": "Bedroom AC", "heater": "switch.bedroom_ac",
-                                             "target_sensor": "sensor.bedroom_temperature", "ac_mode": True,
-                                             "cold_tolerance": 0.3, "hot_tolerance": 0.3})
+    climate = ha.flow(
+        "generic_thermostat",
+        {
+            "name": "Bedroom AC",
+            "heater": "switch.bedroom_ac",
+            "target_sensor": "sensor.bedroom_temperature",
+            "ac_mode": True,
+            "cold_tolerance": 0.3,
+            "hot_tolerance": 0.3,
+        },
+    )
     if climate["type"] == "form":  # the presets step
         climate = http("POST", f"{ha.url}/api/config/config_entries/flow/{climate['flow_id']}", {}, ha.token)
     assert climate["type"] == "create_entry", climate
@@ -85,8 +99,15 @@ def broker(tmp_path_factory):
 @pytest.fixture(scope="module")
 def service(broker, default_bundle, tmp_path_factory):
     port = free_port()
-    serve = Serve(default_bundle, broker.url, tmp_path_factory.mktemp("assist-state") / "state", DEVICE,
-                  "--wyoming", f"tcp://127.0.0.1:{port}", "--no-zeroconf").start()
+    serve = Serve(
+        default_bundle,
+        broker.url,
+        tmp_path_factory.mktemp("assist-state") / "state",
+        DEVICE,
+        "--wyoming",
+        f"tcp://127.0.0.1:{port}",
+        "--no-zeroconf",
+    ).start()
     bus = Collector(broker.url, [f"edge-app/{DEVICE}/#"])
     try:
         assert bus.wait_status(f"edge-app/{DEVICE}", "online"), serve.output()
@@ -102,7 +123,9 @@ def house(service, tmp_path_factory):
     hass = installed("homeassistant", "homeassistant-2025.4.4/bin/hass")
     if (reason := cache_dir() / "homeassistant-assist.skip").is_file():
         pytest.skip(f"Home Assistant's Wyoming integration cannot be installed here: {reason.read_text().strip()}")
-    ha = HomeAssistant(hass, tmp_path_factory.mktemp("assist-ha"), "conversation:\nintent:\n" + documented_intent_scripts())
+    ha = HomeAssistant(
+        hass, tmp_path_factory.mktemp("assist-ha"), "conversation:\nintent:\n" + documented_intent_scripts()
+    )
     started = time.monotonic()
     try:
         ha.start()
@@ -110,8 +133,11 @@ def house(service, tmp_path_factory):
         ids = build_house(ha)
         entry = ha.flow("wyoming", {"host": "127.0.0.1", "port": service[0]})
         assert entry["type"] == "create_entry" and entry["title"] == "edge-app", entry
-        agent = wait_until(lambda: next((e for e in ha.states() if e.startswith("conversation.edge_app")), None),
-                           60, "the edge-app conversation entity")
+        agent = wait_until(
+            lambda: next((e for e in ha.states() if e.startswith("conversation.edge_app")), None),
+            60,
+            "the edge-app conversation entity",
+        )
         print(f"Home Assistant started, house built, Wyoming added in {time.monotonic() - started:.1f} s")
         yield ha, agent, ids
     finally:
@@ -124,8 +150,10 @@ def _says(answer: dict) -> str:
 
 def _result_for(bus: Collector, text: str, timeout: float = 30) -> dict:
     """The MQTT result published for an Assist transcript."""
+
     def found():
         return next((r for r in bus.json(f"edge-app/{DEVICE}/result") if r.get("text") == text), None)
+
     return wait_until(found, timeout, f"the MQTT result for {text!r}")
 
 
@@ -151,7 +179,9 @@ def test_kitchen_light_on_then_off_in_english_and_korean(house, service, on, off
     for text, state in ((on, "on"), (off, "off")):
         answer = ha.converse(text, agent, language)
         assert answer["response"]["response_type"] == "action_done", answer
-        wait_until(lambda state=state: ha.state(ids["light"])["state"] == state, 15, f"{ids['light']} {state} after {text!r}")
+        wait_until(
+            lambda state=state: ha.state(ids["light"])["state"] == state, 15, f"{ids['light']} {state} after {text!r}"
+        )
         result = _result_for(service[1], text)
         assert result["source"] == "assist" and result["label"] == f"lights_{state}", result
         assert result["slots"]["room"]["value"] in ("kitchen", "주방"), result
@@ -167,8 +197,7 @@ def test_temperature_is_set_on_the_thermostat(house, service):
 
 def test_timer_goes_to_the_documented_intent_because_hass_start_timer_needs_a_satellite(house):
     ha, agent, ids = house
-    refused = http("POST", f"{ha.url}/api/intent/handle", {"name": "HassStartTimer", "data": {"minutes": 5}},
-                   ha.token)
+    refused = http("POST", f"{ha.url}/api/intent/handle", {"name": "HassStartTimer", "data": {"minutes": 5}}, ha.token)
     assert "timers" in json.dumps(refused).lower(), refused  # "Device does not support timers"
     answer = ha.converse("set a timer for 5 minutes", agent)
     assert answer["response"]["response_type"] == "action_done", answer
@@ -177,8 +206,9 @@ def test_timer_goes_to_the_documented_intent_because_hass_start_timer_needs_a_sa
     assert ha.state(ids["timer"])["attributes"]["duration"] == "0:05:00"
 
 
-@pytest.mark.parametrize("text", ["what's the weather like tomorrow", "don't turn on the kitchen lights",
-                                  "주방 불 켜지 마"])
+@pytest.mark.parametrize(
+    "text", ["what's the weather like tomorrow", "don't turn on the kitchen lights", "주방 불 켜지 마"]
+)
 def test_out_of_scope_and_negation_change_nothing(house, service, text):
     ha, agent, ids = house
     before = {e: ha.state(e)["state"] for e in ids.values()}

@@ -72,8 +72,12 @@ def failover(bundle, cluster, tmp_path, v5: bool, commands: int = COMMANDS, auth
         bus.wait_for(lambda: all(i in first for i in range(commands)), 120)
         lost = [i for i in range(commands) if i not in first]
         assert not lost, f"{len(lost)} lost, e.g. {lost[:10]}\n{member.log_tail(20)}"
-        return {"answered": commands, "lost": 0, "duplicates": sum(first.values()) - len(first),
-                "resumed": "session resumed" in member.output()}
+        return {
+            "answered": commands,
+            "lost": 0,
+            "duplicates": sum(first.values()) - len(first),
+            "resumed": "session resumed" in member.output(),
+        }
     finally:
         bus.close()
         member.stop()
@@ -92,8 +96,9 @@ def test_rabbitmq_refuses_a_shared_group_at_start(default_bundle, rabbit, tmp_pa
 
 
 def test_ejabberd_cluster_failover_loses_nothing(default_bundle, ejabberd, tmp_path):
-    outcome = failover(default_bundle, ejabberd, tmp_path, v5=True,
-                       auth={"username": ejabberd.user, "password": ejabberd.password})
+    outcome = failover(
+        default_bundle, ejabberd, tmp_path, v5=True, auth={"username": ejabberd.user, "password": ejabberd.password}
+    )
     print("ejabberd failover:", outcome)
     assert outcome["lost"] == 0 and outcome["resumed"]
 
@@ -101,7 +106,13 @@ def test_ejabberd_cluster_failover_loses_nothing(default_bundle, ejabberd, tmp_p
 def test_ejabberd_refuses_a_shared_group_at_start_instead_of_looping(default_bundle, ejabberd, tmp_path):
     """Before: ejabberd closed the connection ("Shared Subscriptions not supported") and serve reconnected
     about once a second forever, never saying why."""
-    proc = serve_once(default_bundle, ejabberd.url(0), tmp_path, "--shared-group", "workers",
-                      env={"EDGE_APP_MQTT_PASSWORD": ejabberd.password})
+    proc = serve_once(
+        default_bundle,
+        ejabberd.url(0),
+        tmp_path,
+        "--shared-group",
+        "workers",
+        env={"EDGE_APP_MQTT_PASSWORD": ejabberd.password},
+    )
     line = refusal_line(proc)
     assert "shared" in line and "'workers'" in line

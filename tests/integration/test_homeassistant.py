@@ -109,8 +109,11 @@ def _entities(ha: HomeAssistant, device: str) -> dict[str, dict]:
 
 
 def _wait_entities(ha: HomeAssistant, device: str, timeout: float = 60) -> dict[str, dict]:
-    want = {f"event.edge_app_{device}_command", f"sensor.edge_app_{device}_last_label",
-            f"sensor.edge_app_{device}_last_score"} | {f"sensor.edge_app_{device}_{m}" for m in METRIC_SENSORS}
+    want = {
+        f"event.edge_app_{device}_command",
+        f"sensor.edge_app_{device}_last_label",
+        f"sensor.edge_app_{device}_last_score",
+    } | {f"sensor.edge_app_{device}_{m}" for m in METRIC_SENSORS}
 
     def ready():
         found = _entities(ha, device)
@@ -124,8 +127,11 @@ def _fire(ha: HomeAssistant, bus: Collector, device: str, topic: str, payload, t
     entity = f"event.edge_app_{device}_command"
     before = ha.state(entity)["state"]
     bus.publish(topic, payload if isinstance(payload, str) else json.dumps(payload))
-    return wait_until(lambda: (s := ha.state(entity)) and s["state"] not in (before, "unavailable") and s,
-                      timeout, f"{entity} to fire after a message on {topic}")
+    return wait_until(
+        lambda: (s := ha.state(entity)) and s["state"] not in (before, "unavailable") and s,
+        timeout,
+        f"{entity} to fire after a message on {topic}",
+    )
 
 
 def _serve(bundle: Path, broker: Mosquitto, tmp_path: Path, device: str, *extra: str) -> ServeProcess:
@@ -146,21 +152,31 @@ def test_event_entity_sensors_and_automation_for_single_and_batch_results(ha, br
         fired = _fire(ha, bus, "kitchen", "edge-app/kitchen/classify", {"id": "c1", "text": "turn on the lights"})
         assert fired["attributes"]["event_type"] == "lights_on"
         assert fired["attributes"]["id"] == "c1" and 0 < fired["attributes"]["score"] <= 1
-        wait_until(lambda: ha.state("input_boolean.kitchen_light")["state"] == "on", 10,
-                   "the example automation to switch the kitchen light on")
+        wait_until(
+            lambda: ha.state("input_boolean.kitchen_light")["state"] == "on",
+            10,
+            "the example automation to switch the kitchen light on",
+        )
         assert ha.state("sensor.edge_app_kitchen_last_label")["state"] == "lights_on"
 
         again = _fire(ha, bus, "kitchen", "edge-app/kitchen/classify", {"id": "c2", "text": "turn on the lights"})
         assert again["attributes"]["event_type"] == "lights_on" and again["attributes"]["id"] == "c2"
         assert again["state"] != fired["state"]  # the same command twice fires twice
 
-        batch = {"items": [{"id": "b1", "text": "switch the lights off"},
-                           {"id": "b2", "text": "preheat the oven to 200 degrees"}]}
+        batch = {
+            "items": [
+                {"id": "b1", "text": "switch the lights off"},
+                {"id": "b2", "text": "preheat the oven to 200 degrees"},
+            ]
+        }
         fired = _fire(ha, bus, "kitchen", "edge-app/kitchen/classify", batch)
         assert fired["attributes"]["event_type"] == "oven_preheat" and fired["attributes"]["id"] == "b2"
         assert fired["attributes"]["items"] == ["lights_off", "oven_preheat"]
-        label = wait_until(lambda: (s := ha.state("sensor.edge_app_kitchen_last_label"))["state"] == "oven_preheat"
-                           and s, 10, "the last-label sensor to show the batch's last label")
+        label = wait_until(
+            lambda: (s := ha.state("sensor.edge_app_kitchen_last_label"))["state"] == "oven_preheat" and s,
+            10,
+            "the last-label sensor to show the batch's last label",
+        )
         assert label["attributes"]["batch_size"] == 2 and label["attributes"]["id"] == "b2"
         score = ha.state("sensor.edge_app_kitchen_last_score")["state"]
         assert 0 < float(score) <= 1
@@ -169,8 +185,11 @@ def test_event_entity_sensors_and_automation_for_single_and_batch_results(ha, br
             wait_until(lambda sensor=sensor: float(ha.state(sensor)["state"]) >= 0, 10, f"{sensor} to show a number")
 
         serve.stop()
-        wait_until(lambda: ha.state("event.edge_app_kitchen_command")["state"] == "unavailable", 10,
-                   "the event entity to go unavailable when the service stops")
+        wait_until(
+            lambda: ha.state("event.edge_app_kitchen_command")["state"] == "unavailable",
+            10,
+            "the event entity to go unavailable when the service stops",
+        )
     finally:
         bus.close()
         serve.stop()
@@ -190,26 +209,43 @@ def test_slots_are_attributes_and_an_automation_sets_the_climate_temperature(ha,
     sensor = "sensor.edge_app_bedroom_last_label"
     try:
         _wait_entities(ha, "bedroom")
-        fired = _fire(ha, bus, "bedroom", "edge-app/bedroom/classify", {"id": "t1", "text": "set the bedroom ac to 22 degrees"})
+        fired = _fire(
+            ha, bus, "bedroom", "edge-app/bedroom/classify", {"id": "t1", "text": "set the bedroom ac to 22 degrees"}
+        )
         assert fired["attributes"]["event_type"] == "ac_set_temperature"
         slots = fired["attributes"]["slots"]
         assert "22" in slots["temperature"]["text"] and slots["room"]["text"] == "bedroom", slots
-        label = wait_until(lambda: (s := ha.state(sensor)) and s["attributes"].get("id") == "t1" and s, 10,
-                           "the last-label sensor to take the result")
+        label = wait_until(
+            lambda: (s := ha.state(sensor)) and s["attributes"].get("id") == "t1" and s,
+            10,
+            "the last-label sensor to take the result",
+        )
         assert label["attributes"]["slots"] == slots
         if read_value("temperature", "22 degrees").get("value") != 22:
             pytest.skip("the value parsers (edge_app/slots/values.py) are the stub: no values to act on yet")
         assert ha.render("{{ state_attr('" + sensor + "', 'slots').temperature.value }}") == 22
-        wait_until(lambda: ha.state("climate.bedroom_ac")["attributes"]["temperature"] == 22, 10,
-                   "the docs' automation to set climate.bedroom_ac to 22")
+        wait_until(
+            lambda: ha.state("climate.bedroom_ac")["attributes"]["temperature"] == 22,
+            10,
+            "the docs' automation to set climate.bedroom_ac to 22",
+        )
     finally:
         bus.close()
         serve.stop()
 
 
 def test_derived_result_topics_reach_home_assistant(ha, broker, default_bundle, tmp_path):
-    serve = _serve(default_bundle, broker, tmp_path, "hall", "--ha-discovery", "--input", "home/+/say",
-                   "--result-topic", "{input}/result")
+    serve = _serve(
+        default_bundle,
+        broker,
+        tmp_path,
+        "hall",
+        "--ha-discovery",
+        "--input",
+        "home/+/say",
+        "--result-topic",
+        "{input}/result",
+    )
     bus = Collector(broker.url, ["home/#"])
     try:
         _wait_entities(ha, "hall")
@@ -217,8 +253,11 @@ def test_derived_result_topics_reach_home_assistant(ha, broker, default_bundle, 
         assert fired["attributes"]["event_type"] == "oven_preheat"
         assert fired["attributes"]["source_topic"] == "home/hall/say"
         assert bus.payloads("home/hall/say/result")
-        wait_until(lambda: ha.state("sensor.edge_app_hall_last_label")["state"] == "oven_preheat", 10,
-                   "the last-label sensor to follow a derived result topic")
+        wait_until(
+            lambda: ha.state("sensor.edge_app_hall_last_label")["state"] == "oven_preheat",
+            10,
+            "the last-label sensor to follow a derived result topic",
+        )
     finally:
         bus.close()
         serve.stop()
@@ -229,8 +268,11 @@ def test_last_label_sensor_follows_batch_results_and_derived_topics(ha, broker, 
     label = "sensor.edge_app_porch_last_label"
 
     def shows(value: str):
-        return wait_until(lambda: (s := ha.state(label)) and s["state"] == value and s, 15,
-                          f"{label} to show {value!r} (now {(ha.state(label) or {}).get('state')!r})")
+        return wait_until(
+            lambda: (s := ha.state(label)) and s["state"] == value and s,
+            15,
+            f"{label} to show {value!r} (now {(ha.state(label) or {}).get('state')!r})",
+        )
 
     serve = _serve(default_bundle, broker, tmp_path, "porch", "--ha-discovery")
     bus = Collector(broker.url, ["edge-app/porch/#"])
@@ -243,14 +285,30 @@ def test_last_label_sensor_follows_batch_results_and_derived_topics(ha, broker, 
     finally:
         bus.close()
         serve.stop()
-    serve = _serve(default_bundle, broker, tmp_path, "porch", "--ha-discovery", "--input", "home/+/say",
-                   "--result-topic", "{input}/result")
+    serve = _serve(
+        default_bundle,
+        broker,
+        tmp_path,
+        "porch",
+        "--ha-discovery",
+        "--input",
+        "home/+/say",
+        "--result-topic",
+        "{input}/result",
+    )
     bus = Collector(broker.url, ["home/#"])
     try:
         wait_until(lambda: ha.state(label)["state"] != "unavailable", 60, f"{label} to be available again")
         # HA resubscribes to the new state topic shortly after it reads the changed config: say it until heard
-        wait_until(lambda: bus.publish("home/porch/say", "preheat the oven to 180 degrees") and time.sleep(1)
-                   or ha.state(label)["state"] == "oven_preheat", 20, f"{label} to follow the derived result topic")
+        wait_until(
+            lambda: (
+                bus.publish("home/porch/say", "preheat the oven to 180 degrees")
+                and time.sleep(1)
+                or ha.state(label)["state"] == "oven_preheat"
+            ),
+            20,
+            f"{label} to follow the derived result topic",
+        )
         assert bus.payloads("home/porch/say/result")
     finally:
         bus.close()
@@ -297,8 +355,11 @@ def test_event_types_follow_a_label_change_over_the_air(ha, broker, default_bund
         assert bus.wait_for(lambda: bus.payloads("edge-app/attic/cmd/result"), 120), serve.output()
         reply = bus.json("edge-app/attic/cmd/result")[-1]
         assert reply["ok"], reply
-        wait_until(lambda: "attic_lights_on" in ha.state("event.edge_app_attic_command")["attributes"]["event_types"],
-                   20, "HA to take the new labels as event types")
+        wait_until(
+            lambda: "attic_lights_on" in ha.state("event.edge_app_attic_command")["attributes"]["event_types"],
+            20,
+            "HA to take the new labels as event types",
+        )
         assert "lights_on" not in ha.state("event.edge_app_attic_command")["attributes"]["event_types"]
         fired = _fire(ha, bus, "attic", "edge-app/attic/classify", "turn on the lights")
         assert fired["attributes"]["event_type"] == "attic_lights_on"

@@ -34,22 +34,37 @@ def test_shipped_flow_switches_on_label_and_does_v5_request_response(default_bun
         red.deploy(flows)
         # Node-RED connects its broker node after the deploy; its subscription is live once a probe result
         # comes out of the flow as a light command.
-        wait_until(lambda: (bus.publish("edge-app/kitchen/classify", "turn on the lights"), time.sleep(1),
-                            bus.payloads("home/kitchen/light/set"))[-1], 60,
-                   "the flow to turn a lights_on result into ON on home/kitchen/light/set", interval=0.5)
+        wait_until(
+            lambda: (
+                bus.publish("edge-app/kitchen/classify", "turn on the lights"),
+                time.sleep(1),
+                bus.payloads("home/kitchen/light/set"),
+            )[-1],
+            60,
+            "the flow to turn a lights_on result into ON on home/kitchen/light/set",
+            interval=0.5,
+        )
         assert bus.payloads("home/kitchen/light/set")[0] == b"ON"
         time.sleep(1.5)  # let the last probe's command arrive before counting
 
         before = len(bus.payloads("home/kitchen/light/set"))
-        bus.publish("edge-app/kitchen/classify", json.dumps({"items": ["switch the lights off", "what time is it",
-                                                                      "turn on the lights please"]}))
-        wait_until(lambda: len(bus.payloads("home/kitchen/light/set")) >= before + 2, 30,
-                   "one light command per matching item of a batch result")
-        assert bus.payloads("home/kitchen/light/set")[before:before + 2] == [b"OFF", b"ON"]
+        bus.publish(
+            "edge-app/kitchen/classify",
+            json.dumps({"items": ["switch the lights off", "what time is it", "turn on the lights please"]}),
+        )
+        wait_until(
+            lambda: len(bus.payloads("home/kitchen/light/set")) >= before + 2,
+            30,
+            "one light command per matching item of a batch result",
+        )
+        assert bus.payloads("home/kitchen/light/set")[before : before + 2] == [b"OFF", b"ON"]
 
         red.inject("edge_app_ask")
-        answer = wait_until(lambda: bus.json("node-red/edge-app/answer"), 30,
-                            "the flow's v5 request to be answered and matched by correlation data")[0]
+        answer = wait_until(
+            lambda: bus.json("node-red/edge-app/answer"),
+            30,
+            "the flow's v5 request to be answered and matched by correlation data",
+        )[0]
         assert answer["label"] == "lights_on" and answer["text"] == "could you turn the lights on in here"
         reply = bus.messages["edge-app/kitchen/reply/node-red"][0]
         assert reply.properties.CorrelationData.decode() == answer["correlation"]

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.slow
 
 def serve_assist(bundle: Path, tmp_path: Path, device: str, broker_url: str, *extra: str) -> tuple[Serve, int]:
     port = free_port()
-    serve = Serve(bundle, broker_url, tmp_path / f"state-{device}", device, "--wyoming", f"tcp://127.0.0.1:{port}",
-                  *extra).start()
+    serve = Serve(
+        bundle, broker_url, tmp_path / f"state-{device}", device, "--wyoming", f"tcp://127.0.0.1:{port}", *extra
+    ).start()
     wait_port(port, 60)
     return serve, port
 
@@ -29,8 +30,9 @@ async def browse(name: str, timeout: float = 10.0) -> AsyncServiceInfo | None:
     """The `_wyoming._tcp` service called `name` as an mDNS browser on this host sees it, or None."""
     zc = AsyncZeroconf(ip_version=IPVersion.V4Only)
     seen = asyncio.Event()
-    browser = AsyncServiceBrowser(zc.zeroconf, "_wyoming._tcp.local.",
-                                  handlers=[lambda zeroconf, service_type, name, state_change: seen.set()])
+    browser = AsyncServiceBrowser(
+        zc.zeroconf, "_wyoming._tcp.local.", handlers=[lambda zeroconf, service_type, name, state_change: seen.set()]
+    )
     try:
         await asyncio.wait_for(seen.wait(), timeout)
         info = AsyncServiceInfo("_wyoming._tcp.local.", f"{name}._wyoming._tcp.local.")

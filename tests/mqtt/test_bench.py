@@ -25,8 +25,17 @@ from helpers.mqtt import free_port, mosquitto  # noqa: F401  (fixture)
 EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
 HAS_EXPORT_EXTRA = all(importlib.util.find_spec(m) for m in ("torch", "transformers", "optimum"))
 LATENCY_FIELDS = ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "samples", "texts_per_s", "tokenize_share")
-ENGINE_FIELDS = ("provider", "size_bytes", "first_prediction_s", "peak_rss_bytes", "latency_short", "latency_long",
-                 "latency_paced", "throughput", "accuracy")
+ENGINE_FIELDS = (
+    "provider",
+    "size_bytes",
+    "first_prediction_s",
+    "peak_rss_bytes",
+    "latency_short",
+    "latency_long",
+    "latency_paced",
+    "throughput",
+    "accuracy",
+)
 
 
 def bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -56,8 +65,18 @@ def check_engine(engine: dict, model_bytes: int | None = None) -> None:
 @pytest.fixture(scope="module")
 def quick_run(default_bundle, default_bundle_fp32, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    proc = bench("--bundle", str(default_bundle), "--compare", str(default_bundle_fp32), "--quick", "--no-optimum",
-                 "--json", str(out / "bench.json"), "--plot", str(out / "bench.png"))
+    proc = bench(
+        "--bundle",
+        str(default_bundle),
+        "--compare",
+        str(default_bundle_fp32),
+        "--quick",
+        "--no-optimum",
+        "--json",
+        str(out / "bench.json"),
+        "--plot",
+        str(out / "bench.png"),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, json.loads((out / "bench.json").read_text()), out
 
@@ -143,8 +162,10 @@ def test_hardware_description_matches_the_machine():
 
 def test_cpu_model_on_a_raspberry_pi_cpuinfo():
     # arm64 kernels print no "model name"; a Pi's /proc/cpuinfo ends with Hardware/Model lines
-    text = ("processor\t: 0\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid asimdhp asimddp\n"
-            "CPU implementer\t: 0x41\nCPU part\t: 0xd0b\n\nRevision\t: d04170\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n")
+    text = (
+        "processor\t: 0\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid asimdhp asimddp\n"
+        "CPU implementer\t: 0x41\nCPU part\t: 0xd0b\n\nRevision\t: d04170\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n"
+    )
     fields = cpuinfo_fields(text)
     assert cpu_model(fields) == "Raspberry Pi 5 Model B Rev 1.0"
     macs, why = int8_macs_per_cycle(fields["Features"].split(), fields["CPU implementer"])
@@ -173,8 +194,15 @@ def test_same_inputs_for_every_engine_and_exact_long_text(default_bundle):
 
 
 def test_unreachable_broker_fails_fast_with_one_line(default_bundle):
-    proc = bench("--bundle", str(default_bundle), "--quick", "--no-optimum", "--mqtt", f"mqtt://127.0.0.1:{free_port()}",
-                 timeout=60)
+    proc = bench(
+        "--bundle",
+        str(default_bundle),
+        "--quick",
+        "--no-optimum",
+        "--mqtt",
+        f"mqtt://127.0.0.1:{free_port()}",
+        timeout=60,
+    )
     assert proc.returncode == 6
     assert "cannot reach the MQTT broker" in proc.stderr and "Traceback" not in proc.stderr
     assert "engine 1/" not in proc.stderr  # refused before any engine ran
@@ -184,8 +212,23 @@ def test_unreachable_broker_fails_fast_with_one_line(default_bundle):
 @pytest.mark.skipif(not HAS_EXPORT_EXTRA, reason="torch and optimum engines need the export extra")
 def test_torch_and_optimum_baselines(default_bundle, tmp_path):
     out = tmp_path / "bench.json"
-    proc = bench("--bundle", str(default_bundle), "--quick", "--baseline", "torch", "--baseline", "optimum",
-                 "--iterations", "8", "--long-iterations", "2", "--batch-texts", "32", "--json", str(out))
+    proc = bench(
+        "--bundle",
+        str(default_bundle),
+        "--quick",
+        "--baseline",
+        "torch",
+        "--baseline",
+        "optimum",
+        "--iterations",
+        "8",
+        "--long-iterations",
+        "2",
+        "--batch-texts",
+        "32",
+        "--json",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out.read_text())
     assert list(data["engines"]) == ["int8", "optimum", "torch"]
@@ -202,8 +245,19 @@ def test_torch_and_optimum_baselines(default_bundle, tmp_path):
 @pytest.mark.slow
 def test_mqtt_end_to_end_loses_nothing(default_bundle, mosquitto, tmp_path):  # noqa: F811
     out = tmp_path / "bench.json"
-    proc = bench("--bundle", str(default_bundle), "--quick", "--no-optimum", "--mqtt", mosquitto.url,
-                 "--mqtt-rates", "200,max", "--spin", "--json", str(out))
+    proc = bench(
+        "--bundle",
+        str(default_bundle),
+        "--quick",
+        "--no-optimum",
+        "--mqtt",
+        mosquitto.url,
+        "--mqtt-rates",
+        "200,max",
+        "--spin",
+        "--json",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out.read_text())
     mqtt = data["mqtt"]
@@ -244,7 +298,11 @@ def test_paired_ratios_compare_blocks_of_the_same_cycle():
     stays 2, where comparing the engines' overall medians would not."""
     from edge_app_tools.bench.paired import paired_ratios
 
-    blocks = {"int8": [1.0, 2.0, 1.0, 2.0, 2.0], "fp32": [2.0, 4.0, 2.0, 4.0, 4.0], "torch": [5.0, 10.0, 5.0, 10.0, 10.0]}
+    blocks = {
+        "int8": [1.0, 2.0, 1.0, 2.0, 2.0],
+        "fp32": [2.0, 4.0, 2.0, 4.0, 4.0],
+        "torch": [5.0, 10.0, 5.0, 10.0, 10.0],
+    }
     assert paired_ratios(blocks, "int8") == {"fp32": 2.0, "torch": 5.0}
     assert paired_ratios({"int8": [0.0, 1.0], "fp32": [3.0, 2.0]}, "int8") == {"fp32": 2.0}  # no division by zero
 
@@ -253,8 +311,15 @@ def test_a_paired_worker_that_cannot_load_fails_the_step_with_its_name(tmp_path)
     from edge_app_tools.bench import paired
     from edge_app_tools.bench.report import paired_lines
 
-    spec = {"engine": "int8", "bundle_dir": str(tmp_path / "missing"), "threads": 1, "spin": False,
-            "torch_model": None, "plan": {"warmup": 1}, "inputs": {"short": "turn on the lights"}}
+    spec = {
+        "engine": "int8",
+        "bundle_dir": str(tmp_path / "missing"),
+        "threads": 1,
+        "spin": False,
+        "torch_model": None,
+        "plan": {"warmup": 1},
+        "inputs": {"short": "turn on the lights"},
+    }
     with pytest.raises(RuntimeError, match="int8"):
         paired.measure([spec, {**spec, "engine": "fp32"}], 1, 1, lambda message: None)
     assert "failed (int8" in paired_lines({"error": "int8: the worker exited"})[0]
@@ -284,9 +349,24 @@ def test_rounds_merge_to_medians_and_keep_every_repeat():
 def test_torch_baseline_with_the_kept_checkpoint_reports_accuracy(default_bundle, default_checkpoint, tmp_path):
     """build-default --checkpoint-out keeps what the bundle was exported from, so PyTorch's accuracy counts."""
     out = tmp_path / "bench.json"
-    proc = bench("--bundle", str(default_bundle), "--quick", "--no-optimum", "--baseline", "torch",
-                 "--torch-model", str(default_checkpoint), "--iterations", "8", "--long-iterations", "2",
-                 "--batch-texts", "32", "--json", str(out))
+    proc = bench(
+        "--bundle",
+        str(default_bundle),
+        "--quick",
+        "--no-optimum",
+        "--baseline",
+        "torch",
+        "--torch-model",
+        str(default_checkpoint),
+        "--iterations",
+        "8",
+        "--long-iterations",
+        "2",
+        "--batch-texts",
+        "32",
+        "--json",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     torch_engine = json.loads(out.read_text())["engines"]["torch"]
     assert torch_engine["accuracy"]["test"]["accuracy"] > 0.9

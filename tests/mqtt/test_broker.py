@@ -22,8 +22,9 @@ START_TIMEOUT_S = 30.0
 
 def start_broker(port: int) -> subprocess.Popen:
     """Start `edge-app broker --port PORT` and return once it says it is listening."""
-    proc = subprocess.Popen([*EDGE_APP, "broker", "--port", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*EDGE_APP, "broker", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     line = _readline(proc, START_TIMEOUT_S)
     assert line == f"listening on mqtt://127.0.0.1:{port}\n", (line, proc.poll())
     return proc
@@ -107,8 +108,9 @@ def test_round_trip_and_retained_message(broker):
 
 def test_listens_on_loopback_only(broker):
     port, proc = broker
-    listening = [c.laddr for c in psutil.Process(proc.pid).net_connections(kind="inet")
-                 if c.status == psutil.CONN_LISTEN]
+    listening = [
+        c.laddr for c in psutil.Process(proc.pid).net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
+    ]
     assert listening and all(addr.ip == "127.0.0.1" and addr.port == port for addr in listening), listening
 
 
@@ -131,8 +133,7 @@ def test_port_in_use_is_one_line_and_non_zero():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([*EDGE_APP, "broker", "--port", str(port)], capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run([*EDGE_APP, "broker", "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
@@ -142,8 +143,10 @@ def test_port_in_use_is_one_line_and_non_zero():
 
 def test_missing_amqtt_names_the_extra():
     # A Python where `import amqtt` fails, as on a board installed without the broker extra.
-    code = ("import sys; sys.modules['amqtt'] = None; from edge_app.cli import main; "
-            f"sys.exit(main(['broker', '--port', '{free_port()}']))")
+    code = (
+        "import sys; sys.modules['amqtt'] = None; from edge_app.cli import main; "
+        f"sys.exit(main(['broker', '--port', '{free_port()}']))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 6
     assert "pip install edge-app[broker]" in done.stderr

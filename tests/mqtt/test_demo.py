@@ -44,8 +44,9 @@ def _alive(p: psutil.Process) -> bool:
 
 def run_demo(*args: str, stdin: str | None = None) -> Ran:
     """Run `edge-app demo ARGS`, noting its child processes while it runs (they live in their own sessions)."""
-    proc = subprocess.Popen([*EDGE_APP, "demo", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*EDGE_APP, "demo", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     children: set[psutil.Process] = set()
     me = psutil.Process(proc.pid)
 
@@ -83,8 +84,10 @@ def _cells(line: str) -> list[tuple[str, int, int]]:
     """A table line's cells with the display columns each spans (start, end): cells are two or more
     spaces apart and hold single spaces at most; notes in parentheses follow the last one."""
     line = line.split("  (")[0]
-    return [(m.group(), wcwidth.wcswidth(line[: m.start()]), wcwidth.wcswidth(line[: m.end()]))
-            for m in re.finditer(r"\S+(?: \S+)*", line)]
+    return [
+        (m.group(), wcwidth.wcswidth(line[: m.start()]), wcwidth.wcswidth(line[: m.end()]))
+        for m in re.finditer(r"\S+(?: \S+)*", line)
+    ]
 
 
 def _assert_aligned(table: list[str]) -> None:
@@ -187,10 +190,13 @@ def test_demo_against_a_real_broker(default_bundle: Path, tmp_path: Path):
     assert ran.leftovers() == []
 
 
-@pytest.mark.parametrize("args, code, words", [
-    (["--bundle", "/nonexistent/bundle"], 3, "no manifest.json"),
-    (["--broker", f"mqtt://127.0.0.1:{free_port()}"], 6, "cannot reach the broker"),
-])
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["--bundle", "/nonexistent/bundle"], 3, "no manifest.json"),
+        (["--broker", f"mqtt://127.0.0.1:{free_port()}"], 6, "cannot reach the broker"),
+    ],
+)
 def test_demo_errors_are_one_line(default_bundle: Path, args: list[str], code: int, words: str):
     if "--bundle" not in args:
         args = [*args, "--bundle", str(default_bundle)]
@@ -206,17 +212,28 @@ KOREAN = "거실 에어컨 온도 이십이 도로 맞춰 줘"
 
 
 def _result_row(text: str, label: str, slots: dict, notes: list[str] | None = None) -> dict:
-    return {"topic": "edge-app/demo/result", "id": f"id-{len(text)}", "text": text, "label": label,
-            "score": 0.98765, "latency_ms": 12.34, "slots": slots, "notes": notes or []}
+    return {
+        "topic": "edge-app/demo/result",
+        "id": f"id-{len(text)}",
+        "text": text,
+        "label": label,
+        "score": 0.98765,
+        "latency_ms": 12.34,
+        "slots": slots,
+        "notes": notes or [],
+    }
 
 
 def test_table_lines_up_korean_text_and_slots_by_display_width():
     assert wcwidth.wcswidth(KOREAN) > len(KOREAN)  # wide characters: counting them as one column misaligns
     rows = [
         _result_row("turn on the kitchen lights", "lights_on", {"room": {"text": "kitchen", "value": "kitchen"}}),
-        _result_row(KOREAN, "ac_set_temperature", {"room": {"text": "거실", "value": "거실"},
-                                                   "temperature": {"text": "이십이 도", "value": 22, "unit": "C"}},
-                    notes=['echoed: {"room": "거실"}']),
+        _result_row(
+            KOREAN,
+            "ac_set_temperature",
+            {"room": {"text": "거실", "value": "거실"}, "temperature": {"text": "이십이 도", "value": 22, "unit": "C"}},
+            notes=['echoed: {"room": "거실"}'],
+        ),
         _result_row("is the dryer done yet", "dryer_status", {}),
         _result_row("TV 볼륨 좀 줄여", "tv_volume", {"volume": {"text": "좀 줄여", "value": "down"}}),
     ]
@@ -227,16 +244,24 @@ def test_table_lines_up_korean_text_and_slots_by_display_width():
     assert _row("\n".join(table), "is the dryer done yet").endswith("  -")
 
 
-@pytest.mark.parametrize("slots, shown", [
-    ({"room": {"text": "kitchen", "value": "kitchen"}, "temperature": {"text": "22 degrees", "value": 22.0, "unit": "C"}},
-     "room=kitchen temperature=22C"),
-    ({"duration": {"text": "ten minutes", "value": 600, "unit": "s"}}, "duration=600s"),
-    ({"volume": {"text": "down by 10", "value": "down", "step": 10}}, "volume=down(10)"),
-    ({"room": {"text": "living room", "value": "living room"}}, 'room="living room"'),
-    ({"duration": {"text": "a while"}}, 'duration="a while"'),  # no value read: the span as sent
-    ({}, "-"),
-    (None, "-"),
-])
+@pytest.mark.parametrize(
+    "slots, shown",
+    [
+        (
+            {
+                "room": {"text": "kitchen", "value": "kitchen"},
+                "temperature": {"text": "22 degrees", "value": 22.0, "unit": "C"},
+            },
+            "room=kitchen temperature=22C",
+        ),
+        ({"duration": {"text": "ten minutes", "value": 600, "unit": "s"}}, "duration=600s"),
+        ({"volume": {"text": "down by 10", "value": "down", "step": 10}}, "volume=down(10)"),
+        ({"room": {"text": "living room", "value": "living room"}}, 'room="living room"'),
+        ({"duration": {"text": "a while"}}, 'duration="a while"'),  # no value read: the span as sent
+        ({}, "-"),
+        (None, "-"),
+    ],
+)
 def test_slots_cell(slots: dict | None, shown: str):
     assert demo._cell("slots", slots) == shown
 

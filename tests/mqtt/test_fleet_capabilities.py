@@ -43,7 +43,13 @@ def test_connack_properties_read_with_the_spec_defaults():
     props.RetainAvailable = 0
     props.MaximumPacketSize = 4096
     caps = BrokerCapabilities.from_connack(props)
-    assert (caps.shared, caps.wildcard, caps.max_qos, caps.retain, caps.max_packet_size) == (False, False, 1, False, 4096)
+    assert (caps.shared, caps.wildcard, caps.max_qos, caps.retain, caps.max_packet_size) == (
+        False,
+        False,
+        1,
+        False,
+        4096,
+    )
 
 
 def test_a_capable_broker_has_no_problems():
@@ -51,17 +57,23 @@ def test_a_capable_broker_has_no_problems():
     assert capability_problems(cfg, BrokerCapabilities(max_packet_size=10**6)) == []
 
 
-@pytest.mark.parametrize("caps, needs, words", [
-    (BrokerCapabilities(shared=False), {"shared_group": "g"}, ["shared_group", "'g'", "docs/fleet.md"]),
-    (BrokerCapabilities(refused_filters={"shared": SUBACK_SHARED_NOT_SUPPORTED}), {"shared_group": "g"},
-     ["shared subscriptions"]),
-    (BrokerCapabilities(wildcard=False), {"inputs": ["x/#"]}, ["wildcards", "mqtt.inputs"]),
-    (BrokerCapabilities(max_qos=1), {"qos": 2}, ["set mqtt.qos = 1"]),
-    (BrokerCapabilities(max_qos=0), {"qos": 1}, ["set mqtt.qos = 0"]),
-    (BrokerCapabilities(retain=False), {}, ["retained"]),
-    (BrokerCapabilities(max_packet_size=65536), {}, ["65536", "mqtt.max_packet_size"]),
-    (BrokerCapabilities(v5=False), {"shared_group": "g"}, ["3.1.1", "mqtt.assume_shared = true"]),
-])
+@pytest.mark.parametrize(
+    "caps, needs, words",
+    [
+        (BrokerCapabilities(shared=False), {"shared_group": "g"}, ["shared_group", "'g'", "docs/fleet.md"]),
+        (
+            BrokerCapabilities(refused_filters={"shared": SUBACK_SHARED_NOT_SUPPORTED}),
+            {"shared_group": "g"},
+            ["shared subscriptions"],
+        ),
+        (BrokerCapabilities(wildcard=False), {"inputs": ["x/#"]}, ["wildcards", "mqtt.inputs"]),
+        (BrokerCapabilities(max_qos=1), {"qos": 2}, ["set mqtt.qos = 1"]),
+        (BrokerCapabilities(max_qos=0), {"qos": 1}, ["set mqtt.qos = 0"]),
+        (BrokerCapabilities(retain=False), {}, ["retained"]),
+        (BrokerCapabilities(max_packet_size=65536), {}, ["65536", "mqtt.max_packet_size"]),
+        (BrokerCapabilities(v5=False), {"shared_group": "g"}, ["3.1.1", "mqtt.assume_shared = true"]),
+    ],
+)
 def test_each_missing_feature_is_one_problem_naming_the_fix(caps, needs, words):
     problems = capability_problems(cfg_with(**needs), caps)
     assert len(problems) == 1
@@ -94,10 +106,13 @@ def broker(tmp_path: Path, extra: str = "") -> Mosquitto:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra, flags, words", [
-    ("max_qos 1\n", ["--qos", "2"], ["QoS 1", "mqtt.qos = 1"]),
-    ("retain_available false\n", [], ["retained"]),
-])
+@pytest.mark.parametrize(
+    "extra, flags, words",
+    [
+        ("max_qos 1\n", ["--qos", "2"], ["QoS 1", "mqtt.qos = 1"]),
+        ("retain_available false\n", [], ["retained"]),
+    ],
+)
 def test_mosquitto_without_a_feature_is_refused_at_start(default_bundle, tmp_path, extra, flags, words):
     mosq = broker(tmp_path, extra)
     try:
@@ -127,11 +142,21 @@ def test_smaller_broker_packet_limit_is_refused(default_bundle, tmp_path):
 def test_shared_group_on_311_is_refused_unless_assumed(default_bundle, tmp_path):
     mosq = broker(tmp_path)
     try:
-        line = refusal_line(serve_once(default_bundle, mosq.url, tmp_path, "--protocol", "3.1.1",
-                                       "--shared-group", "workers"))
+        line = refusal_line(
+            serve_once(default_bundle, mosq.url, tmp_path, "--protocol", "3.1.1", "--shared-group", "workers")
+        )
         assert "mqtt.assume_shared = true" in line and "RabbitMQ" in line
-        serve = Serve(default_bundle, mosq.url, tmp_path / "state", "cap", "--protocol", "3.1.1",
-                      "--shared-group", "workers", env={"EDGE_APP_MQTT_ASSUME_SHARED": "true"}).start()
+        serve = Serve(
+            default_bundle,
+            mosq.url,
+            tmp_path / "state",
+            "cap",
+            "--protocol",
+            "3.1.1",
+            "--shared-group",
+            "workers",
+            env={"EDGE_APP_MQTT_ASSUME_SHARED": "true"},
+        ).start()
         bus = Collector(mosq.url, ["edge-app/cap/#"])
         try:
             assert bus.wait_for(lambda: bus.payloads("edge-app/cap/status")[-1:] == [b"online"], 60), serve.output()
@@ -206,8 +231,9 @@ class ShareRefusingBroker:
 def test_broker_that_closes_on_share_is_one_error_not_a_reconnect_loop(default_bundle, tmp_path):
     fake = ShareRefusingBroker()
     try:
-        proc = serve_once(default_bundle, f"mqtt://127.0.0.1:{fake.port}", tmp_path, "--shared-group", "workers",
-                          timeout=30)
+        proc = serve_once(
+            default_bundle, f"mqtt://127.0.0.1:{fake.port}", tmp_path, "--shared-group", "workers", timeout=30
+        )
     finally:
         fake.close()
     line = refusal_line(proc)

@@ -45,8 +45,10 @@ class Timed(Recorder):
 def run_failover(bundle, broker, tmp_path, commands: int = COMMANDS, kill_after: int = 300) -> dict:
     prefix = "edge-app/fleet"
     # two device ids, one prefix: the shape the issue found stranding with (distinct client ids before too)
-    members = [Serve(bundle, broker.url, tmp_path / f"state-{n}", f"w{n}", "--shared-group", "workers",
-                     "--prefix", prefix) for n in "ab"]
+    members = [
+        Serve(bundle, broker.url, tmp_path / f"state-{n}", f"w{n}", "--shared-group", "workers", "--prefix", prefix)
+        for n in "ab"
+    ]
     bus = Timed(broker.port, prefix)
     sent: dict[int, float] = {}
     try:
@@ -67,8 +69,13 @@ def run_failover(bundle, broker, tmp_path, commands: int = COMMANDS, kill_after:
         dead_status = f"{prefix}/instances/{(tmp_path / 'state-a' / 'instance-id').read_text().strip()}/status"
         finished = bus.wait_for(lambda: "adopted the session" in members[1].output(), 30)
         assert finished and bus.wait_for(lambda: bus.payloads(dead_status)[-1:] == [b""], 5), members[1].log_tail(20)
-        return {"answered": len(bus.first), "lost": len(lost), "duplicates": sum(bus.answers.values()) - commands,
-                "max_wait_s": round(max(waits), 2), "rescued": finished}
+        return {
+            "answered": len(bus.first),
+            "lost": len(lost),
+            "duplicates": sum(bus.answers.values()) - commands,
+            "max_wait_s": round(max(waits), 2),
+            "rescued": finished,
+        }
     finally:
         bus.close()
         for m in members:

@@ -56,14 +56,18 @@ def test_a_lone_board_keeps_its_client_id_and_group_status_will(tmp_path):
 @pytest.mark.slow
 def test_two_members_answer_as_themselves_and_one_death_leaves_the_group_online(default_bundle, mosquitto, tmp_path):
     prefix = "edge-app/grp"
-    members = [Serve(default_bundle, mosquitto.url, tmp_path / f"state-{n}", "grp", "--shared-group", "workers")
-               for n in "ab"]
+    members = [
+        Serve(default_bundle, mosquitto.url, tmp_path / f"state-{n}", "grp", "--shared-group", "workers") for n in "ab"
+    ]
     bus = Collector(mosquitto.url, [f"{prefix}/#"])
     try:
         for m in members:
             m.start()
-        instances = lambda: {t.rsplit("/", 2)[1]: bus.payloads(t)[-1] for t in list(bus.messages)
-                             if t.startswith(f"{prefix}/instances/") and bus.payloads(t)}
+        instances = lambda: {
+            t.rsplit("/", 2)[1]: bus.payloads(t)[-1]
+            for t in list(bus.messages)
+            if t.startswith(f"{prefix}/instances/") and bus.payloads(t)
+        }
         assert bus.wait_for(lambda: list(instances().values()) == [b"online", b"online"], 90), members[0].output()
         ids = [(tmp_path / f"state-{n}" / INSTANCE_ID_FILE).read_text().strip() for n in "ab"]
         assert sorted(instances()) == sorted(ids)

@@ -16,8 +16,9 @@ from helpers.mqtt import EDGE_APP, Collector, Mosquitto, Serve, free_port, mosqu
 pytestmark = pytest.mark.slow
 
 
-def serve_once(bundle: Path, broker: str, tmp_path: Path, *extra: str, env: dict | None = None,
-               timeout: float = 60) -> subprocess.CompletedProcess:
+def serve_once(
+    bundle: Path, broker: str, tmp_path: Path, *extra: str, env: dict | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run `serve` expecting it to refuse to start; returns the finished process."""
     args = [*EDGE_APP, "serve", "--bundle", str(bundle), "--broker", broker, "--state-dir", str(tmp_path / "s"), *extra]
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
@@ -93,13 +94,51 @@ def _make_ca(folder: Path) -> dict[str, Path]:
     def ssl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True)
 
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=edge-app test CA",
-        "-keyout", str(paths["ca.key"]), "-out", str(paths["ca.pem"]))
-    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-        "-keyout", str(paths["server.key"]), "-out", str(paths["server.csr"]))
+    ssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=edge-app test CA",
+        "-keyout",
+        str(paths["ca.key"]),
+        "-out",
+        str(paths["ca.pem"]),
+    )
+    ssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        str(paths["server.key"]),
+        "-out",
+        str(paths["server.csr"]),
+    )
     paths["ext"].write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    ssl("x509", "-req", "-in", str(paths["server.csr"]), "-CA", str(paths["ca.pem"]), "-CAkey", str(paths["ca.key"]),
-        "-CAcreateserial", "-days", "2", "-extfile", str(paths["ext"]), "-out", str(paths["server.pem"]))
+    ssl(
+        "x509",
+        "-req",
+        "-in",
+        str(paths["server.csr"]),
+        "-CA",
+        str(paths["ca.pem"]),
+        "-CAkey",
+        str(paths["ca.key"]),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        str(paths["ext"]),
+        "-out",
+        str(paths["server.pem"]),
+    )
     return paths
 
 
@@ -139,8 +178,12 @@ def test_print_config_masks_the_password(tmp_path):
     conf = tmp_path / "c.toml"
     conf.write_text('bundle = "/b"\n[mqtt]\nbroker = "mqtt://board1@host:1883"\nqos = 0\n')
 
-    proc = subprocess.run([*EDGE_APP, "serve", "--config", str(conf), "--device-id", "kitchen", "--print-config"],
-                          capture_output=True, text=True, env={**os.environ, "EDGE_APP_MQTT_PASSWORD": "hunter2"})
+    proc = subprocess.run(
+        [*EDGE_APP, "serve", "--config", str(conf), "--device-id", "kitchen", "--print-config"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EDGE_APP_MQTT_PASSWORD": "hunter2"},
+    )
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(proc.stdout)
     assert shown["mqtt"]["password"] == "***" and "hunter2" not in proc.stdout

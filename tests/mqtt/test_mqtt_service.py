@@ -29,8 +29,12 @@ def test_round_trip_text_json_batch_and_v5_request_response(service, default_bun
     bus.publish(f"{p}/classify", "turn on the lights in the kitchen")
     bus.publish(f"{p}/classify", json.dumps({"id": "a1", "text": "preheat the oven to 200", "room": "kitchen"}))
     bus.publish(f"{p}/classify", json.dumps({"items": [{"id": "b1", "text": "dock the vacuum"}, "tell me a joke"]}))
-    bus.publish(f"{p}/classify", json.dumps({"id": "r1", "text": "switch off the air con"}),
-                ResponseTopic=f"{p}/replies/me", CorrelationData=b"corr-42")
+    bus.publish(
+        f"{p}/classify",
+        json.dumps({"id": "r1", "text": "switch off the air con"}),
+        ResponseTopic=f"{p}/replies/me",
+        CorrelationData=b"corr-42",
+    )
     assert bus.wait_for(lambda: len(bus.payloads(f"{p}/result")) >= 3 and bus.payloads(f"{p}/replies/me"))
     results = bus.json(f"{p}/result")
     plain = next(r for r in results if "items" not in r and r["id"] != "a1")
@@ -79,8 +83,18 @@ def test_metrics_are_published(service):
     bus.publish("edge-app/t1/classify", "is the dryer done")
     assert bus.wait_for(lambda: any(m["results_out"] >= 1 for m in bus.json("edge-app/t1/metrics")), 10)
     metric = bus.json("edge-app/t1/metrics")[-1]
-    for key in ("messages_in", "results_out", "errors", "queue_depth", "latency_p50_ms", "latency_p95_ms",
-                "messages_per_s", "uptime_s", "model", "cpu_temp_c"):
+    for key in (
+        "messages_in",
+        "results_out",
+        "errors",
+        "queue_depth",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "messages_per_s",
+        "uptime_s",
+        "model",
+        "cpu_temp_c",
+    ):
         assert key in metric
     assert len(metric["model"]["sha256"]) == 64
 
@@ -108,8 +122,9 @@ def test_malformed_payloads_interleaved_with_good_ones(service):
     for i in range(1000):
         bus.publish("edge-app/t1/classify", json.dumps({"id": i, "text": "turn the tv volume up"}))
         bus.publish("edge-app/t1/classify", bad[i])
-    assert bus.wait_for(lambda: len(bus.payloads("edge-app/t1/result")) >= 1000
-                        and len(bus.payloads("edge-app/t1/error")) >= 1000, 120)
+    assert bus.wait_for(
+        lambda: len(bus.payloads("edge-app/t1/result")) >= 1000 and len(bus.payloads("edge-app/t1/error")) >= 1000, 120
+    )
     assert set(result_ids(bus, "edge-app/t1/result")) == set(range(1000))
     errors = bus.json("edge-app/t1/error")
     assert len(errors) == 1000 and all(e["error"] and e["source_topic"] == "edge-app/t1/classify" for e in errors)
@@ -221,8 +236,17 @@ def test_outbox_bound_pauses_input_loudly_and_loses_nothing(default_bundle, mosq
 
 
 def test_wildcard_inputs_derived_result_topics_and_ha_discovery(default_bundle, mosquitto, tmp_path):
-    serve = Serve(default_bundle, mosquitto.url, tmp_path / "state", "ha", "--input", "home/+/say",
-                  "--result-topic", "{input}/result", "--ha-discovery").start()
+    serve = Serve(
+        default_bundle,
+        mosquitto.url,
+        tmp_path / "state",
+        "ha",
+        "--input",
+        "home/+/say",
+        "--result-topic",
+        "{input}/result",
+        "--ha-discovery",
+    ).start()
     bus = Collector(mosquitto.url, ["home/#", "edge-app/ha/status", "homeassistant/#"])
     try:
         assert bus.wait_status("edge-app/ha", "online"), serve.output()

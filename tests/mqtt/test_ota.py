@@ -169,8 +169,9 @@ def test_every_refusal_keeps_the_model_answering(board, default_bundle, keys, tm
             if "trickle" in body["location"]:
                 assert 3.5 < time.monotonic() - started < 15, "the trickle was not cut at ota.fetch_timeout (4 s)"
         bus.publish(f"{P}/cmd/model", b"not json")
-        assert bus.wait_for(lambda: any(r["id"] is None and "not JSON" in r["reason"]
-                                        for r in bus.json(f"{P}/cmd/result")), 30)
+        assert bus.wait_for(
+            lambda: any(r["id"] is None and "not JSON" in r["reason"] for r in bus.json(f"{P}/cmd/result")), 30
+        )
         during = stream.sent  # published while the attempts ran
     finally:
         sent = stream.finish()
@@ -184,8 +185,9 @@ def test_every_refusal_keeps_the_model_answering(board, default_bundle, keys, tm
     print(f"\n{sent} QoS 1 messages classified ({during} published during {len(attempts) + 1} refused updates), 0 lost")
 
 
-def test_https_update_busy_retained_restart_and_rollback(board, default_bundle, default_bundle_fp32, keys, mosquitto,
-                                                          tmp_path):
+def test_https_update_busy_retained_restart_and_rollback(
+    board, default_bundle, default_bundle_fp32, keys, mosquitto, tmp_path
+):
     """int8 -> fp32 (about 4 x the size: within the default ota.max_bytes) over https, and back."""
     tls = make_tls(tmp_path / "tls")
     serve, bus, bundles, v1 = board(ca_file=str(tls[0]))
@@ -218,8 +220,10 @@ def test_https_update_busy_retained_restart_and_rollback(board, default_bundle, 
         assert wait_reply(bus, "sticky")["status"] == "ignored"
         mosquitto.stop()
         mosquitto.start()
-        assert bus.wait_for(lambda: [r["status"] for r in bus.json(f"{P}/cmd/result")
-                                     if r["id"] == "sticky"] == ["ignored", "ignored"], 90), serve.output()[-2000:]
+        assert bus.wait_for(
+            lambda: [r["status"] for r in bus.json(f"{P}/cmd/result") if r["id"] == "sticky"] == ["ignored", "ignored"],
+            90,
+        ), serve.output()[-2000:]
         bus.client.publish(f"{P}/cmd/model", b"", qos=1, retain=True)  # clear it
 
         # The switch survives a restart, and so does the bundle kept for rollback.
@@ -227,8 +231,12 @@ def test_https_update_busy_retained_restart_and_rollback(board, default_bundle, 
         onlines = bus.payloads(f"{P}/status").count(b"online")
         serve.stop(signal.SIGTERM)
         serve.start()
-        assert bus.wait_for(lambda: bus.payloads(f"{P}/status").count(b"online") > onlines
-                            and bus.payloads(f"{P}/status")[-1] == b"online", 120), serve.output()[-2000:]
+        assert bus.wait_for(
+            lambda: (
+                bus.payloads(f"{P}/status").count(b"online") > onlines and bus.payloads(f"{P}/status")[-1] == b"online"
+            ),
+            120,
+        ), serve.output()[-2000:]
         bus.publish(f"{P}/classify", json.dumps({"id": "after-restart", "text": "lights on"}))
         assert bus.wait_for(lambda: "after-restart" in result_ids(bus, f"{P}/result"), 30)
         assert bus.json(f"{P}/result")[-1]["model"]["sha256"] == v2.sha256

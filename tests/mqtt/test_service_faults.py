@@ -93,8 +93,10 @@ def test_a_result_the_broker_refuses_is_reported_not_counted_as_delivered(defaul
     folder = tmp_path / "broker"
     folder.mkdir()
     acl = folder / "acl"
-    acl.write_text("".join(f"topic readwrite edge-app/acl/{t}\n" for t in ("classify", "status", "error", "metrics"))
-                   + "topic read edge-app/acl/#\n")
+    acl.write_text(
+        "".join(f"topic readwrite edge-app/acl/{t}\n" for t in ("classify", "status", "error", "metrics"))
+        + "topic read edge-app/acl/#\n"
+    )
     broker = Mosquitto(folder, extra=f"allow_anonymous true\nacl_file {acl}\n").start()
     serve = Serve(default_bundle, broker.url, tmp_path / "state", "acl").start()
     bus = Collector(broker.url, ["edge-app/acl/#"])
@@ -105,8 +107,10 @@ def test_a_result_the_broker_refuses_is_reported_not_counted_as_delivered(defaul
         (error,) = bus.json("edge-app/acl/error")
         assert error["kind"] == "refused_by_broker" and error["reason_code"] == 0x87
         assert error["topic"] == "edge-app/acl/result"
-        assert bus.wait_for(lambda: any(m["puback_refused"] == 1 and m["outbox_depth"] == 0
-                                        for m in bus.json("edge-app/acl/metrics")), 10), bus.json("edge-app/acl/metrics")
+        assert bus.wait_for(
+            lambda: any(m["puback_refused"] == 1 and m["outbox_depth"] == 0 for m in bus.json("edge-app/acl/metrics")),
+            10,
+        ), bus.json("edge-app/acl/metrics")
         assert not bus.payloads("edge-app/acl/result")
     finally:
         bus.close()

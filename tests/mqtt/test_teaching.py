@@ -22,8 +22,13 @@ from edge_app.teach import Teacher, canonical, parse_command, sign_command, veri
 from edge_app.teaching import MAX_EXAMPLES, ReferenceSet, TaughtSet, TaughtStore, Teaching, negations
 from helpers.mqtt import Collector, Mosquitto, Serve
 
-BLINDS = ["close the blinds", "lower the blinds in the living room", "shut the shades please",
-          "블라인드 내려줘", "거실 블라인드 닫아줘"]
+BLINDS = [
+    "close the blinds",
+    "lower the blinds in the living room",
+    "shut the shades please",
+    "블라인드 내려줘",
+    "거실 블라인드 닫아줘",
+]
 EDGE_APP = [sys.executable, "-m", "edge_app.cli"]
 
 
@@ -33,9 +38,12 @@ def test_the_store_keeps_examples_and_enforces_its_limits(tmp_path):
     store.teach("blinds_close", ["close the blinds", "  shut   the shades "], ["lights_on"])
     assert store.load()["blinds_close"]["examples"] == ["close the blinds", "shut the shades"]
     for label, examples, message in [
-        ("Blinds", ["x"], "lower-case"), ("lights_on", ["x"], "bundle's own labels"),
-        ("blinds_open", [], "at least one"), ("blinds_open", ["x"] * (MAX_EXAMPLES + 1), "at most"),
-        ("blinds_open", ["x" * 201], "characters"), ("blinds_open", [3], "not a string"),
+        ("Blinds", ["x"], "lower-case"),
+        ("lights_on", ["x"], "bundle's own labels"),
+        ("blinds_open", [], "at least one"),
+        ("blinds_open", ["x"] * (MAX_EXAMPLES + 1), "at most"),
+        ("blinds_open", ["x" * 201], "characters"),
+        ("blinds_open", [3], "not a string"),
     ]:
         with pytest.raises(ConfigError, match=message):
             store.teach(label, examples, ["lights_on"])
@@ -78,16 +86,26 @@ def test_signed_commands_verify_and_any_change_breaks_them(tmp_path):
         verify_command(tampered, trusted)
 
 
-@given(st.dictionaries(st.sampled_from(["id", "teach", "forget", "list", "x"]),
-                       st.one_of(st.none(), st.text(max_size=5), st.integers(), st.lists(st.text(max_size=3)))))
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "teach", "forget", "list", "x"]),
+        st.one_of(st.none(), st.text(max_size=5), st.integers(), st.lists(st.text(max_size=3))),
+    )
+)
 def test_signing_is_canonical_whatever_the_key_order(command):
     assert canonical(dict(reversed(list(command.items())))) == canonical(command)
 
 
-@pytest.mark.parametrize("payload, message", [
-    (b"not json", "one JSON object"), (b"[1]", "exactly one"), (b'{"teach": {}, "forget": "x"}', "exactly one"),
-    (b'{"id": 1}', "exactly one"), (b"\xff", "one JSON object"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"not json", "one JSON object"),
+        (b"[1]", "exactly one"),
+        (b'{"teach": {}, "forget": "x"}', "exactly one"),
+        (b'{"id": 1}', "exactly one"),
+        (b"\xff", "one JSON object"),
+    ],
+)
 def test_bad_commands_say_what_a_command_looks_like(payload, message):
     with pytest.raises(ConfigError, match=message):
         parse_command(payload)
@@ -105,8 +123,13 @@ def taught_model(default_bundle, tmp_path_factory):
 
 
 def test_a_taught_label_is_recognised_in_other_words_and_what_the_bundle_knows_stays(taught_model):
-    texts = ["pull the blinds down please", "안방 블라인드 내려", "turn on the kitchen lights",
-             "set a timer for ten minutes", "don't close the blinds"]
+    texts = [
+        "pull the blinds down please",
+        "안방 블라인드 내려",
+        "turn on the kitchen lights",
+        "set a timer for ten minutes",
+        "don't close the blinds",
+    ]
     got = [(p.label, p.taught) for p in taught_model.classify(texts)]
     assert got[:2] == [("blinds_close", True)] * 2
     assert got[2:4] == [("lights_on", False), ("timer_set", False)]
@@ -115,8 +138,9 @@ def test_a_taught_label_is_recognised_in_other_words_and_what_the_bundle_knows_s
     assert taught_model.classify(["pull the blinds down please"])[0].to_dict()["taught"] is True
 
 
-def test_a_bundle_change_recomputes_the_labels_and_an_untaughtable_bundle_drops_them(default_bundle, bundle_copy,
-                                                                                     tmp_path, caplog):
+def test_a_bundle_change_recomputes_the_labels_and_an_untaughtable_bundle_drops_them(
+    default_bundle, bundle_copy, tmp_path, caplog
+):
     caplog.set_level(logging.INFO)
     Teacher(tmp_path, lambda: None).run({"teach": {"label": "blinds_close", "examples": BLINDS}})
     keys = tmp_path / "keys"
@@ -157,8 +181,9 @@ def test_teaching_over_mqtt_takes_effect_at_once_survives_a_restart_and_reaches_
     serve = Serve(default_bundle, broker.url, state, "teach", "--ha-discovery").start()
     try:
         assert bus.wait_status("edge-app/teach", "online"), serve.output()
-        bus.publish("edge-app/teach/cmd/teach", json.dumps({"id": "t1", "teach": {"label": "blinds_close",
-                                                                                   "examples": BLINDS}}))
+        bus.publish(
+            "edge-app/teach/cmd/teach", json.dumps({"id": "t1", "teach": {"label": "blinds_close", "examples": BLINDS}})
+        )
         assert bus.wait_for(lambda: bus.json("edge-app/teach/cmd/result"), 30), serve.output()
         assert bus.json("edge-app/teach/cmd/result")[0]["ok"] is True
         taught_at = time.monotonic()
@@ -170,6 +195,7 @@ def test_teaching_over_mqtt_takes_effect_at_once_survives_a_restart_and_reaches_
         def event_types():
             configs = [json.loads(p) for p in bus.payloads("homeassistant/event/edge_app_teach/command/config") if p]
             return configs[-1]["event_types"] if configs else []
+
         assert bus.wait_for(lambda: "blinds_close" in event_types(), 30), event_types()
         assert serve.stop() == 0
         serve = Serve(default_bundle, broker.url, state, "teach").start()
@@ -190,7 +216,9 @@ def test_with_trusted_keys_only_signed_teach_commands_are_obeyed(bundle_copy, tm
     sign_bundle(bundle_copy, key)
     broker = Mosquitto(tmp_path).start()
     bus = Collector(broker.url, ["edge-app/signed/#"])
-    serve = Serve(bundle_copy, broker.url, tmp_path / "state", "signed", env={"EDGE_APP_TRUST_KEYS": str(public)}).start()
+    serve = Serve(
+        bundle_copy, broker.url, tmp_path / "state", "signed", env={"EDGE_APP_TRUST_KEYS": str(public)}
+    ).start()
     command = {"id": "u", "teach": {"label": "blinds_close", "examples": BLINDS}}
     try:
         assert bus.wait_status("edge-app/signed", "online"), serve.output()
@@ -200,10 +228,15 @@ def test_with_trusted_keys_only_signed_teach_commands_are_obeyed(bundle_copy, tm
         assert refused["ok"] is False and "only signed" in refused["reason"]
         bus.publish("edge-app/signed/cmd/teach", json.dumps(sign_command({**command, "id": "s"}, key)))
         assert bus.wait_for(lambda: len(bus.json("edge-app/signed/cmd/result")) == 2, 30)
-        assert bus.json("edge-app/signed/cmd/result")[1] == {**bus.json("edge-app/signed/cmd/result")[1], "ok": True,
-                                                             "id": "s"}
-        assert not (tmp_path / "state" / "taught.json").exists() or "blinds_close" in (
-            tmp_path / "state" / "taught.json").read_text()
+        assert bus.json("edge-app/signed/cmd/result")[1] == {
+            **bus.json("edge-app/signed/cmd/result")[1],
+            "ok": True,
+            "id": "s",
+        }
+        assert (
+            not (tmp_path / "state" / "taught.json").exists()
+            or "blinds_close" in (tmp_path / "state" / "taught.json").read_text()
+        )
     finally:
         bus.close()
         serve.stop()

@@ -48,7 +48,8 @@ def test_volume_level_goes_to_hass_set_volume_steps_and_mute_to_the_custom_inten
 
 def test_temperature_is_converted_to_home_assistants_unit_and_timers_carry_their_parts():
     f = IntentMap(temperature_unit="C").answer(
-        result("ac_set_temperature", temperature={"value": 72, "unit": "F", "text": "72 degrees"}), "en")
+        result("ac_set_temperature", temperature={"value": 72, "unit": "F", "text": "72 degrees"}), "en"
+    )
     assert f.slots == {"temperature": 22.2, "temperature_unit": "C"}
     timer = IntentMap().answer(result("timer_set", duration={"value": 5430, "unit": "s", "text": "..."}), "en")
     assert timer.slots == {"duration": 5430, "hours": 1, "minutes": 30, "seconds": 30}
@@ -60,8 +61,10 @@ def test_a_slot_without_a_value_is_left_out():
 
 
 def test_config_tables_override_unmap_and_add():
-    mapping = IntentMap.from_tables({"timer_set": "HassStartTimer", "dryer_status": "", "feed_cat": "FeedCat"},
-                                    {"Kitchen": "Cuisine", "주방": "Küche"})
+    mapping = IntentMap.from_tables(
+        {"timer_set": "HassStartTimer", "dryer_status": "", "feed_cat": "FeedCat"},
+        {"Kitchen": "Cuisine", "주방": "Küche"},
+    )
     assert mapping.answer(result("timer_set", duration={"value": 60}), "en").intent == "HassStartTimer"
     assert mapping.answer(result("dryer_status"), "en").intent is None
     cat = mapping.answer(result("feed_cat", room={"value": "kitchen", "text": "kitchen"}), "en")
@@ -83,21 +86,35 @@ def test_the_tables_come_from_toml_or_the_environment_and_bad_values_are_named(t
         load_config(overrides={"mqtt": {"enabled": False}}, environ={})
 
 
-@pytest.mark.parametrize("text, given, expected", [
-    ("turn on the lights", None, "en"), ("불 켜줘", None, "ko"), ("TV 볼륨 올려", None, "ko"),
-    ("불 켜줘", "en-US", "en"), ("lights on", "ko_KR", "ko"), ("lights on", "de", "en"),
-])
+@pytest.mark.parametrize(
+    "text, given, expected",
+    [
+        ("turn on the lights", None, "en"),
+        ("불 켜줘", None, "ko"),
+        ("TV 볼륨 올려", None, "ko"),
+        ("불 켜줘", "en-US", "en"),
+        ("lights on", "ko_KR", "ko"),
+        ("lights on", "de", "en"),
+    ],
+)
 def test_language_is_the_clients_when_we_speak_it_else_read_from_the_text(text, given, expected):
     assert detect_language(text, given) == expected
 
 
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False, width=32),
-                    st.text(max_size=8))
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=False, width=32), st.text(max_size=8)
+)
 SLOT = st.one_of(SCALARS, st.dictionaries(st.sampled_from(["value", "text", "unit", "step"]), SCALARS))
-RESULTS = st.fixed_dictionaries({"label": st.one_of(st.sampled_from(sorted(INTENT_SLOTS)), SCALARS),
-                                 "rejected": st.one_of(st.booleans(), SCALARS),
-                                 "slots": st.one_of(SCALARS, st.dictionaries(st.sampled_from(
-                                     ["room", "temperature", "volume", "duration", "mode", "device"]), SLOT))})
+RESULTS = st.fixed_dictionaries(
+    {
+        "label": st.one_of(st.sampled_from(sorted(INTENT_SLOTS)), SCALARS),
+        "rejected": st.one_of(st.booleans(), SCALARS),
+        "slots": st.one_of(
+            SCALARS,
+            st.dictionaries(st.sampled_from(["room", "temperature", "volume", "duration", "mode", "device"]), SLOT),
+        ),
+    }
+)
 
 
 @given(RESULTS, st.sampled_from(["en", "ko"]))

@@ -22,8 +22,14 @@ from edge_app.errors import ConfigError
 
 def lights_on(text: str, msg_id: str, deliver) -> None:
     """Answers every text as lights_on in the kitchen, from another thread, as the pipeline does."""
-    result = {"id": msg_id, "text": text, "label": "lights_on", "score": 0.97, "rejected": False,
-              "slots": {"room": {"value": "kitchen", "text": "kitchen"}}}
+    result = {
+        "id": msg_id,
+        "text": text,
+        "label": "lights_on",
+        "score": 0.97,
+        "rejected": False,
+        "slots": {"room": {"value": "kitchen", "text": "kitchen"}},
+    }
     threading.Timer(0.01, deliver, [result]).start()
 
 
@@ -53,8 +59,13 @@ def test_describe_names_the_bundle_and_both_languages(running):
     assert program["models"][0]["languages"] == ["en", "ko"]
 
 
-@pytest.mark.parametrize("event", [Transcript("turn on the kitchen lights", context={"conversation_id": "c1"}),
-                                   Recognize("turn on the kitchen lights", context={"conversation_id": "c1"})])
+@pytest.mark.parametrize(
+    "event",
+    [
+        Transcript("turn on the kitchen lights", context={"conversation_id": "c1"}),
+        Recognize("turn on the kitchen lights", context={"conversation_id": "c1"}),
+    ],
+)
 def test_a_transcript_gets_an_intent_with_area_and_domain_and_its_context_back(running, event):
     kind, data = asyncio.run(ask_once(running.port, event))
     assert kind == "intent" and data["name"] == "HassTurnOn"
@@ -78,16 +89,19 @@ def raw_exchange(port: int, raw: bytes) -> list[dict]:
                 data += chunk
         except TimeoutError:
             pass
-    return [json.loads(line) for line in data.splitlines() if line.startswith(b"{\"type\"")]
+    return [json.loads(line) for line in data.splitlines() if line.startswith(b'{"type"')]
 
 
-@pytest.mark.parametrize("raw, code", [
-    (b"this is not json\n", "malformed_event"),
-    (b'{"data": {"text": "no type"}}\n', "malformed_event"),
-    (b'{"type": "transcript", "data": {"text": ""}}\n', "missing_text"),
-    (b'{"type": "transcript", "data": {"text": 5}}\n', "missing_text"),
-    (b'{"type": "audio-chunk", "data": {"rate": 16000}}\n', "unsupported_event"),
-])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        (b"this is not json\n", "malformed_event"),
+        (b'{"data": {"text": "no type"}}\n', "malformed_event"),
+        (b'{"type": "transcript", "data": {"text": ""}}\n', "missing_text"),
+        (b'{"type": "transcript", "data": {"text": 5}}\n', "missing_text"),
+        (b'{"type": "audio-chunk", "data": {"rate": 16000}}\n', "unsupported_event"),
+    ],
+)
 def test_every_malformed_or_unknown_event_is_answered_with_an_error(running, raw, code):
     answers = raw_exchange(running.port, raw)
     assert [a["type"] for a in answers] == ["error"], answers
@@ -97,8 +111,12 @@ def test_every_malformed_or_unknown_event_is_answered_with_an_error(running, raw
 
 def test_many_clients_at_once_are_all_answered(running):
     async def many(n: int) -> list[str]:
-        return [kind for kind, _ in await asyncio.gather(
-            *(ask_once(running.port, Transcript(f"turn on the kitchen lights {i}")) for i in range(n)))]
+        return [
+            kind
+            for kind, _ in await asyncio.gather(
+                *(ask_once(running.port, Transcript(f"turn on the kitchen lights {i}")) for i in range(n))
+            )
+        ]
 
     assert asyncio.run(many(64)) == ["intent"] * 64
 

@@ -33,11 +33,15 @@ def tree(tmp_path: Path) -> Path:
     """A small stand-in for the repository: a recipe that imports some modules and not others."""
     repo = tmp_path / "repo"
     _write(repo / "export/__init__.py", "")
-    _write(repo / "export/default_model.py", "from .data import load\nfrom edge_app.bundle import Bundle\n\n"
-                                             "def build():\n    from . import quantize\n")
+    _write(
+        repo / "export/default_model.py",
+        "from .data import load\nfrom edge_app.bundle import Bundle\n\ndef build():\n    from . import quantize\n",
+    )
     _write(repo / "export/data.py", "def load(): pass\n")
     _write(repo / "export/quantize.py", "import numpy\nfrom edge_app.padding import split\n")
-    _write(repo / "export/compare_encoders.py", "from .default_model import build\n")  # imports the recipe, not used by it
+    _write(
+        repo / "export/compare_encoders.py", "from .default_model import build\n"
+    )  # imports the recipe, not used by it
     _write(repo / "edge_app/__init__.py", '__version__ = "0.1.0"\n')
     _write(repo / "edge_app/bundle.py", "class Bundle: pass\n")
     _write(repo / "edge_app/padding.py", "def split(): pass\n")
@@ -53,16 +57,32 @@ def _key(repo: Path, versions: dict[str, str] = VERSIONS) -> str:
 
 # --- the key ----------------------------------------------------------------------------------
 
+
 def test_recipe_files_follow_the_imports_of_the_default_model_lazy_ones_included(tree: Path):
     names = {p.relative_to(tree).as_posix() for p in recipe_files(tree)}
-    assert names == {"export/__init__.py", "export/default_model.py", "export/data.py", "export/quantize.py",
-                     "edge_app/__init__.py", "edge_app/bundle.py", "edge_app/padding.py"}
+    assert names == {
+        "export/__init__.py",
+        "export/default_model.py",
+        "export/data.py",
+        "export/quantize.py",
+        "edge_app/__init__.py",
+        "edge_app/bundle.py",
+        "edge_app/padding.py",
+    }
 
 
 def test_the_real_recipe_covers_the_build_and_not_the_service():
     names = {p.relative_to(REPO).as_posix() for p in recipe_files()}
-    assert {"export/default_model.py", "export/joint.py", "export/pipeline.py", "export/quantize.py",
-            "export/e5.py", "export/jamo.py", "export/data.py", "edge_app/bundle.py"} <= names
+    assert {
+        "export/default_model.py",
+        "export/joint.py",
+        "export/pipeline.py",
+        "export/quantize.py",
+        "export/e5.py",
+        "export/jamo.py",
+        "export/data.py",
+        "edge_app/bundle.py",
+    } <= names
     assert not any(n.startswith(("edge_app/mqtt/", "edge_app_tools/", "tests/")) for n in names)
     assert not {"edge_app/config.py", "edge_app/cli.py", "export/compare_encoders.py", "export/build_cache.py"} & names
 
@@ -74,8 +94,16 @@ def test_the_key_is_a_sha256_and_stays_equal_when_nothing_changes(tree: Path, tm
     assert _key(Path(shutil.copytree(tree, tmp_path / "elsewhere"))) == key  # paths are relative to the tree
 
 
-@pytest.mark.parametrize("edit", ["export/data/intents/train.jsonl", "export/data/minimal_pairs.jsonl",
-                                  "export/default_model.py", "export/quantize.py", "edge_app/bundle.py"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "export/data/intents/train.jsonl",
+        "export/data/minimal_pairs.jsonl",
+        "export/default_model.py",
+        "export/quantize.py",
+        "edge_app/bundle.py",
+    ],
+)
 def test_the_key_changes_when_a_data_or_recipe_file_changes(tree: Path, edit: str):
     key = _key(tree)
     with open(tree / edit, "a") as f:
@@ -120,6 +148,7 @@ def test_a_new_import_in_the_recipe_joins_the_key(tree: Path):
 
 
 # --- the cache --------------------------------------------------------------------------------
+
 
 class FakeBuild:
     """Stands in for the 18-minute build: writes the three folders and counts its calls."""
@@ -178,7 +207,7 @@ def test_only_the_newest_builds_are_kept(tree: Path, cache: Path):
         roots.append(_ensure(tree, cache, build).root)
         os.utime(roots[-1], (n, n))  # older first, whatever the clock's resolution
     kept = sorted(p for p in cache.iterdir() if p.is_dir() and not p.is_symlink())
-    assert kept == sorted(roots[-build_cache.KEEP:])
+    assert kept == sorted(roots[-build_cache.KEEP :])
 
 
 def test_an_interrupted_build_leaves_nothing_that_looks_cached(tree: Path, cache: Path):
@@ -230,6 +259,7 @@ def test_the_cache_root_is_ignored_by_git_in_a_checkout_and_movable(monkeypatch:
 
 
 # --- the two commands -------------------------------------------------------------------------
+
 
 def _fake_cached(cache: Path) -> CachedBuild:
     """A complete build under the real tree's current key, in `cache`."""

@@ -34,4 +34,6 @@ def test_the_network_loop_reads_a_bounded_burst_then_writes():
     assert drained.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and drained.reads == 2  # socket empty: stop
     lost = BurstClient([mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST])
     cap_read_burst(lost, burst=32)
-    assert lost.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST and lost.handled == [mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST]
+    assert lost.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST and lost.handled == [
+        mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST
+    ]

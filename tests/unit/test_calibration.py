@@ -87,8 +87,7 @@ def test_without_embeddings_temperature_is_the_only_candidate_and_wins() -> None
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.lists(st.floats(-30, 30), min_size=3, max_size=3), min_size=1, max_size=8),
-       st.floats(0.05, 20))
+@given(st.lists(st.lists(st.floats(-30, 30), min_size=3, max_size=3), min_size=1, max_size=8), st.floats(0.05, 20))
 def test_scores_are_probabilities_whatever_the_logits(rows, temperature) -> None:
     probs, score = Calibration("temperature", temperature).scores(np.array(rows))
     assert np.all((score >= 0) & (score <= 1))
@@ -104,9 +103,14 @@ def test_a_bundle_without_calibration_keeps_plain_softmax(tmp_path: Path) -> Non
     assert cal.method == "none" and cal.threshold is None and not cal.needs_embedding
 
 
-@pytest.mark.parametrize("spec", [
-    {"method": "magic"}, {"method": "temperature", "temperature": 0}, {"method": "mahalanobis", "coef": [1, 2, 3]},
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"method": "magic"},
+        {"method": "temperature", "temperature": 0},
+        {"method": "mahalanobis", "coef": [1, 2, 3]},
+    ],
+)
 def test_a_broken_calibration_is_one_clear_error(spec, tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="calibration is unusable.*re-export"):
         load_calibration({"calibration": spec}, tmp_path)
@@ -126,8 +130,11 @@ def test_the_holdout_set_shares_no_sentence_with_the_splits() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # a script beside the data, not part of a package
     normalise = module.normalise
-    seen = {normalise(json.loads(line)["text"]) for name in ("train", "validation", "test")
-            for line in (DATA / "intents" / f"{name}.jsonl").open(encoding="utf-8")}
+    seen = {
+        normalise(json.loads(line)["text"])
+        for name in ("train", "validation", "test")
+        for line in (DATA / "intents" / f"{name}.jsonl").open(encoding="utf-8")
+    }
     holdout = [json.loads(line) for line in (DATA / "near_domain_holdout.jsonl").open(encoding="utf-8")]
     assert len(holdout) >= 100
     assert [h["text"] for h in holdout if normalise(h["text"]) in seen] == []
@@ -179,8 +186,15 @@ def test_the_default_bundle_refuses_korean_out_of_scope_commands(default_bundle:
 
 
 def test_near_domain_commands_are_refused_and_commands_still_run(classifier: Classifier) -> None:
-    preds = classifier.classify(["cancel all timers", "open the kitchen blinds", "lock the front door",
-                                 "set a timer for 10 minutes", "turn on the kitchen lights"])
+    preds = classifier.classify(
+        [
+            "cancel all timers",
+            "open the kitchen blinds",
+            "lock the front door",
+            "set a timer for 10 minutes",
+            "turn on the kitchen lights",
+        ]
+    )
     assert [p.label for p in preds] == [OUT_OF_SCOPE] * 3 + ["timer_set", "lights_on"]
     assert all(not p.rejected for p in preds[3:])
 

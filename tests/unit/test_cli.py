@@ -49,7 +49,9 @@ def test_classify_prints_one_json_line_per_text(default_bundle: Path) -> None:
 
 
 def test_classify_reads_stdin_lines_and_honours_top_k(default_bundle: Path) -> None:
-    proc = edge_app("classify", "--bundle", default_bundle, "--top-k", "5", stdin="preheat the oven\nis the dryer done\n")
+    proc = edge_app(
+        "classify", "--bundle", default_bundle, "--top-k", "5", stdin="preheat the oven\nis the dryer done\n"
+    )
     assert proc.returncode == 0, proc.stderr
     rows = json_lines(proc.stdout)
     assert [r["label"] for r in rows] == ["oven_preheat", "dryer_status"]

@@ -23,8 +23,9 @@ TIMING = re.compile(
     re.IGNORECASE,
 )
 # A measured ratio: "~3x slower", "12 % faster", "7 % more".
-RATIO = re.compile(r"(?<![\w.])\d(?:[\d.,]*\d)?\s?(?:x|×|%)\s+(?:faster|slower|as much|more|less|fewer)\b",
-                   re.IGNORECASE)
+RATIO = re.compile(
+    r"(?<![\w.])\d(?:[\d.,]*\d)?\s?(?:x|×|%)\s+(?:faster|slower|as much|more|less|fewer)\b", re.IGNORECASE
+)
 DOCS_POINTER = re.compile(r"\bdocs/[\w./-]+\.md\b")
 # Narration of a measurement or of the code's history.
 NARRATION = re.compile(
@@ -86,8 +87,20 @@ W = 4  # one linear pass; the key is used to sign what sha256s cover; volume 0..
 '''
     found = offences(source)
     words = {word.lower() for _, word in found}
-    assert {"40 us", "15 ms", "dev machine", "measured", "1.8-5 ms", "0.5 ms", "3x slower", "the old way",
-            "as before", "no longer", "used to", "fifth pass"} <= words
+    assert {
+        "40 us",
+        "15 ms",
+        "dev machine",
+        "measured",
+        "1.8-5 ms",
+        "0.5 ms",
+        "3x slower",
+        "the old way",
+        "as before",
+        "no longer",
+        "used to",
+        "fifth pass",
+    } <= words
     assert "20 ms" not in words and "0.4-1.5 s" not in words  # code, and a timing that points at the docs
     assert [word for number, word in found if number == 12] == ["30 s"]  # only the timing on the last line
 
@@ -98,5 +111,7 @@ def test_runtime_comments_state_contracts() -> None:
         for path in sorted(RUNTIME.rglob("*.py"))
         for number, word in offences(path.read_text(encoding="utf-8"))
     ]
-    assert not bad, "measurement or history in a comment or docstring (state the contract; a timing "\
+    assert not bad, (
+        "measurement or history in a comment or docstring (state the contract; a timing "
         "that justifies a constant goes on a line that points at docs/*.md):\n" + "\n".join(bad)
+    )

@@ -26,7 +26,9 @@ def test_defaults_without_file_or_environment() -> None:
 
 
 def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
-    toml = write_toml(tmp_path, """
+    toml = write_toml(
+        tmp_path,
+        """
         bundle = "/opt/bundles/toml"
         device_id = "kitchen"
         [mqtt]
@@ -35,7 +37,8 @@ def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
         keepalive = 45
         [batching]
         max_batch = 8
-    """)
+    """,
+    )
     environ = {"EDGE_APP_MQTT_BROKER": "mqtt://env-host:1883", "EDGE_APP_MQTT_QOS": "0", "EDGE_APP_BUNDLE": "/env"}
     overrides = {"mqtt": {"broker": "mqtt://flag-host:1883", "qos": None}, "bundle": None}
     cfg = load_config(toml, overrides=overrides, environ=environ)
@@ -93,16 +96,19 @@ def test_unknown_key_in_environment_is_named() -> None:
         load_config(environ={"EDGE_APP_MQTT_BROKR": "mqtt://x"})
 
 
-@pytest.mark.parametrize("toml, key", [
-    ('[mqtt]\nqos = "high"\n', "mqtt.qos"),
-    ("[mqtt]\nqos = 1.5\n", "mqtt.qos"),
-    ("[mqtt]\nkeepalive = true\n", "mqtt.keepalive"),
-    ('[batching]\nmax_wait_ms = "soon"\n', "batching.max_wait_ms"),
-    ('verify_bundle = "maybe"\n', "verify_bundle"),
-    ("bundle = [1, 2]\n", "bundle"),
-    ("[mqtt]\ninputs = 3\n", "mqtt.inputs"),
-    ('mqtt = "mqtt://x"\n', "mqtt"),
-])
+@pytest.mark.parametrize(
+    "toml, key",
+    [
+        ('[mqtt]\nqos = "high"\n', "mqtt.qos"),
+        ("[mqtt]\nqos = 1.5\n", "mqtt.qos"),
+        ("[mqtt]\nkeepalive = true\n", "mqtt.keepalive"),
+        ('[batching]\nmax_wait_ms = "soon"\n', "batching.max_wait_ms"),
+        ('verify_bundle = "maybe"\n', "verify_bundle"),
+        ("bundle = [1, 2]\n", "bundle"),
+        ("[mqtt]\ninputs = 3\n", "mqtt.inputs"),
+        ('mqtt = "mqtt://x"\n', "mqtt"),
+    ],
+)
 def test_bad_type_in_file_is_named(tmp_path: Path, toml: str, key: str) -> None:
     with pytest.raises(ConfigError, match=f"'{key}'"):
         load_config(write_toml(tmp_path, toml), environ={})
@@ -119,12 +125,15 @@ def test_whole_numbers_are_accepted_for_numbers(tmp_path: Path) -> None:
     assert cfg.mqtt.qos == 2 and isinstance(cfg.mqtt.qos, int)
 
 
-@pytest.mark.parametrize("toml, words", [
-    ('device = "npu"\n', "device"),
-    ("[mqtt]\nqos = 3\n", "qos"),
-    ('[mqtt]\nprotocol = "4"\n', "protocol"),
-    ("[batching]\nmax_batch = 0\n", "max_batch"),
-])
+@pytest.mark.parametrize(
+    "toml, words",
+    [
+        ('device = "npu"\n', "device"),
+        ("[mqtt]\nqos = 3\n", "qos"),
+        ('[mqtt]\nprotocol = "4"\n', "protocol"),
+        ("[batching]\nmax_batch = 0\n", "max_batch"),
+    ],
+)
 def test_out_of_range_values_are_refused(tmp_path: Path, toml: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         load_config(write_toml(tmp_path, toml), environ={})

@@ -10,20 +10,26 @@ AVX512 = "fpu sse2 avx2 fma avx512f avx512bw avx512_vnni"
 
 
 def x86(vendor: str, family: int, model: int, flags: str = AVX512) -> str:
-    return (f"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n"
-            f"model name\t: some cpu\ncpu MHz\t\t: 2000.000\nflags\t\t: {flags}\n\nprocessor\t: 1\n"
-            f"vendor_id\t: {vendor}\ncpu family\t: 99\nmodel\t\t: 99\n")
+    return (
+        f"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n"
+        f"model name\t: some cpu\ncpu MHz\t\t: 2000.000\nflags\t\t: {flags}\n\nprocessor\t: 1\n"
+        f"vendor_id\t: {vendor}\ncpu family\t: 99\nmodel\t\t: 99\n"
+    )
 
 
 def arm(part: str, features: str) -> str:
-    return (f"processor\t: 0\nBogoMIPS\t: 108.00\nFeatures\t: {features}\nCPU implementer\t: 0x41\n"
-            f"CPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: {part}\nCPU revision\t: 1\n\n"
-            f"processor\t: 1\nCPU part\t: 0xfff\n\nModel\t\t: Some board\n")
+    return (
+        f"processor\t: 0\nBogoMIPS\t: 108.00\nFeatures\t: {features}\nCPU implementer\t: 0x41\n"
+        f"CPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: {part}\nCPU revision\t: 1\n\n"
+        f"processor\t: 1\nCPU part\t: 0xfff\n\nModel\t\t: Some board\n"
+    )
 
 
 def test_zen4_and_zen5_differ_by_two_despite_the_same_flags():
-    zen4, zen5 = identify_core(cpuinfo_fields(x86("AuthenticAMD", 25, 17))), identify_core(
-        cpuinfo_fields(x86("AuthenticAMD", 26, 2)))
+    zen4, zen5 = (
+        identify_core(cpuinfo_fields(x86("AuthenticAMD", 25, 17))),
+        identify_core(cpuinfo_fields(x86("AuthenticAMD", 26, 2))),
+    )
     assert zen4 and zen4.name == "AMD Zen 4" and zen4.macs_per_cycle == 64
     assert zen5 and "Zen 5" in zen5.name and zen5.macs_per_cycle == 128
     mobile = identify_core(cpuinfo_fields(x86("AuthenticAMD", 26, 0x24)))
@@ -45,8 +51,13 @@ def test_arm_parts_name_the_dot_product():
 
 
 def test_unsure_cores_are_unknown_not_guessed():
-    for text in (x86("AuthenticAMD", 27, 1), x86("AuthenticAMD", 25, 0x90), x86("GenuineIntel", 6, 0x01),
-                 arm("0xd07", "fp asimd"), "processor\t: 0\n"):
+    for text in (
+        x86("AuthenticAMD", 27, 1),
+        x86("AuthenticAMD", 25, 0x90),
+        x86("GenuineIntel", 6, 0x01),
+        arm("0xd07", "fp asimd"),
+        "processor\t: 0\n",
+    ):
         fields = cpuinfo_fields(text)
         assert identify_core(fields) is None
         assert core_identity(fields).startswith("unknown (")
@@ -54,9 +65,15 @@ def test_unsure_cores_are_unknown_not_guessed():
 
 
 def hardware(core_macs, flags):
-    return {"clock_mhz": 1000.0, "cores_physical": 2, "flags": flags, "cpu_vendor": "AuthenticAMD",
-            "cpu_core": "AMD Zen 5 (full-width AVX-512)" if core_macs else "unknown (cpu family 27)",
-            "cpu_core_macs_per_cycle": core_macs, "cpu_core_assumption": "Zen 5: 128" if core_macs else None}
+    return {
+        "clock_mhz": 1000.0,
+        "cores_physical": 2,
+        "flags": flags,
+        "cpu_vendor": "AuthenticAMD",
+        "cpu_core": "AMD Zen 5 (full-width AVX-512)" if core_macs else "unknown (cpu family 27)",
+        "cpu_core_macs_per_cycle": core_macs,
+        "cpu_core_assumption": "Zen 5: 128" if core_macs else None,
+    }
 
 
 def test_peak_uses_the_core_and_says_when_it_fell_back_to_flags():

@@ -21,8 +21,9 @@ LABELS = ["lights_on", "lights_off", "oven_preheat"]
 
 
 def topics(inputs=(), result_topic="", device="kitchen") -> Topics:
-    cfg = load_config(None, {"device_id": device, "mqtt": {"inputs": list(inputs) or None,
-                                                           "result_topic": result_topic or None}})
+    cfg = load_config(
+        None, {"device_id": device, "mqtt": {"inputs": list(inputs) or None, "result_topic": result_topic or None}}
+    )
     return Topics.from_config(cfg)
 
 
@@ -49,9 +50,14 @@ def render(template: str, payload, this: This | None = None) -> str:
 
 
 SINGLE = {"id": "c1", "label": "lights_on", "score": 0.93, "scores": [], "model": {}, "source_topic": "x/classify"}
-BATCH = {"items": [{"id": 0, "label": "lights_off", "score": 0.8},
-                   {"id": 1, "label": "oven_preheat", "score": 0.9, "slots": {"temperature": "200"}}],
-         "model": {}, "source_topic": "x/classify"}
+BATCH = {
+    "items": [
+        {"id": 0, "label": "lights_off", "score": 0.8},
+        {"id": 1, "label": "oven_preheat", "score": 0.9, "slots": {"temperature": "200"}},
+    ],
+    "model": {},
+    "source_topic": "x/classify",
+}
 REJECTED = {"id": "r", "label": "out_of_scope", "score": 0.4, "rejected": True, "source_topic": "x"}
 
 
@@ -63,11 +69,14 @@ def test_event_entity_carries_labels_and_follows_status():
     assert event["object_id"] == "edge_app_kitchen_command"
 
 
-@pytest.mark.parametrize("payload, event_type, item_id, items", [
-    (SINGLE, "lights_on", "c1", ["lights_on"]),
-    (BATCH, "oven_preheat", 1, ["lights_off", "oven_preheat"]),
-    (REJECTED, OUT_OF_SCOPE, "r", ["out_of_scope"]),
-])
+@pytest.mark.parametrize(
+    "payload, event_type, item_id, items",
+    [
+        (SINGLE, "lights_on", "c1", ["lights_on"]),
+        (BATCH, "oven_preheat", 1, ["lights_off", "oven_preheat"]),
+        (REJECTED, OUT_OF_SCOPE, "r", ["out_of_scope"]),
+    ],
+)
 def test_event_template_single_batch_and_rejected(payload, event_type, item_id, items):
     event = configs(topics())["homeassistant/event/edge_app_kitchen/command/config"]
     out = json.loads(render(event["value_template"], payload))
@@ -90,8 +99,14 @@ def test_sensor_templates_handle_batch_and_keep_state_otherwise():
     assert render(score["value_template"], BATCH) == "0.9"
     assert render(label["value_template"], "not json", This("lights_on")) == "lights_on"
     attrs = json.loads(render(label["json_attributes_template"], BATCH))
-    assert attrs == {"id": 1, "score": 0.9, "rejected": False, "slots": {"temperature": "200"}, "batch_size": 2,
-                     "source_topic": "x/classify"}
+    assert attrs == {
+        "id": 1,
+        "score": 0.9,
+        "rejected": False,
+        "slots": {"temperature": "200"},
+        "batch_size": 2,
+        "source_topic": "x/classify",
+    }
     kept = {"id": "old"}
     assert json.loads(render(label["json_attributes_template"], {"error": "x"}, This("a", kept))) == kept
 
@@ -101,23 +116,30 @@ def test_metric_sensors_read_the_keys_the_service_publishes():
 
     snapshot = Metrics().snapshot({"queue_depth": 3})
     metric_configs = [c for c in configs(topics()).values() if c.get("entity_category") == "diagnostic"]
-    assert {c["name"] for c in metric_configs} == {"Messages per second", "Latency p95", "Queue depth",
-                                                   "CPU temperature"}
+    assert {c["name"] for c in metric_configs} == {
+        "Messages per second",
+        "Latency p95",
+        "Queue depth",
+        "CPU temperature",
+    }
     for config in metric_configs:
         assert config["state_topic"] == "edge-app/kitchen/metrics"
         key = config["value_template"].split("value_json.")[1].split()[0]
         assert key in snapshot, key
 
 
-@pytest.mark.parametrize("inputs, result_topic, expected", [
-    ((), "", "edge-app/kitchen/result"),
-    (("home/+/say",), "{input}/result", "home/+/say/result"),
-    (("home/kitchen/say",), "{input}/result", "home/kitchen/say/result"),
-    (("home/kitchen/say", "home/hall/say"), "{input}/result", "home/+/say/result"),
-    (("home/#",), "{input}/result", "home/#"),
-    (("home/a/say", "home/b"), "{input}/result", "home/#"),
-    (("home/+/say", "office/+/say"), "results/all", "results/all"),
-])
+@pytest.mark.parametrize(
+    "inputs, result_topic, expected",
+    [
+        ((), "", "edge-app/kitchen/result"),
+        (("home/+/say",), "{input}/result", "home/+/say/result"),
+        (("home/kitchen/say",), "{input}/result", "home/kitchen/say/result"),
+        (("home/kitchen/say", "home/hall/say"), "{input}/result", "home/+/say/result"),
+        (("home/#",), "{input}/result", "home/#"),
+        (("home/a/say", "home/b"), "{input}/result", "home/#"),
+        (("home/+/say", "office/+/say"), "results/all", "results/all"),
+    ],
+)
 def test_state_topic_matches_every_result_topic(inputs, result_topic, expected):
     t = topics(inputs, result_topic)
     assert result_filter(t) == expected
@@ -127,8 +149,9 @@ def test_state_topic_matches_every_result_topic(inputs, result_topic, expected):
 def test_off_clears_every_topic_on_announces():
     t = topics()
     published: list[tuple] = []
-    announce(lambda topic, payload, qos, retain: published.append((topic, payload, qos, retain)), t, False,
-             "default", LABELS)
+    announce(
+        lambda topic, payload, qos, retain: published.append((topic, payload, qos, retain)), t, False, "default", LABELS
+    )
     assert {p[0] for p in published} == set(configs(t)) == {topic for topic, _ in clear_messages(t)}
     assert all(p[1:] == ("", 1, True) for p in published)
 
@@ -175,6 +198,7 @@ def test_clear_command_removes_retained_configs_from_the_broker(mosquitto, tmp_p
     assert not watcher.messages
 
     config.write_text('device_id = "kitchen"\n[mqtt]\nbroker = "mqtt://127.0.0.1:1"\n')
-    failed = subprocess.run([*module, "clear", "--config", str(config), "--timeout", "3"], capture_output=True,
-                            text=True, timeout=60)
+    failed = subprocess.run(
+        [*module, "clear", "--config", str(config), "--timeout", "3"], capture_output=True, text=True, timeout=60
+    )
     assert failed.returncode == 1 and "could not clear" in failed.stderr and "Traceback" not in failed.stderr

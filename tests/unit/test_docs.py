@@ -151,9 +151,12 @@ def test_the_docs_show_commands_at_all():
 
 @pytest.mark.parametrize("page", [str(p.relative_to(ROOT)) for p in PAGES])
 def test_every_edge_app_command_shown_parses(page: str):
-    problems = [f"{where}: `{line}`: {why}"
-                for where, line, argv, whole in shown_commands() if where == page
-                if (why := check(argv, whole))]
+    problems = [
+        f"{where}: `{line}`: {why}"
+        for where, line, argv, whole in shown_commands()
+        if where == page
+        if (why := check(argv, whole))
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -171,7 +174,9 @@ def test_the_check_refuses_unknown_subcommands_flags_and_choices():
     assert check(first(synopsis), True) is None
     assert edge_app_argv(shell_commands("edge-app bench: edge-intents (bundle sha256 51d8)")[0]) is None
     assert [edge_app_argv(c) for c in shell_commands("seq 2 | edge-app classify --bundle b >/dev/null # x")] == [
-        None, ["classify", "--bundle", "b"]]
+        None,
+        ["classify", "--bundle", "b"],
+    ]
 
 
 @cache
@@ -190,8 +195,14 @@ def test_flags_of_the_deploy_scripts_shown_exist():
         for segment in segments:
             for command in shell_commands(segment):
                 words = [w for w in command if w != "sudo"]
-                script = next((s for s in ("deploy/install.sh", "deploy/push.sh", "deploy/check_arm64_board.sh")
-                               if words and words[0].endswith(s)), None)
+                script = next(
+                    (
+                        s
+                        for s in ("deploy/install.sh", "deploy/push.sh", "deploy/check_arm64_board.sh")
+                        if words and words[0].endswith(s)
+                    ),
+                    None,
+                )
                 if script is None:
                     continue
                 for flag in (w.split("=", 1)[0] for w in words[1:] if w.startswith("--")):
@@ -214,8 +225,11 @@ def code_text() -> str:
     texts = []
     for name in listed:
         path = ROOT / name
-        if path.suffix not in {".md", ".json", ".jsonl", ".png", ".onnx", ".csv"} and path.is_file() \
-                and path != Path(__file__).resolve():  # this file names placeholders to test the test
+        if (
+            path.suffix not in {".md", ".json", ".jsonl", ".png", ".onnx", ".csv"}
+            and path.is_file()
+            and path != Path(__file__).resolve()
+        ):  # this file names placeholders to test the test
             texts.append(path.read_text(encoding="utf-8", errors="ignore"))
     return "\n".join(texts)
 
@@ -225,8 +239,9 @@ def _prose(text: str) -> str:
 
 
 def _marked(page: str) -> list[str]:
-    return [pytest.param(page, marks=pytest.mark.xfail(strict=True, reason=PENDING[page]))] if page in PENDING \
-        else [page]
+    return (
+        [pytest.param(page, marks=pytest.mark.xfail(strict=True, reason=PENDING[page]))] if page in PENDING else [page]
+    )
 
 
 @pytest.mark.parametrize("page", [m for p in PAGES for m in _marked(str(p.relative_to(ROOT)))])

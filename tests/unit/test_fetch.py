@@ -46,8 +46,12 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_a_plain_bundle_archive_unpacks(root, tmp_path):
-    archive = tar_with(tmp_path / "b.tar.gz", file_member("bundle/manifest.json", b"{}"),
-                       file_member("bundle/model.onnx", b"m" * 1000), file_member("./bundle/tokenizer.json", b"{}"))
+    archive = tar_with(
+        tmp_path / "b.tar.gz",
+        file_member("bundle/manifest.json", b"{}"),
+        file_member("bundle/model.onnx", b"m" * 1000),
+        file_member("./bundle/tokenizer.json", b"{}"),
+    )
     extract(archive, root / "out", root, limits())
     assert sorted(p.name for p in (root / "out").iterdir()) == ["manifest.json", "model.onnx", "tokenizer.json"]
     assert (root / "out/model.onnx").read_bytes() == b"m" * 1000
@@ -61,15 +65,18 @@ def test_every_compression_is_bounded_the_same(root, tmp_path, mode):
     extract(archive, root / "ok", root, limits(max_bytes=300_000))
 
 
-@pytest.mark.parametrize("member, reason", [
-    (file_member("../evil", b"pwn"), "outside"),
-    (file_member("bundle/../../evil", b"pwn"), "outside"),
-    (file_member("/etc/evil", b"pwn"), "outside"),
-    (link_member("model.onnx", "/etc/shadow"), "link"),
-    (link_member("model.onnx", "../../etc/passwd", tarfile.LNKTYPE), "link"),
-    (link_member("dev", "", tarfile.CHRTYPE), "not a plain file"),
-    (link_member("fifo", "", tarfile.FIFOTYPE), "not a plain file"),
-])
+@pytest.mark.parametrize(
+    "member, reason",
+    [
+        (file_member("../evil", b"pwn"), "outside"),
+        (file_member("bundle/../../evil", b"pwn"), "outside"),
+        (file_member("/etc/evil", b"pwn"), "outside"),
+        (link_member("model.onnx", "/etc/shadow"), "link"),
+        (link_member("model.onnx", "../../etc/passwd", tarfile.LNKTYPE), "link"),
+        (link_member("dev", "", tarfile.CHRTYPE), "not a plain file"),
+        (link_member("fifo", "", tarfile.FIFOTYPE), "not a plain file"),
+    ],
+)
 def test_dangerous_members_are_refused(root, tmp_path, member, reason):
     archive = tar_with(tmp_path / "evil.tar.gz", file_member("manifest.json", b"{}"), member)
     with pytest.raises(FetchRefused, match=reason):
@@ -225,7 +232,9 @@ def test_unpacking_needs_no_extraction_filter(root, tmp_path, monkeypatch):
     monkeypatch.delattr(tarfile, "data_filter", raising=False)
     monkeypatch.setattr(tarfile.TarFile, "extractall", lambda *a, **k: pytest.fail("extractall was used"))
     monkeypatch.setattr(tarfile.TarFile, "extract", lambda *a, **k: pytest.fail("extract was used"))
-    archive = tar_with(tmp_path / "b.tar.gz", file_member("bundle/manifest.json", b"{}"), file_member("bundle/model.onnx"))
+    archive = tar_with(
+        tmp_path / "b.tar.gz", file_member("bundle/manifest.json", b"{}"), file_member("bundle/model.onnx")
+    )
     extract(archive, root / "out", root, limits())
     assert sorted(p.name for p in (root / "out").iterdir()) == ["manifest.json", "model.onnx"]
     evil = tar_with(tmp_path / "evil.tar.gz", link_member("model.onnx", "/etc/passwd"))

@@ -75,67 +75,87 @@ def test_nfd_and_nfc_hangul_normalise_alike(text: str) -> None:
 # --- Korean numbers and slot values ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("word, value", [
-    ("영", 0), ("일", 1), ("십", 10), ("이십이", 22), ("백팔십", 180), ("천구백구십구", 1999), ("삼천오", 3005),
-    ("이이", None), ("십백", None), ("일십", None), ("에어컨", None),
-])
+@pytest.mark.parametrize(
+    "word, value",
+    [
+        ("영", 0),
+        ("일", 1),
+        ("십", 10),
+        ("이십이", 22),
+        ("백팔십", 180),
+        ("천구백구십구", 1999),
+        ("삼천오", 3005),
+        ("이이", None),
+        ("십백", None),
+        ("일십", None),
+        ("에어컨", None),
+    ],
+)
 def test_sino_korean_numbers(word: str, value: int | None) -> None:
     assert sino(word) == value
 
 
-@pytest.mark.parametrize("word, value", [("한", 1), ("두", 2), ("세", 3), ("네", 4), ("다섯", 5), ("열", 10),
-                                         ("열두", 12), ("스물다섯", 25), ("불", None)])
+@pytest.mark.parametrize(
+    "word, value",
+    [("한", 1), ("두", 2), ("세", 3), ("네", 4), ("다섯", 5), ("열", 10), ("열두", 12), ("스물다섯", 25), ("불", None)],
+)
 def test_native_korean_numbers(word: str, value: int | None) -> None:
     assert native(word) == value
 
 
-@pytest.mark.parametrize("slot, text, expected", [
-    ("duration", "삼십 분", {"value": 1800, "unit": "s"}),
-    ("duration", "삼십분", {"value": 1800, "unit": "s"}),
-    ("duration", "한 시간", {"value": 3600, "unit": "s"}),
-    ("duration", "한 시간 반", {"value": 5400, "unit": "s"}),
-    ("duration", "두 시간 반", {"value": 9000, "unit": "s"}),
-    ("duration", "1시간 30분", {"value": 5400, "unit": "s"}),
-    ("duration", "90초", {"value": 90, "unit": "s"}),
-    ("duration", "반 시간", {"value": 1800, "unit": "s"}),
-    ("duration", "1분 30초", {"value": 90, "unit": "s"}),
-    ("temperature", "22도", {"value": 22, "unit": "C"}),
-    ("temperature", "이십이 도", {"value": 22, "unit": "C"}),
-    ("temperature", "섭씨 22도", {"value": 22, "unit": "C"}),
-    ("temperature", "화씨 72도", {"value": 72, "unit": "F"}),
-    ("temperature", "백팔십 도", {"value": 180, "unit": "C"}),
-    ("temperature", "이십이 도로", {"value": 22, "unit": "C"}),  # the particle a span may keep (22도로 맞춰 줘)
-    ("temperature", "180도까지", {"value": 180, "unit": "C"}),
-    ("temperature", "영하 18도", {"value": -18, "unit": "C"}),
-    ("temperature", "26℃", {"value": 26, "unit": "C"}),
-    ("volume", "최대", {"value": 100, "unit": "%"}),
-    ("volume", "최소", {"value": 0, "unit": "%"}),
-    ("volume", "음소거", {"value": "mute"}),
-    ("volume", "음소거 해제", {"value": "unmute"}),
-    ("volume", "좀 더 크게", {"value": "up"}),
-    ("volume", "올려", {"value": "up"}),
-    ("volume", "내려", {"value": "down"}),
-    ("volume", "줄여", {"value": "down"}),
-    ("volume", "10 올려", {"value": "up", "step": 10}),
-    ("volume", "오십", {"value": 50, "unit": "%"}),
-    ("volume", "30 퍼센트", {"value": 30, "unit": "%"}),
-    ("room", "아이 방", {"value": "아이 방"}),
-    ("mode", "LED 조명", {"value": "led 조명"}),
-])
+@pytest.mark.parametrize(
+    "slot, text, expected",
+    [
+        ("duration", "삼십 분", {"value": 1800, "unit": "s"}),
+        ("duration", "삼십분", {"value": 1800, "unit": "s"}),
+        ("duration", "한 시간", {"value": 3600, "unit": "s"}),
+        ("duration", "한 시간 반", {"value": 5400, "unit": "s"}),
+        ("duration", "두 시간 반", {"value": 9000, "unit": "s"}),
+        ("duration", "1시간 30분", {"value": 5400, "unit": "s"}),
+        ("duration", "90초", {"value": 90, "unit": "s"}),
+        ("duration", "반 시간", {"value": 1800, "unit": "s"}),
+        ("duration", "1분 30초", {"value": 90, "unit": "s"}),
+        ("temperature", "22도", {"value": 22, "unit": "C"}),
+        ("temperature", "이십이 도", {"value": 22, "unit": "C"}),
+        ("temperature", "섭씨 22도", {"value": 22, "unit": "C"}),
+        ("temperature", "화씨 72도", {"value": 72, "unit": "F"}),
+        ("temperature", "백팔십 도", {"value": 180, "unit": "C"}),
+        ("temperature", "이십이 도로", {"value": 22, "unit": "C"}),  # the particle a span may keep (22도로 맞춰 줘)
+        ("temperature", "180도까지", {"value": 180, "unit": "C"}),
+        ("temperature", "영하 18도", {"value": -18, "unit": "C"}),
+        ("temperature", "26℃", {"value": 26, "unit": "C"}),
+        ("volume", "최대", {"value": 100, "unit": "%"}),
+        ("volume", "최소", {"value": 0, "unit": "%"}),
+        ("volume", "음소거", {"value": "mute"}),
+        ("volume", "음소거 해제", {"value": "unmute"}),
+        ("volume", "좀 더 크게", {"value": "up"}),
+        ("volume", "올려", {"value": "up"}),
+        ("volume", "내려", {"value": "down"}),
+        ("volume", "줄여", {"value": "down"}),
+        ("volume", "10 올려", {"value": "up", "step": 10}),
+        ("volume", "오십", {"value": 50, "unit": "%"}),
+        ("volume", "30 퍼센트", {"value": 30, "unit": "%"}),
+        ("room", "아이 방", {"value": "아이 방"}),
+        ("mode", "LED 조명", {"value": "led 조명"}),
+    ],
+)
 def test_read_value_ko(slot: str, text: str, expected: dict) -> None:
     assert read_value_ko(slot, text) == {"text": text, **expected}
 
 
-@pytest.mark.parametrize("slot, text", [
-    ("temperature", "22"),          # no Korean: the English reader's
-    ("duration", "ten minutes"),
-    ("duration", "타이머"),          # not a duration
-    ("temperature", "에어컨 도"),
-    ("volume", "볼륨"),              # no level and no direction
-    ("volume", "올려 내려"),          # both directions
-    ("volume", "이백"),              # over 100 %
-    ("unknown_slot", "이십이"),
-])
+@pytest.mark.parametrize(
+    "slot, text",
+    [
+        ("temperature", "22"),  # no Korean: the English reader's
+        ("duration", "ten minutes"),
+        ("duration", "타이머"),  # not a duration
+        ("temperature", "에어컨 도"),
+        ("volume", "볼륨"),  # no level and no direction
+        ("volume", "올려 내려"),  # both directions
+        ("volume", "이백"),  # over 100 %
+        ("unknown_slot", "이십이"),
+    ],
+)
 def test_read_value_ko_returns_none_when_it_does_not_understand(slot: str, text: str) -> None:
     assert read_value_ko(slot, text) is None
 
@@ -158,7 +178,11 @@ def spell_sino(n: int) -> str:
 @given(st.integers(min_value=0, max_value=9999))
 def test_sino_korean_round_trips(n: int) -> None:
     assert sino(spell_sino(n)) == n
-    assert read_value_ko("temperature", f"{spell_sino(n)} 도") == {"text": f"{spell_sino(n)} 도", "value": n, "unit": "C"}
+    assert read_value_ko("temperature", f"{spell_sino(n)} 도") == {
+        "text": f"{spell_sino(n)} 도",
+        "value": n,
+        "unit": "C",
+    }
 
 
 @given(st.integers(min_value=1, max_value=600))
@@ -167,8 +191,14 @@ def test_sino_minutes_round_trip(n: int) -> None:
 
 
 @settings(max_examples=300)
-@given(st.sampled_from(SLOT_NAMES + ("other",)), st.text(max_size=30)
-       | st.text(alphabet="일이삼사오육칠팔구십백천만영한두세네반시간분초도섭씨화씨영하최대음소거올려내려 0123456789%℃.-", max_size=20))
+@given(
+    st.sampled_from(SLOT_NAMES + ("other",)),
+    st.text(max_size=30)
+    | st.text(
+        alphabet="일이삼사오육칠팔구십백천만영한두세네반시간분초도섭씨화씨영하최대음소거올려내려 0123456789%℃.-",
+        max_size=20,
+    ),
+)
 def test_read_value_ko_never_raises(slot: str, text: str) -> None:
     out = read_value_ko(slot, text)
     assert out is None or (out["text"] == text and "value" in out)
@@ -179,8 +209,12 @@ def test_read_value_ko_never_raises(slot: str, text: str) -> None:
 
 def test_runtime_treats_nfd_full_width_and_mixed_text_like_their_plain_form(default_bundle: Path) -> None:
     clf = Classifier.load(default_bundle)
-    pairs = [(unicodedata.normalize("NFD", "거실 불 켜줘"), "거실 불 켜줘"), ("ｓｅｔ ｔｈｅ ａｃ ｔｏ ２２", "set the ac to 22"),
-             ("turn the tv volume to ５０", "turn the tv volume to 50"), ("TV　볼륨\u00a0올려", "TV 볼륨 올려")]
+    pairs = [
+        (unicodedata.normalize("NFD", "거실 불 켜줘"), "거실 불 켜줘"),
+        ("ｓｅｔ ｔｈｅ ａｃ ｔｏ ２２", "set the ac to 22"),
+        ("turn the tv volume to ５０", "turn the tv volume to 50"),
+        ("TV　볼륨\u00a0올려", "TV 볼륨 올려"),
+    ]
     for odd, plain in pairs:
         (a,), (b,) = clf.classify([odd]), clf.classify([plain])
         assert (a.label, a.score, a.tokens) == (b.label, b.score, b.tokens), odd

@@ -37,7 +37,9 @@ def test_every_text_is_in_exactly_one_call_sorted_by_length(lengths: list[int], 
     flat = [lengths[i] for g in groups for i in g]
     assert flat == sorted(flat)
     # Never worse than one call, nor than one call per text.
-    assert _cost(lengths, groups, call_cost) <= _cost(lengths, [list(range(len(lengths)))] if lengths else [], call_cost)
+    assert _cost(lengths, groups, call_cost) <= _cost(
+        lengths, [list(range(len(lengths)))] if lengths else [], call_cost
+    )
     assert _cost(lengths, groups, call_cost) <= _cost(lengths, [[i] for i in range(len(lengths))], call_cost)
 
 

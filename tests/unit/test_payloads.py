@@ -66,9 +66,11 @@ def test_parse_only_ever_raises_payload_error(payload):
         encode({"id": item.id, "text": item.text, **item.extra})
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                                        max_size=3), max_leaves=20)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -80,4 +82,5 @@ def test_json_depth_matches_the_structure(value):
         if isinstance(v, dict):
             return 1 + max((depth(x) for x in v.values()), default=0)
         return 0
+
     assert json_depth(json.dumps(value)) == depth(value)

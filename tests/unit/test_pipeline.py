@@ -76,14 +76,22 @@ def test_answers_leave_in_arrival_order_not_length_order():
 
 def test_a_bad_message_costs_its_neighbours_nothing():
     pipe, bus, model = make_pipeline()
-    msgs = [b'{"id": "a", "text": "turn on the lights"}', b'{"id":"\\ud800","text":"turn on the lights"}',
-            b'{"id": "p", "text": "poison pill"}', b'{"id": "b", "text": "lights off"}']
+    msgs = [
+        b'{"id": "a", "text": "turn on the lights"}',
+        b'{"id":"\\ud800","text":"turn on the lights"}',
+        b'{"id": "p", "text": "poison pill"}',
+        b'{"id": "b", "text": "lights off"}',
+    ]
     for i, payload in enumerate(msgs):
         pipe.handle(inbound(i, payload))
     run_batch(pipe, [pipe.batcher.queue.get_nowait() for _ in msgs])
     answers = [(m.topic.rsplit("/", 1)[1], json.loads(m.payload)) for m in bus.out]
     assert [(t, a.get("id"), a.get("kind")) for t, a in answers] == [
-        ("result", "a", None), ("error", None, "bad_unicode"), ("error", "p", "model_error"), ("result", "b", None)]
+        ("result", "a", None),
+        ("error", None, "bad_unicode"),
+        ("error", "p", "model_error"),
+        ("result", "b", None),
+    ]
     assert bus.acked == [0, 1, 2, 3] and model.calls == 4  # one batch call, then one call per message
 
 
@@ -95,8 +103,12 @@ def test_v5_rejections_answer_on_the_response_topic_with_correlation():
     pipe.handle(inbound(4, b'{"text": "ok"}', "edge-app/d/replies/y", b"c-4"))
     run_batch(pipe, [pipe.batcher.queue.get_nowait() for _ in range(4)])
     got = [(m.topic, m.correlation, json.loads(m.payload).get("kind")) for m in bus.out]
-    assert got == [("edge-app/d/replies/x", b"c-1", "too_deep"), ("edge-app/d/error", b"c-2", "bad_response_topic"),
-                   ("edge-app/d/error", b"c-3", "bad_response_topic"), ("edge-app/d/replies/y", b"c-4", None)]
+    assert got == [
+        ("edge-app/d/replies/x", b"c-1", "too_deep"),
+        ("edge-app/d/error", b"c-2", "bad_response_topic"),
+        ("edge-app/d/error", b"c-3", "bad_response_topic"),
+        ("edge-app/d/replies/y", b"c-4", None),
+    ]
 
 
 def test_response_prefixes_config_allows_other_trees():

@@ -109,8 +109,13 @@ def test_answers_to_an_accepted_topic_are_published_before_their_fsync(tmp_path)
     pub.send([OutMessage("r", b"1", 1), OutMessage("r", b"2", 1)], lambda: events.append(("ack", b"1+2")))
     # first answer on a topic: stored, acked, published (the safe order); then published before the store
     # (old code: always store, ack, publish: every answer waited for one fsync, ~3 ms here)
-    assert events == [("ack", b"0"), ("publish", b"0", [b"0"]), ("publish", b"1", [b"0"]),
-                      ("publish", b"2", [b"0"]), ("ack", b"1+2")]
+    assert events == [
+        ("ack", b"0"),
+        ("publish", b"0", [b"0"]),
+        ("publish", b"1", [b"0"]),
+        ("publish", b"2", [b"0"]),
+        ("ack", b"1+2"),
+    ]
     assert [m.payload for m in box.pending()] == [b"1", b"2"] and pub.early_sends == 1  # stored, row 0 gone
     pub.on_publish(2, Reason(0))
     pub.on_publish(3, Reason(0))

@@ -33,8 +33,12 @@ def classifier(default_bundle: Path) -> Classifier:
 
 @pytest.fixture(scope="module")
 def test_split() -> list[dict]:
-    return [json.loads(line) for path in TEST_SPLITS for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line)
+        for path in TEST_SPLITS
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 # --- a board has no torch -----------------------------------------------------------------
@@ -91,8 +95,11 @@ def test_a_text_gets_the_same_answer_alone_and_in_any_batch(classifier: Classifi
                 for i, got in zip(idx, classifier.classify([texts[i] for i in idx], top_k=3)):
                     ref = alone[i]
                     worst = max([worst] + [abs(a[1] - b[1]) for a, b in zip(got.top_k, ref.top_k)])
-                    if (got.label, [a[0] for a in got.top_k], got.slots) != (ref.label, [a[0] for a in ref.top_k],
-                                                                            ref.slots):
+                    if (got.label, [a[0] for a in got.top_k], got.slots) != (
+                        ref.label,
+                        [a[0] for a in ref.top_k],
+                        ref.slots,
+                    ):
                         moved.append((texts[i], ref.label, got.label, size))
     assert not moved, f"{len(moved)} answers changed with their batch-mates, e.g. {moved[:5]}"
     assert worst <= 1e-4, f"a score moved by {worst:.2g} between alone and batched"
@@ -207,12 +214,15 @@ def test_a_bare_string_is_refused(classifier: Classifier) -> None:
         classifier.classify("turn on the lights")  # would otherwise classify each character
 
 
-@pytest.mark.parametrize("text", [
-    "turn on\x00 the \x07 lights",
-    "allume la lumière 灯 مرحبا",
-    "🔥🔥🔥",
-    "\u200b\u200bzero width",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "turn on\x00 the \x07 lights",
+        "allume la lumière 灯 مرحبا",
+        "🔥🔥🔥",
+        "\u200b\u200bzero width",
+    ],
+)
 def test_odd_characters_classify(classifier: Classifier, text: str) -> None:
     (pred,) = classifier.classify([text])
     assert pred.label in classifier.labels
@@ -260,14 +270,17 @@ def _edit_manifest(folder: Path, **changes: object) -> None:
     path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"files": []}, "files"),
-    ({"files": {"model.onnx": "abc"}}, "files"),
-    ({"labels": "ac_on"}, "labels"),
-    ({"labels": []}, "labels"),
-    ({"max_length": "128"}, "max_length"),
-    ({"files": {"../../etc/passwd": {"sha256": "0" * 64, "size": 1}}}, "outside the bundle"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"files": []}, "files"),
+        ({"files": {"model.onnx": "abc"}}, "files"),
+        ({"labels": "ac_on"}, "labels"),
+        ({"labels": []}, "labels"),
+        ({"max_length": "128"}, "max_length"),
+        ({"files": {"../../etc/passwd": {"sha256": "0" * 64, "size": 1}}}, "outside the bundle"),
+    ],
+)
 def test_malformed_manifest_is_refused_in_one_line(bundle_copy: Path, changes: dict, words: str) -> None:
     _edit_manifest(bundle_copy, **changes)
     with pytest.raises(BundleError, match=words):

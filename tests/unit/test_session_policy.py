@@ -16,8 +16,13 @@ from edge_app.bundle import Bundle
 from edge_app.classifier import Classifier
 from edge_app.session import LATENCY_MAX_TOKENS, STREAM_GAP_S, Sessions, disabled_optimizers, session_options
 
-BATCH = ["turn on the kitchen lights", "what is the weather tomorrow", "set a timer for ten minutes",
-         "play some jazz in the living room", "lock the front door please"] * 4
+BATCH = [
+    "turn on the kitchen lights",
+    "what is the weather tomorrow",
+    "set a timer for ten minutes",
+    "play some jazz in the living room",
+    "lock the front door please",
+] * 4
 
 
 def test_calls_go_by_padded_token_count():

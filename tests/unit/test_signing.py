@@ -25,8 +25,9 @@ def make_bundle(folder: Path, model: bytes = b"not really onnx") -> Path:
     folder.mkdir(parents=True)
     (folder / "model.onnx").write_bytes(model)
     (folder / "tokenizer.json").write_text("{}")
-    write_manifest(folder, {"name": "t", "labels": ["a", "b"], "max_length": 16,
-                            "problem_type": "single_label_classification"})
+    write_manifest(
+        folder, {"name": "t", "labels": ["a", "b"], "max_length": 16, "problem_type": "single_label_classification"}
+    )
     return folder
 
 
@@ -102,8 +103,15 @@ def test_signature_of_another_bundle_is_refused(tmp_path, keys):
         Bundle.load(b.path).verify_signature(load_trusted_keys(keys))
 
 
-@pytest.mark.parametrize("content", ["not json", "{}", '{"format": 1, "algorithm": "rsa", "key_id": "x", "signature": ""}',
-                                     '{"format": 1, "algorithm": "ed25519", "key_id": "x", "signature": "%%%"}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        "{}",
+        '{"format": 1, "algorithm": "rsa", "key_id": "x", "signature": ""}',
+        '{"format": 1, "algorithm": "ed25519", "key_id": "x", "signature": "%%%"}',
+    ],
+)
 def test_garbled_signature_file_is_refused_with_a_message(tmp_path, keys, content):
     folder = sign_bundle(make_bundle(tmp_path / "b"), load_signing_key(keys / "signing.key")).path
     (folder / SIGNATURE_FILE).write_text(content)
@@ -131,10 +139,15 @@ def test_signing_refuses_a_bundle_whose_files_no_longer_match(tmp_path, keys):
 
 def test_openssh_ed25519_keys_work_too(tmp_path):
     private = Ed25519PrivateKey.generate()
-    (tmp_path / "id_ed25519").write_bytes(private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()))
-    (tmp_path / "id_ed25519.pub").write_bytes(private.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH) + b" me@workstation\n")
+    (tmp_path / "id_ed25519").write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        )
+    )
+    (tmp_path / "id_ed25519.pub").write_bytes(
+        private.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        + b" me@workstation\n"
+    )
     signed = sign_bundle(make_bundle(tmp_path / "b"), load_signing_key(tmp_path / "id_ed25519"))
     signed.verify_signature(load_trusted_keys(tmp_path / "id_ed25519.pub"))
 
@@ -188,7 +201,9 @@ def test_cli_keygen_sign_verify(tmp_path):
     assert signed.returncode == 0 and "version 42" in signed.stdout, signed.stderr
     checked = run("verify", folder, "--trusted-keys", tmp_path / "keys/signing.pub")
     kid = load_signing_key(tmp_path / "keys/signing.key").key_id
-    assert checked.returncode == 0 and f"signature: valid, key {kid}" in checked.stdout and "version 42" in checked.stdout
+    assert (
+        checked.returncode == 0 and f"signature: valid, key {kid}" in checked.stdout and "version 42" in checked.stdout
+    )
     unchecked = run("verify", folder)
     assert f"by key {kid}, version 42; not checked" in unchecked.stdout
 
@@ -198,7 +213,14 @@ def test_cli_keygen_sign_verify(tmp_path):
 
 
 def test_export_with_a_missing_sign_key_fails_before_exporting(tmp_path):
-    done = run("export", "--model", tmp_path / "no-checkpoint", "--out", tmp_path / "out",
-               "--sign-key", tmp_path / "missing.key")
+    done = run(
+        "export",
+        "--model",
+        tmp_path / "no-checkpoint",
+        "--out",
+        tmp_path / "out",
+        "--sign-key",
+        tmp_path / "missing.key",
+    )
     assert done.returncode == 2 and "cannot read the signing key" in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()

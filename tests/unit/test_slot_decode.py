@@ -79,13 +79,16 @@ def tags_of(tokenizer: Tokenizer, text: str, gold: list[tuple[str, int, int]]) -
     return tags
 
 
-@pytest.mark.parametrize("text, gold", [
-    ("에어컨 22도로 맞춰줘", [("temperature", "22도")]),            # a particle glued to the value
-    ("거실에 불 켜줘", [("room", "거실")]),                          # ... and to a room
-    ("냉동실을 영하 이십 도로 바꿔줘", [("mode", "냉동실"), ("temperature", "영하 이십 도")]),
-    ("안방스탠드 켜", [("room", "안방"), ("device", "스탠드")]),       # two slots squeezed into one word
-    ("TV 볼륨 30으로", [("volume", "30")]),
-])
+@pytest.mark.parametrize(
+    "text, gold",
+    [
+        ("에어컨 22도로 맞춰줘", [("temperature", "22도")]),  # a particle glued to the value
+        ("거실에 불 켜줘", [("room", "거실")]),  # ... and to a room
+        ("냉동실을 영하 이십 도로 바꿔줘", [("mode", "냉동실"), ("temperature", "영하 이십 도")]),
+        ("안방스탠드 켜", [("room", "안방"), ("device", "스탠드")]),  # two slots squeezed into one word
+        ("TV 볼륨 30으로", [("volume", "30")]),
+    ],
+)
 def test_korean_spans_end_where_the_tags_say_inside_a_word(tokenizer: Tokenizer, text: str, gold) -> None:
     spans = [(slot, text.index(words), text.index(words) + len(words)) for slot, words in gold]
     assert decode(tokenizer, text, tags_of(tokenizer, text, spans)) == gold
@@ -168,7 +171,7 @@ def test_sentencepiece_punctuation_glued_to_a_word_keeps_its_own_tag() -> None:
 
 
 def test_a_later_sub_token_never_opens_a_span_inside_a_latin_word() -> None:
-    """"▁light" "s": the word's first piece said O, so a B- on "s" is noise, not the device "s"."""
+    """ "▁light" "s": the word's first piece said O, so a B- on "s" is noise, not the device "s"."""
     text = "porch lights on"
     pieces = [("por", 0), ("ch", 0), ("light", 1), ("s", 1), ("on", 2)]
     assert sentencepiece_decode(text, pieces, ["B-room", "O", "O", "B-device", "O"]) == [("room", "porch")]
@@ -182,5 +185,6 @@ def test_a_piece_after_hangul_or_a_lone_space_piece_starts_a_word_again() -> Non
     text = "set 22 now"  # e5's lone "▁" before a piece: the piece's own tag opens the span
     offsets, word_ids = [(0, 3), (3, 4), (4, 6), (6, 10)], [0, 1, 1, 2]
     ids = np.array([TAG_ID[t] for t in ["O", "O", "B-temperature", "O"]])
-    assert [(s.slot, text[s.start : s.end]) for s in decode_spans(ids, offsets, word_ids, PARSED, text)] == \
-        [("temperature", "22")]
+    assert [(s.slot, text[s.start : s.end]) for s in decode_spans(ids, offsets, word_ids, PARSED, text)] == [
+        ("temperature", "22")
+    ]

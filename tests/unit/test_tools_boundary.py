@@ -95,5 +95,6 @@ def test_the_tool_commands_are_there_when_the_tools_are() -> None:
     importlib.import_module(f"{TOOLS}.bench")
     parser = cli.build_parser("bench")
     assert parser.parse_args(["bench", "--bundle", "b", "--quick"]).quick is True
-    assert not any(m.name.split(".")[-1] in ("bench", "harness", "demo")
-                   for m in pkgutil.iter_modules(edge_app.__path__))
+    assert not any(
+        m.name.split(".")[-1] in ("bench", "harness", "demo") for m in pkgutil.iter_modules(edge_app.__path__)
+    )
