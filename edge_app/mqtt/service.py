@@ -19,6 +19,7 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -134,14 +135,7 @@ class Service:
             trusted_keys(self.cfg),
             self._taught_changed,
         )
-        bus.routes.add(
-            self.topics.cmd_teach,
-            lambda m: teach.handle(m.payload, m.retain),
-            qos=1,
-            ack_first=True,
-            first=True,
-            keep_retain=True,
-        )
+        _add_command(bus, self.topics.cmd_teach, teach.handle)
         if self.cfg.ota.enabled:
             host = ModelHost(
                 load=lambda path: load_classifier(self.cfg, path),
@@ -149,17 +143,7 @@ class Service:
                 swap=pipeline.swap,
                 reply=lambda obj: bus.publish_json(self.topics.cmd_result, obj),
             )
-            updater = ModelUpdater(self.cfg, host)
-            # first: an input filter like <prefix>/# must not swallow the command topic; keep_retain: a retained
-            # command is always seen as one (and ignored), not only when replayed after a reconnect
-            bus.routes.add(
-                self.topics.cmd_model,
-                lambda m: updater.handle(m.payload, m.retain),
-                qos=1,
-                ack_first=True,
-                first=True,
-                keep_retain=True,
-            )
+            _add_command(bus, self.topics.cmd_model, ModelUpdater(self.cfg, host).handle)
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; SIGHUP reloads the bundle. Returns the exit code."""
@@ -242,6 +226,13 @@ class Service:
             }
         )
         bus.publish_volatile(self.topics.metrics, json.dumps(snapshot), qos=0)
+
+
+def _add_command(bus: Bus, topic: str, handle: Callable[[bytes, bool], None]) -> None:
+    """A command topic (<prefix>/cmd/...): acknowledged on arrival, matched before any input filter such as
+    <prefix>/# that would swallow it, and with Retain As Published, so a retained command is always seen as
+    one (and refused), not only when the broker replays it after a reconnect."""
+    bus.routes.add(topic, lambda m: handle(m.payload, m.retain), qos=1, ack_first=True, first=True, keep_retain=True)
 
 
 def start_assist(cfg: Config, pipeline: ClassifyPipeline) -> AssistService:
