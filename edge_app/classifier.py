@@ -20,7 +20,7 @@ from .padding import split_by_length
 from .session import create_sessions
 from .slots.decode import SLOT_OUTPUT, Span, allowed, decode_spans, parse_tags, slot_values
 from .teaching import TEACH_OUTPUT, TaughtSet, Teaching, unit
-from .text import TextMap
+from .text import TextMap, is_hangul
 from .tokenize import Encoded, TextEncoder
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class Classifier:
                 tag_ids = outputs[SLOT_OUTPUT].argmax(axis=-1) if SLOT_OUTPUT in outputs else None
                 taught, learnt = self.taught, None
                 if taught is not None and TEACH_OUTPUT in outputs:
-                    learnt = taught.match(outputs[TEACH_OUTPUT])
+                    learnt = taught.match(outputs[TEACH_OUTPUT], [is_hangul(enc.texts[row].original) for row in rows])
                 for k, row in enumerate(rows):
                     pred = self._predict(probs[k], float(scores[k]), enc.lengths[row], enc.truncated[row], top_k)
                     if learnt is not None and learnt[k] is not None:

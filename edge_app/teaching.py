@@ -57,10 +57,13 @@ def decide(x: np.ndarray, taught: np.ndarray, reference: ReferenceSet) -> tuple[
 
 @dataclass
 class Teaching:
-    """What a bundle carries for teaching: the threshold and its own reference examples."""
+    """What a bundle carries for teaching: a threshold per language and its own reference examples."""
 
-    threshold: float
+    threshold: dict[str, float]  # "en", "ko": by the language of the text asked about
     reference: ReferenceSet
+
+    def threshold_for(self, korean: bool) -> float:
+        return self.threshold["ko" if korean else "en"]
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], folder: Path) -> Teaching | None:
@@ -71,7 +74,9 @@ class Teaching:
             labels = [str(v) for v in data["labels"]]
             keep = np.array([label != "out_of_scope" for label in labels], dtype=bool)  # what users teach
             reference = ReferenceSet(unit(data["vectors"][keep]), [lb for lb, k in zip(labels, keep) if k])
-        return cls(float(fields["threshold"]), reference)
+        given = fields["threshold"]
+        threshold = {k: float(v) for k, v in given.items()} if isinstance(given, dict) else {"en": given, "ko": given}
+        return cls({"en": float(threshold["en"]), "ko": float(threshold["ko"])}, reference)
 
 
 @dataclass
@@ -83,8 +88,8 @@ class TaughtSet:
     negatives: np.ndarray  # negations of the examples: never taken as the label itself
     teaching: Teaching
 
-    def match(self, x: np.ndarray) -> list[tuple[str, float] | None]:
-        """Per row: (taught label, similarity) where it wins, else None."""
+    def match(self, x: np.ndarray, korean: list[bool]) -> list[tuple[str, float] | None]:
+        """Per row (`korean`: whether its text is Korean): (taught label, similarity) where it wins, else None."""
         if not self.labels:
             return [None] * len(x)
         x = unit(x)
@@ -95,8 +100,8 @@ class TaughtSet:
         if len(self.negatives):
             near = np.maximum(near, (x @ self.negatives.T).max(axis=1))
         return [
-            (self.labels[i], float(b)) if b >= self.teaching.threshold and b > n else None
-            for i, b, n in zip(best_i, best, near)
+            (self.labels[i], float(b)) if b >= self.teaching.threshold_for(k) and b > n else None
+            for i, b, n, k in zip(best_i, best, near, korean)
         ]
 
     @property

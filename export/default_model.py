@@ -253,7 +253,7 @@ def train_joint(
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}", refresh=False)
                 bar.update()
     model.eval()
     model.return_embedding = False

@@ -478,9 +478,10 @@ def _fit_teaching(opts: ExportOptions, served: Path, fp32: Path, steps: Steps) -
             )
         sim = fields["simulated"]
         steps.info(
-            f"taught-label threshold {fields['threshold']}: each of {sim['labels']} labels taught as new with "
-            f"{sim['examples']} examples, recall {sim['recall']}, unseen out-of-scope texts taken "
-            f"{sim['unseen_out_of_scope_taken']}"
+            f"taught-label thresholds {fields['threshold']}: the labels taught as new, {sim['labels_at_once']} at "
+            f"a time with {sim['examples']} examples each; recall en {sim['en']['recall']}, ko {sim['ko']['recall']}; "
+            f"unseen out-of-scope texts taken en {sim['en']['unseen_out_of_scope_taken']}, "
+            f"ko {sim['ko']['unseen_out_of_scope_taken']}"
         )
 
 

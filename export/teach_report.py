@@ -14,25 +14,43 @@ from pathlib import Path
 
 from edge_app.classifier import Classifier
 from edge_app.teach import Teacher
+from edge_app.text import is_hangul
 
 HOLDOUT = Path(__file__).resolve().parent / "data" / "teaching" / "holdout.json"
 
 
-def report(bundle: str | Path, holdout: Path = HOLDOUT) -> dict:
+def _accuracy(rows: list) -> float | None:
+    return round(sum(p.label == r["label"] for r, p in rows) / len(rows), 4) if rows else None
+
+
+def report(bundle: str | Path, holdout: Path = HOLDOUT, unrelated: list[str] | None = None) -> dict:
+    """Teach the hold-out's labels into a throw-away state dir and measure; `unrelated`: texts that must stay
+    out_of_scope after teaching (default: the out-of-scope texts of the default test split)."""
     data = json.loads(holdout.read_text(encoding="utf-8"))
     clf = Classifier.load(bundle, verify=False, latency_session=False)
+    unrelated = unrelated if unrelated is not None else _unrelated()
+    texts = [r["text"] for r in data["test"]]
+    before = clf.classify(texts, top_k=1)
     with tempfile.TemporaryDirectory() as state:
         teacher = Teacher(state, lambda: clf)
         for label, examples in data["teach"].items():
             teacher.run({"teach": {"label": label, "examples": examples["en"] + examples["ko"]}})
-        test = list(zip(data["test"], clf.classify([r["text"] for r in data["test"]], top_k=1)))
+        test = list(zip(data["test"], clf.classify(texts, top_k=1)))
         keep = list(zip(data["keep"], clf.classify([r["text"] for r in data["keep"]], top_k=1)))
+        after = clf.classify(unrelated, top_k=1) if unrelated else []
     chatter = [(r, p) for r, p in keep if r["label"] == "out_of_scope"]
     return {
         "bundle": str(bundle),
         "threshold": clf.teaching.threshold if clf.teaching else None,
         "taught_recognised": sum(p.label == r["label"] for r, p in test),
         "taught_texts": len(test),
+        "accuracy_en": _accuracy([(r, p) for r, p in test if not is_hangul(r["text"])]),
+        "accuracy_ko": _accuracy([(r, p) for r, p in test if is_hangul(r["text"])]),
+        "out_of_scope_before": round(sum(p.label == "out_of_scope" for p in before) / len(before), 4),
+        "unrelated_out_of_scope_after": round(sum(p.label == "out_of_scope" for p in after) / len(after), 4)
+        if after
+        else None,
+        "unrelated_texts": len(after),
         "taught_wrong_label": sum(p.taught and p.label != r["label"] for r, p in test),
         "known_kept": sum(p.label == r["label"] for r, p in keep if r["label"] != "out_of_scope"),
         "known_texts": len(keep) - len(chatter),
@@ -46,6 +64,13 @@ def report(bundle: str | Path, holdout: Path = HOLDOUT) -> dict:
     }
 
 
+def _unrelated() -> list[str]:
+    """The default test split's out-of-scope texts: what the bundle refused before anything was taught."""
+    from .data import DEFAULT_TEST_FILES, load_many
+
+    return [e.text for e in load_many(DEFAULT_TEST_FILES) if e.label == "out_of_scope"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.teach_report", description=__doc__.splitlines()[0])
     p.add_argument("--bundle", required=True, help="a bundle exported with teaching (teach_embedding)")
@@ -53,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     r = report(args.bundle)
     print(f"threshold {r['threshold']}")
+    print(f"before teaching, the new phrasings answered out_of_scope: {r['out_of_scope_before']}")
+    print(f"after teaching: English {r['accuracy_en']}, Korean {r['accuracy_ko']} on new phrasings")
+    print(
+        f"after teaching, unrelated texts still out_of_scope: {r['unrelated_out_of_scope_after']} "
+        f"({r['unrelated_texts']} out-of-scope texts of the default test split)"
+    )
     print(
         f"new phrasings of taught labels recognised: {r['taught_recognised']}/{r['taught_texts']} "
         f"(given another taught label: {r['taught_wrong_label']})"

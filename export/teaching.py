@@ -5,8 +5,9 @@
   into one corner at the last layer; the middle layers still tell unknown commands apart
   (docs/own-commands.md has the comparison).
 - `fit`: reference examples of the bundle's own labels (so a taught label never takes what the
-  bundle already knows) and the similarity threshold, chosen by teaching each of the bundle's
-  labels in turn as if it were new, with 6 examples, and counting the chatter it would then take.
+  bundle already knows) and a similarity threshold per language, chosen by teaching the bundle's
+  labels as if they were new, six at a time with 10 examples each, and counting the chatter they
+  would then take.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from typing import Any
 import numpy as np
 
 from edge_app.classifier import Classifier
-from edge_app.teaching import TEACH_OUTPUT, ReferenceSet, decide
+from edge_app.teaching import TEACH_OUTPUT
+from edge_app.text import is_hangul
 
 from .data import Example
 
 log = logging.getLogger(__name__)
 REFERENCE_PER_LABEL = 40
-SIMULATED_EXAMPLES = 6  # what a user teaches with, per label
+SIMULATED_EN, SIMULATED_KO = 6, 4  # what a user teaches one label with
+GROUP_SIZE = 6  # labels taught at once: more taught examples, more chances to take chatter
+GROUPINGS = 3
 MAX_FALSE_ACCEPTS = 0.02  # of unseen out-of-scope texts, taken by a simulated taught label
 THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.025), 3)
 SEED = 13
@@ -95,40 +99,74 @@ def reference_texts(train: list[Example], rng: random.Random) -> tuple[list[str]
     return texts, labels
 
 
+def _examples(items: list[str], rng: random.Random) -> list[str]:
+    """What a user teaches one label with: 6 English and 4 Korean examples where the data has them."""
+    en = [t for t in items if not is_hangul(t)]
+    ko = [t for t in items if is_hangul(t)]
+    return rng.sample(en, min(SIMULATED_EN, len(en))) + rng.sample(ko, min(SIMULATED_KO, len(ko)))
+
+
+def _simulate(
+    clf: Classifier,
+    groups: list[list[str]],
+    train_by: dict[str, list[str]],
+    ref: np.ndarray,
+    ref_of: np.ndarray,
+    val_vectors: np.ndarray,
+    val_labels: np.ndarray,
+    rng: random.Random,
+) -> np.ndarray:
+    """Per threshold: [taken right, positives, unseen taken, unseen] counts, each group of labels taught at once."""
+    counts = np.zeros((len(THRESHOLDS), 4), dtype=np.int64)
+    unseen = val_labels == "out_of_scope"
+    for group in groups:
+        rows = [(label, text) for label in group for text in _examples(train_by[label], rng)]
+        taught, taught_of = clf.teach_embeddings([t for _, t in rows]), np.array([label for label, _ in rows])
+        sims = val_vectors @ taught.T
+        best, answer = sims.max(axis=1), taught_of[sims.argmax(axis=1)]
+        near = (val_vectors @ ref[~np.isin(ref_of, group)].T).max(axis=1)
+        positive = np.isin(val_labels, group)
+        for i, th in enumerate(THRESHOLDS):
+            taken = (best >= th) & (best > near)
+            counts[i] += [(taken & (answer == val_labels)).sum(), positive.sum(), (taken & unseen).sum(), unseen.sum()]
+    return counts
+
+
 def fit(served: Path, train: list[Example], validation: list[Example]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The manifest's `teaching` fields and the reference arrays, from the served model's own outputs.
 
-    Each of the bundle's labels is taught in turn as if new (6 training examples; its own reference
-    examples left out); the validation split's out-of-scope texts stand for chatter. The threshold
-    is the lowest that lets at most MAX_FALSE_ACCEPTS of those texts be taken."""
+    The bundle's labels are taught as if new, GROUP_SIZE at a time (6 English and 4 Korean training examples
+    each; their reference examples left out), in GROUPINGS random groupings; the validation split's
+    out-of-scope texts stand for chatter. Per language (of the text asked about), the threshold is the lowest
+    that lets at most MAX_FALSE_ACCEPTS of those texts be taken."""
     rng = random.Random(SEED)
     clf = Classifier.load(served, verify=False, latency_session=False)
     ref_texts, ref_labels = reference_texts(train, rng)
     ref, ref_of = clf.teach_embeddings(ref_texts), np.array(ref_labels)
-    val = _by_label(validation)
-    val_labels = np.array([label for label, items in val.items() for _ in items])
-    val_vectors = clf.teach_embeddings([t for items in val.values() for t in items])
+    val_texts = [e.text for e in validation]
+    val_labels = np.array([e.label for e in validation])
+    val_vectors = clf.teach_embeddings(val_texts)
     train_by = _by_label(train)
-    counts = np.zeros((len(THRESHOLDS), 4), dtype=np.int64)  # taken right, positives, unseen taken, unseen
-    unseen = val_labels == "out_of_scope"
-    for label in sorted(set(val) - {"out_of_scope"}):
-        taught = clf.teach_embeddings(rng.sample(train_by[label], min(SIMULATED_EXAMPLES, len(train_by[label]))))
-        best, near = decide(val_vectors, taught, ReferenceSet(ref[ref_of != label], []))
-        positive = val_labels == label
-        for i, th in enumerate(THRESHOLDS):
-            taken = (best >= th) & (best > near)
-            counts[i] += [(taken & positive).sum(), positive.sum(), (taken & unseen).sum(), unseen.sum()]
-    rates = counts[:, 2] / np.maximum(counts[:, 3], 1)
-    i = next((i for i, rate in enumerate(rates) if rate <= MAX_FALSE_ACCEPTS), len(THRESHOLDS) - 1)
-    fields = {
-        "output": TEACH_OUTPUT,
-        "threshold": float(THRESHOLDS[i]),
-        "reference": len(ref_texts),
-        "simulated": {
-            "labels": len(set(val) - {"out_of_scope"}),
-            "examples": SIMULATED_EXAMPLES,
+    labels = sorted(set(val_labels) - {"out_of_scope"})
+    groups = []
+    for _ in range(GROUPINGS):
+        order = rng.sample(labels, len(labels))
+        groups += [order[i : i + GROUP_SIZE] for i in range(0, len(order), GROUP_SIZE)]
+    korean = np.array([is_hangul(t) for t in val_texts])
+    thresholds, simulated = {}, {}
+    for language, mask in (("en", ~korean), ("ko", korean)):
+        counts = _simulate(clf, groups, train_by, ref, ref_of, val_vectors[mask], val_labels[mask], random.Random(SEED))
+        rates = counts[:, 2] / np.maximum(counts[:, 3], 1)
+        i = next((i for i, rate in enumerate(rates) if rate <= MAX_FALSE_ACCEPTS), len(THRESHOLDS) - 1)
+        thresholds[language] = float(THRESHOLDS[i])
+        simulated[language] = {
             "recall": round(float(counts[i, 0] / max(counts[i, 1], 1)), 4),
             "unseen_out_of_scope_taken": round(float(rates[i]), 4),
-        },
+        }
+    fields = {
+        "output": TEACH_OUTPUT,
+        "threshold": thresholds,
+        "reference": len(ref_texts),
+        "simulated": {"labels_at_once": GROUP_SIZE, "examples": SIMULATED_EN + SIMULATED_KO, **simulated},
     }
     return fields, {"vectors": ref.astype(np.float16), "labels": np.array(ref_labels)}

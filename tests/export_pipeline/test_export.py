@@ -102,8 +102,10 @@ def test_default_manifest_records_what_a_board_needs(default_bundle: Path) -> No
     assert m["eval"]["polarity_flips"] == []
     # What a board needs to be taught new labels (docs/teaching.md): the output, the reference, a threshold.
     t = m["teaching"]
-    assert t["output"] == "teach_embedding" and 0.3 <= t["threshold"] < 0.95 and t["reference"] >= 13 * 40
-    assert t["simulated"]["unseen_out_of_scope_taken"] <= 0.02
+    assert t["output"] == "teach_embedding" and t["reference"] >= 13 * 40
+    for language in ("en", "ko"):  # a threshold per language, each letting in at most 2 % of unseen chatter
+        assert 0.3 <= t["threshold"][language] < 0.975
+        assert t["simulated"][language]["unseen_out_of_scope_taken"] <= 0.02
     ev = m["eval"]
     for key in ("source", "examples", "accuracy_fp32", "accuracy_int8", "agreement", "size_fp32", "size_int8"):
         assert ev[key] is not None, key

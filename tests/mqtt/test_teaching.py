@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import subprocess
 import sys
 import time
@@ -62,10 +63,11 @@ def unit_rows(*rows) -> np.ndarray:
 
 
 def test_a_taught_label_wins_only_above_the_threshold_and_nearer_than_the_bundles_own_examples():
-    teaching = Teaching(0.8, ReferenceSet(unit_rows([0, 1, 0]), ["lights_on"]))
+    teaching = Teaching({"en": 0.8, "ko": 0.999}, ReferenceSet(unit_rows([0, 1, 0]), ["lights_on"]))
     taught = TaughtSet(["blinds_close"], unit_rows([1, 0, 0]), unit_rows([1, 0, 1]), teaching)
     x = unit_rows([1, 0.1, 0], [0.1, 1, 0], [1, 1, 0], [1, 0, 0.9])
-    assert [m and m[0] for m in taught.match(x)] == ["blinds_close", None, None, None]
+    assert [m and m[0] for m in taught.match(x, [False] * 4)] == ["blinds_close", None, None, None]
+    assert taught.match(x[:1], [True]) == [None]  # Korean text: its own, higher threshold
 
 
 def test_english_examples_get_negations_korean_ones_rely_on_the_bundles():
@@ -125,7 +127,7 @@ def taught_model(default_bundle, tmp_path_factory):
 def test_a_taught_label_is_recognised_in_other_words_and_what_the_bundle_knows_stays(taught_model):
     texts = [
         "pull the blinds down please",
-        "안방 블라인드 내려",
+        "거실 블라인드 좀 닫아줘",
         "turn on the kitchen lights",
         "set a timer for ten minutes",
         "don't close the blinds",
@@ -174,30 +176,33 @@ def test_the_cli_teaches_lists_classifies_with_and_forgets(default_bundle, tmp_p
 
 # ---- over MQTT ----------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_teaching_over_mqtt_takes_effect_at_once_survives_a_restart_and_reaches_discovery(default_bundle, tmp_path):
+def test_teaching_over_mqtt_takes_effect_within_a_second_survives_sigkill_and_reaches_discovery(
+    default_bundle, tmp_path
+):
     broker = Mosquitto(tmp_path).start()
     state = tmp_path / "state-teach"
     bus = Collector(broker.url, ["edge-app/teach/#", "homeassistant/#"])
     serve = Serve(default_bundle, broker.url, state, "teach", "--ha-discovery").start()
     try:
         assert bus.wait_status("edge-app/teach", "online"), serve.output()
+        sent = time.monotonic()
         bus.publish(
             "edge-app/teach/cmd/teach", json.dumps({"id": "t1", "teach": {"label": "blinds_close", "examples": BLINDS}})
         )
         assert bus.wait_for(lambda: bus.json("edge-app/teach/cmd/result"), 30), serve.output()
+        answered = time.monotonic() - sent  # the label is in effect once the answer is sent
         assert bus.json("edge-app/teach/cmd/result")[0]["ok"] is True
-        taught_at = time.monotonic()
         bus.publish("edge-app/teach/classify", json.dumps({"id": "c1", "text": "pull the blinds down please"}))
         assert bus.wait_for(lambda: bus.json("edge-app/teach/result"), 30)
-        assert time.monotonic() - taught_at < 5
         assert bus.json("edge-app/teach/result")[0]["label"] == "blinds_close"
+        assert answered < 1.0, f"the teach command took {answered:.2f} s to take effect"
 
         def event_types():
             configs = [json.loads(p) for p in bus.payloads("homeassistant/event/edge_app_teach/command/config") if p]
             return configs[-1]["event_types"] if configs else []
 
         assert bus.wait_for(lambda: "blinds_close" in event_types(), 30), event_types()
-        assert serve.stop() == 0
+        serve.stop(signal.SIGKILL)  # no clean shutdown: taught.json was already on disk
         serve = Serve(default_bundle, broker.url, state, "teach").start()
         assert bus.wait_for(lambda: "taught labels in effect" in serve.output(), 60), serve.output()
         bus.publish("edge-app/teach/classify", json.dumps({"id": "c2", "text": "shut the shades"}))
@@ -244,10 +249,12 @@ def test_with_trusted_keys_only_signed_teach_commands_are_obeyed(bundle_copy, tm
 
 
 def test_the_default_bundle_learns_the_hand_written_hold_out(default_bundle):
-    """A floor under what docs/teaching.md reports (32/36, 12/12, 3/12): the recipe must not lose it."""
+    """A floor under what docs/teaching.md reports (18/36 recognised, 0/12 chatter taken, 0.92 of unrelated
+    texts still refused): the recipe must not lose it."""
     from export.teach_report import report
 
     r = report(default_bundle)
-    assert r["taught_recognised"] >= 29 and r["taught_wrong_label"] <= 2, r["misses"]
+    assert r["taught_recognised"] >= 16 and r["taught_wrong_label"] <= 2, r["misses"]
     assert r["known_kept"] == r["known_texts"], r["misses"]
-    assert r["chatter_taken"] <= 4, r["misses"]
+    assert r["chatter_taken"] <= 1, r["misses"]
+    assert r["out_of_scope_before"] >= 0.9 and r["unrelated_out_of_scope_after"] >= 0.9, r
