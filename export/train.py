@@ -15,6 +15,7 @@ Both keep the default recipe's distillation to the frozen 12-layer e5 (`Recipe`)
 from __future__ import annotations
 
 import json
+import math
 import random
 import tempfile
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ DEFAULT_PER_OWN, DEFAULT_MIN = 2, 256
 POOL_PER_OWN, POOL_MIN = 4, 1200
 # --base none: our out-of-scope examples per own one, per epoch, and in validation and evaluation.
 OUT_OF_SCOPE_PER_OWN, OUT_OF_SCOPE_MIN, OUT_OF_SCOPE_EVAL = 1, 64, 200
+OWN_SHARE = 1 / 3  # of each epoch at least, the user's examples repeated where they are few
 NAME = "edge-intents-own"
 
 
@@ -72,11 +74,15 @@ class OwnData:
 
 
 class MixPlan:
-    """Each epoch: every own example (the first `own` indices) and a fresh draw of `draw` from the rest."""
+    """Each epoch: every own example (the first `own` indices), repeated until they make at least
+    OWN_SHARE of it (a few examples an intent must not drown in the default data), and a fresh draw of
+    `draw` from the rest."""
 
     def __init__(self, own: int, total: int, draw: int):
-        self.own, self.rest, self.draw = list(range(own)), list(range(own, total)), min(draw, total - own)
-        self.size = own + self.draw
+        self.rest, self.draw = list(range(own, total)), min(draw, total - own)
+        repeats = max(1, math.ceil(self.draw * OWN_SHARE / ((1 - OWN_SHARE) * max(own, 1))))
+        self.own = list(range(own)) * repeats
+        self.size = len(self.own) + self.draw
 
     def order(self, generator: random.Random) -> list[int]:
         """One epoch's indices into the training examples, shuffled."""
