@@ -232,6 +232,14 @@ def test_mix_plan_takes_every_own_example_and_a_fresh_draw_each_epoch():
     assert set(first) != set(second)
 
 
+def test_a_few_own_examples_are_repeated_to_a_third_of_each_epoch():
+    plan = MixPlan(own=3, total=100, draw=60)
+    order = plan.order(random.Random(0))
+    own = [i for i in order if i < 3]
+    assert len(order) == plan.size and len(own) >= len(order) / 3 - 1
+    assert {i: own.count(i) for i in range(3)} == {0: 10, 1: 10, 2: 10}  # each as often as the others
+
+
 def test_extended_heads_keep_the_known_rows(tmp_path: Path):
     torch = pytest.importorskip("torch")
     from transformers import BertConfig
