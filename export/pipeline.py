@@ -477,11 +477,14 @@ def _fit_teaching(opts: ExportOptions, served: Path, fp32: Path, steps: Steps) -
                 },
             )
         sim = fields["simulated"]
+        measured = "; ".join(
+            f"{lang}: recall {sim[lang]['recall']}, unseen out-of-scope texts taken {sim[lang]['unseen_out_of_scope_taken']}"
+            for lang in ("en", "ko")
+            if lang in sim
+        )
         steps.info(
             f"taught-label thresholds {fields['threshold']}: the labels taught as new, {sim['labels_at_once']} at "
-            f"a time with {sim['examples']} examples each; recall en {sim['en']['recall']}, ko {sim['ko']['recall']}; "
-            f"unseen out-of-scope texts taken en {sim['en']['unseen_out_of_scope_taken']}, "
-            f"ko {sim['ko']['unseen_out_of_scope_taken']}"
+            f"a time with {sim['examples']} examples each ({measured})"
         )
 
 

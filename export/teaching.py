@@ -124,7 +124,8 @@ def _simulate(
         taught, taught_of = clf.teach_embeddings([t for _, t in rows]), np.array([label for label, _ in rows])
         sims = val_vectors @ taught.T
         best, answer = sims.max(axis=1), taught_of[sims.argmax(axis=1)]
-        near = (val_vectors @ ref[~np.isin(ref_of, group)].T).max(axis=1)
+        others = ref[~np.isin(ref_of, group)]  # empty when the group is every label the bundle has
+        near = (val_vectors @ others.T).max(axis=1) if len(others) else np.full(len(val_vectors), -1.0)
         positive = np.isin(val_labels, group)
         for i, th in enumerate(THRESHOLDS):
             taken = (best >= th) & (best > near)
@@ -156,13 +157,17 @@ def fit(served: Path, train: list[Example], validation: list[Example]) -> tuple[
     thresholds, simulated = {}, {}
     for language, mask in (("en", ~korean), ("ko", korean)):
         counts = _simulate(clf, groups, train_by, ref, ref_of, val_vectors[mask], val_labels[mask], random.Random(SEED))
-        rates = counts[:, 2] / np.maximum(counts[:, 3], 1)
+        if counts[0, 3] == 0:  # no out-of-scope text in this language to measure on: the other's threshold
+            continue
+        rates = counts[:, 2] / counts[:, 3]
         i = next((i for i, rate in enumerate(rates) if rate <= MAX_FALSE_ACCEPTS), len(THRESHOLDS) - 1)
         thresholds[language] = float(THRESHOLDS[i])
         simulated[language] = {
             "recall": round(float(counts[i, 0] / max(counts[i, 1], 1)), 4),
             "unseen_out_of_scope_taken": round(float(rates[i]), 4),
         }
+    strictest = max(thresholds.values(), default=float(THRESHOLDS[-1]))
+    thresholds = {language: thresholds.get(language, strictest) for language in ("en", "ko")}
     fields = {
         "output": TEACH_OUTPUT,
         "threshold": thresholds,

@@ -41,7 +41,7 @@ DEFAULT_PER_OWN, DEFAULT_MIN = 2, 256
 POOL_PER_OWN, POOL_MIN = 4, 1200
 # --base none: our out-of-scope examples per own one, per epoch, and in validation and evaluation.
 OUT_OF_SCOPE_PER_OWN, OUT_OF_SCOPE_MIN, OUT_OF_SCOPE_EVAL = 1, 64, 200
-OWN_SHARE = 1 / 3  # of each epoch at least, the user's examples repeated where they are few
+OWN_SHARE = 1 / 3  # --base default: of each epoch at least, the user's examples repeated where they are few
 NAME = "edge-intents-own"
 
 
@@ -74,13 +74,13 @@ class OwnData:
 
 
 class MixPlan:
-    """Each epoch: every own example (the first `own` indices), repeated until they make at least
-    OWN_SHARE of it (a few examples an intent must not drown in the default data), and a fresh draw of
-    `draw` from the rest."""
+    """Each epoch: every own example (the first `own` indices), repeated until they make at least `share`
+    of it (with --base default: a few examples an intent must not drown in the default data), and a fresh
+    draw of `draw` from the rest."""
 
-    def __init__(self, own: int, total: int, draw: int):
+    def __init__(self, own: int, total: int, draw: int, share: float = 0.0):
         self.rest, self.draw = list(range(own, total)), min(draw, total - own)
-        repeats = max(1, math.ceil(self.draw * OWN_SHARE / ((1 - OWN_SHARE) * max(own, 1))))
+        repeats = max(1, math.ceil(self.draw * share / ((1 - share) * max(own, 1))))
         self.own = list(range(own)) * repeats
         self.size = len(self.own) + self.draw
 
@@ -153,7 +153,7 @@ def training_set(own: OwnData, base: str, seed: int) -> TrainingSet:
     if base == "default":
         default = _unclaimed(load_many(DEFAULT_TRAIN_FILES), theirs, own.warnings)
         pool = rng.sample(default, min(len(default), max(POOL_MIN, POOL_PER_OWN * n)))
-        plan = MixPlan(n, n + len(pool), max(DEFAULT_MIN, DEFAULT_PER_OWN * n))
+        plan = MixPlan(n, n + len(pool), max(DEFAULT_MIN, DEFAULT_PER_OWN * n), OWN_SHARE)
         return TrainingSet(
             own.train + pool,
             plan,

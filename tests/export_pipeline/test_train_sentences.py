@@ -233,7 +233,7 @@ def test_mix_plan_takes_every_own_example_and_a_fresh_draw_each_epoch():
 
 
 def test_a_few_own_examples_are_repeated_to_a_third_of_each_epoch():
-    plan = MixPlan(own=3, total=100, draw=60)
+    plan = MixPlan(own=3, total=100, draw=60, share=1 / 3)
     order = plan.order(random.Random(0))
     own = [i for i in order if i < 3]
     assert len(order) == plan.size and len(own) >= len(order) / 3 - 1
