@@ -200,17 +200,20 @@ class ModelUpdater:
             self._answer(_peek_id(payload), "error", f"unexpected error: {exc}")
 
     def _run(self, command: Command) -> None:
+        """Carry out one command, then answer it: the busy lock is free before the answer leaves, so a
+        client that sends its next command on the answer never meets "busy"."""
         try:
             log.info("model %s requested%s", command.action, f": {command.location}" if command.location else "")
             result = self.rollback() if command.action == "rollback" else self.update(command)
-            self._answer(command.id, result.pop("status"), None, result)
+            answer: tuple[str, str | None, dict | None] = (result.pop("status"), None, result)
         except EdgeAppError as exc:  # UpdateRefused, BundleError, FetchRefused, ConfigError: all name the cause
-            self._answer(command.id, "refused", str(exc))
+            answer = ("refused", str(exc), None)
         except Exception as exc:  # never let an update take the service down
             log.exception("model update failed")
-            self._answer(command.id, "error", f"unexpected error: {exc}")
+            answer = ("error", f"unexpected error: {exc}", None)
         finally:
             self._busy.release()
+        self._answer(command.id, *answer)
 
     def _answer(self, cmd_id: Any, status: str, reason: str | None, extra: dict | None = None) -> None:
         """Publish the one answer a command gets; a failure to answer is logged, never raised."""
