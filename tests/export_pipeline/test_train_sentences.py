@@ -336,7 +336,9 @@ def test_train_base_none_end_to_end(tmp_path: Path, capsys):
     assert clf.bundle.manifest["trained_from"]["base"] == "none"
     predictions = clf.classify(list(UNSEEN), top_k=1)
     got = {text: p.label for text, p in zip(UNSEEN, predictions)}
-    assert got["please brew a latte for me"] == "coffee_make" and got["open up the kitchen blinds please"] == "blinds_open"
+    assert (
+        got["please brew a latte for me"] == "coffee_make" and got["open up the kitchen blinds please"] == "blinds_open"
+    )
     # Borderline between runs (the expansion's order follows Python's hash seed): right, or refused; never
     # another action.
     assert got["lock the back door now"] in ("door_lock", "out_of_scope"), got
