@@ -18,8 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .classifier import Classifier
 from .errors import BundleError, ConfigError, EdgeAppError
 from .model import Model
+from .signing import load_signing_key
 from .teaching import TaughtStore, build
 
 log = logging.getLogger(__name__)
@@ -76,9 +78,11 @@ class Teacher:
         """`current`: the model in use, or None (the CLI without --bundle: only the examples are stored)."""
         self.store = TaughtStore(state_dir)
         self.current = current
+        self.applied = self.store.stamp()  # the file as last applied (or as found): the watcher's reference
 
     def apply(self, classifier: Model) -> None:
         """Give `classifier` the stored taught labels (vectors computed with its own bundle)."""
+        self.applied = self.store.stamp()  # before reading: a write after it is applied again, not missed
         labels = self.store.load()
         embed = classifier.teach_embeddings if classifier.teaching is not None else None
         classifier.taught = build(embed, classifier.teaching, labels)
@@ -168,18 +172,11 @@ class TeachRoute:
 
 
 class TaughtWatcher:
-    """Re-applies the stored labels when `taught.json` changes under a running service (the CLI)."""
+    """Re-applies the stored labels when `taught.json` changes under a running service (the CLI); a change
+    its teacher applied itself (an MQTT command) is not applied twice."""
 
     def __init__(self, teacher: Teacher, stop: threading.Event, on_change: Callable[[], None], interval: float = 0.5):
         self.teacher, self.stop, self.on_change, self.interval = teacher, stop, on_change, interval
-        self._seen = self._stamp()
-
-    def _stamp(self) -> tuple[int, int] | None:
-        try:
-            st = self.teacher.store.path.stat()
-            return st.st_mtime_ns, st.st_size
-        except OSError:
-            return None
 
     def start(self) -> TaughtWatcher:
         threading.Thread(target=self._loop, name="taught-watcher", daemon=True).start()
@@ -187,10 +184,8 @@ class TaughtWatcher:
 
     def _loop(self) -> None:
         while not self.stop.wait(self.interval):
-            stamp = self._stamp()
-            if stamp == self._seen:
+            if self.teacher.store.stamp() == self.teacher.applied:
                 continue
-            self._seen = stamp
             try:
                 self.teacher.apply(self.teacher.current())
                 self.on_change()
@@ -247,19 +242,11 @@ def _read_file(path: Path) -> dict[str, list[str]]:
 def run_teach(args: argparse.Namespace) -> int:
     commands = _requests(args)
     if args.print_command:
-        key = None
-        if args.sign_key:
-            from .signing import load_signing_key
-
-            key = load_signing_key(args.sign_key)
+        key = load_signing_key(args.sign_key) if args.sign_key else None
         for command in commands:
             print(json.dumps(sign_command(command, key) if key else command, ensure_ascii=False))
         return 0
-    classifier = None
-    if args.bundle:
-        from .classifier import Classifier
-
-        classifier = Classifier.load(args.bundle, latency_session=False)
+    classifier = Classifier.load(args.bundle, latency_session=False) if args.bundle else None
     teacher = Teacher(args.state_dir, lambda: classifier)
     for command in commands:
         print(json.dumps(teacher.run(command), ensure_ascii=False))

@@ -48,13 +48,6 @@ class ReferenceSet:
     labels: list[str]
 
 
-def decide(x: np.ndarray, taught: np.ndarray, reference: ReferenceSet) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of `x`: the best similarity to a taught example and to any reference example."""
-    best = (x @ taught.T).max(axis=1) if len(taught) else np.full(len(x), -1.0, dtype=np.float32)
-    near = (x @ reference.vectors.T).max(axis=1) if len(reference.vectors) else np.full(len(x), -1.0)
-    return best, near
-
-
 @dataclass
 class Teaching:
     """What a bundle carries for teaching: a threshold per language and its own reference examples."""
@@ -149,6 +142,14 @@ class TaughtStore:
 
     def __init__(self, state_dir: str | os.PathLike[str]):
         self.path = Path(state_dir) / STATE_FILE
+
+    def stamp(self) -> tuple[int, int] | None:
+        """The file's modification time and size: what a change to it changes (None: no file yet)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
 
     def load(self) -> dict[str, dict[str, Any]]:
         """label -> {"examples": [...], "taught_at": ISO time}; {} when nothing was taught."""

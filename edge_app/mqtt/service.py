@@ -66,6 +66,7 @@ class Service:
         self.protocol = protocol
         self.bus: Bus | NoBus | None = None
         self.assist: AssistService | None = None  # the Wyoming service (edge_app.assist), when assist.wyoming is set
+        self.teacher: Teacher | None = None  # the taught labels' keeper, made in start()
         self.pipeline: ClassifyPipeline | None = None
         self.watchdog: Watchdog | None = None
 
@@ -92,6 +93,8 @@ class Service:
         pipeline = self.pipeline = ClassifyPipeline(
             self.cfg, self.topics, bus, self.metrics, self.classifier, self.stop_event
         )
+        # One teacher for the MQTT command and the file watcher: a change one applies, the other skips.
+        self.teacher = Teacher(self.cfg.state_dir, pipeline.current)
         checks = {"batch worker": lambda: pipeline.worker_alive}
         if isinstance(bus, Bus):
             self._wire_mqtt(bus, pipeline)
@@ -100,7 +103,7 @@ class Service:
         if isinstance(bus, Bus):
             bus.start()
             threading.Thread(target=self._metrics_loop, name="metrics", daemon=True).start()
-        TaughtWatcher(Teacher(self.cfg.state_dir, pipeline.current), self.stop_event, self._taught_changed).start()
+        TaughtWatcher(self.teacher, self.stop_event, self._taught_changed).start()
         if self.cfg.assist.wyoming:
             assist = self.assist = start_assist(self.cfg, pipeline)
             checks["Wyoming service"] = lambda: assist.alive
@@ -130,7 +133,7 @@ class Service:
         for topic_filter, subscription in zip(self.topics.inputs, self.topics.subscriptions(shared=True)):
             bus.routes.add(topic_filter, pipeline.handle, self.cfg.mqtt.qos, subscription)
         teach = TeachRoute(
-            Teacher(self.cfg.state_dir, pipeline.current),
+            self.teacher,
             lambda obj: bus.publish_json(self.topics.cmd_result, obj),
             trusted_keys(self.cfg),
             self._taught_changed,

@@ -21,6 +21,7 @@ from edge_app.errors import ConfigError
 from edge_app.signing import generate, load_signing_key, load_trusted_keys
 from edge_app.teach import Teacher, canonical, parse_command, sign_command, verify_command
 from edge_app.teaching import MAX_EXAMPLES, ReferenceSet, TaughtSet, TaughtStore, Teaching, negations
+from helpers.fakes import FakeClassifier
 from helpers.mqtt import Collector, Mosquitto, Serve
 
 BLINDS = [
@@ -86,6 +87,15 @@ def test_signed_commands_verify_and_any_change_breaks_them(tmp_path):
     tampered = {**command, "teach": {"label": "blinds_close", "examples": ["open the door"]}}
     with pytest.raises(ConfigError, match="refused"):
         verify_command(tampered, trusted)
+
+
+def test_the_watcher_skips_a_change_its_teacher_applied_and_takes_one_made_beside_it(tmp_path):
+    teacher = Teacher(tmp_path, lambda: None)  # the CLI without a model: stored, not applied
+    assert teacher.applied is None
+    teacher.run({"teach": {"label": "blinds_close", "examples": BLINDS}})
+    assert teacher.store.stamp() != teacher.applied  # a running service's watcher applies it
+    teacher.apply(FakeClassifier())
+    assert teacher.store.stamp() == teacher.applied  # applied once: the watcher leaves it
 
 
 @given(
