@@ -192,12 +192,16 @@ class Classifier:
                 outputs = self._call(enc, rows)
                 probs, scores = self._probabilities(outputs)
                 tag_ids = outputs[SLOT_OUTPUT].argmax(axis=-1) if SLOT_OUTPUT in outputs else None
-                taught, learnt = self.taught, None
+                preds = [
+                    self._predict(probs[k], float(scores[k]), enc.lengths[row], enc.truncated[row], top_k)
+                    for k, row in enumerate(rows)
+                ]
+                taught, learnt = self.taught, [None] * len(rows)
                 if taught is not None and TEACH_OUTPUT in outputs:
-                    learnt = taught.match(outputs[TEACH_OUTPUT], [is_hangul(enc.texts[row].original) for row in rows])
-                for k, row in enumerate(rows):
-                    pred = self._predict(probs[k], float(scores[k]), enc.lengths[row], enc.truncated[row], top_k)
-                    if learnt is not None and learnt[k] is not None:
+                    korean = [is_hangul(enc.texts[row].original) for row in rows]
+                    learnt = taught.match(outputs[TEACH_OUTPUT], korean, [p.label == OUT_OF_SCOPE for p in preds])
+                for k, (row, pred) in enumerate(zip(rows, preds)):
+                    if learnt[k] is not None:
                         _take_taught(pred, *learnt[k])
                     elif tag_ids is not None:
                         self._add_slots(pred, enc.texts[row], tag_ids[k], enc.encodings[row])
@@ -231,7 +235,8 @@ class Classifier:
         return self.labels + (taught.names if taught is not None else [])
 
     def teach_embeddings(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit `teach_embedding` vectors of `texts`, rows in input order (what teaching compares)."""
+        """Unit `teach_embedding` vectors of `texts`, rows in input order; `Teaching.vectors` maps them
+        into the space taught labels are compared in."""
         names = [o.name for o in self.session.get_outputs() if o.name != SLOT_OUTPUT]
         if TEACH_OUTPUT not in names:
             raise BundleError(

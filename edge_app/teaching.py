@@ -1,11 +1,12 @@
 """Labels taught on the board from a few examples, without torch: nearest neighbours over the
-bundle's `teach_embedding` output, applied after the bundle's own head.
+bundle's `teach_embedding` output, whitened with the bundle's `teaching.npz`, applied after the
+bundle's own head.
 
-A text takes a taught label when its closest taught example is at least the bundle's threshold
-similar (cosine) AND closer than every reference example of the bundle's own labels (shipped in
-`teaching.npz`) and every negation of a taught example: what the bundle already knows stays its
-own, and "don't close the blinds" is not "close the blinds". Examples live in the state dir
-(`taught.json`); their vectors are recomputed whenever the bundle changes.
+A text takes a taught label when the bundle itself answers `out_of_scope` (what it already knows
+stays its own) AND its closest taught example is at least the bundle's threshold similar (cosine)
+AND closer than every negation and opposite action of that label's examples ("don't close the
+blinds" and "open the blinds" are not blinds_close). Examples live in the state dir (`taught.json`);
+their vectors are recomputed whenever the bundle changes.
 """
 
 from __future__ import annotations
@@ -26,13 +27,22 @@ from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 TEACH_OUTPUT = "teach_embedding"
-REFERENCE_FILE = "teaching.npz"
+TEACHING_FILE = "teaching.npz"
 STATE_FILE = "taught.json"
 LABEL_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
 MAX_LABELS = 32
 MAX_EXAMPLES = 20  # per label
 MAX_EXAMPLE_CHARS = 200
 NEGATIONS_EN = ("don't {}", "do not {}")
+# Opposite actions: an example with one of these words also yields its opposite, which the label must
+# be nearer than ("unlock the door" is not door_lock, "블라인드 올려줘" is not blinds_close).
+OPPOSITES_EN = {
+    "on": "off", "off": "on", "open": "close", "close": "open", "lock": "unlock", "unlock": "lock",
+    "up": "down", "down": "up", "raise": "lower", "lower": "raise", "start": "stop", "stop": "start",
+    "shut": "open", "draw": "open",
+}  # fmt: skip
+OPPOSITES_KO = {"켜": "꺼", "꺼": "켜", "열어": "닫아", "닫아": "열어", "잠가": "열어", "올려": "내려", "내려": "올려"}
+_EN_WORD = re.compile(r"[a-z]+")
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -41,69 +51,93 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class ReferenceSet:
-    """Unit vectors of examples the taught labels must not take from, with their labels."""
+class Space:
+    """Where taught examples are compared: (unit(x) - mean) @ projection, then unit length. Whitening
+    spreads apart the sentences that all sit in the raw output's few dominant directions."""
 
-    vectors: np.ndarray
-    labels: list[str]
+    mean: np.ndarray  # (hidden,)
+    projection: np.ndarray  # (hidden, dims)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return unit((unit(x) - self.mean) @ self.projection)
 
 
 @dataclass
 class Teaching:
-    """What a bundle carries for teaching: a threshold per language and its own reference examples."""
+    """What a bundle carries for teaching: a threshold per language and the space compared in."""
 
     threshold: dict[str, float]  # "en", "ko": by the language of the text asked about
-    reference: ReferenceSet
+    space: Space | None = None  # None: plain cosine of the raw output (bundles exported before whitening)
 
     def threshold_for(self, korean: bool) -> float:
         return self.threshold["ko" if korean else "en"]
 
+    def vectors(self, x: np.ndarray) -> np.ndarray:
+        """Unit vectors of raw `teach_embedding` rows, in the space taught labels are compared in."""
+        return self.space(x) if self.space is not None else unit(x)
+
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], folder: Path) -> Teaching | None:
         fields = manifest.get("teaching")
-        if not fields or not (folder / REFERENCE_FILE).is_file():
+        if not fields or not (folder / TEACHING_FILE).is_file():
             return None
-        with np.load(folder / REFERENCE_FILE) as data:
-            labels = [str(v) for v in data["labels"]]
-            keep = np.array([label != "out_of_scope" for label in labels], dtype=bool)  # what users teach
-            reference = ReferenceSet(unit(data["vectors"][keep]), [lb for lb, k in zip(labels, keep) if k])
+        with np.load(folder / TEACHING_FILE) as data:
+            space = Space(data["mean"], data["projection"]) if "projection" in data.files else None
         given = fields["threshold"]
         threshold = {k: float(v) for k, v in given.items()} if isinstance(given, dict) else {"en": given, "ko": given}
-        return cls({"en": float(threshold["en"]), "ko": float(threshold["ko"])}, reference)
+        return cls({"en": float(threshold["en"]), "ko": float(threshold["ko"])}, space)
 
 
 @dataclass
 class TaughtSet:
-    """The taught labels in effect for one model: one row per example."""
+    """The taught labels in effect for one model: one row per example, and per label the texts a match
+    must be farther from (negations and opposite actions of its examples)."""
 
     labels: list[str]
     vectors: np.ndarray
-    negatives: np.ndarray  # negations of the examples: never taken as the label itself
+    negatives: np.ndarray
+    negative_labels: list[str]  # the label whose example each negative row was made from
     teaching: Teaching
 
-    def match(self, x: np.ndarray, korean: list[bool]) -> list[tuple[str, float] | None]:
-        """Per row (`korean`: whether its text is Korean): (taught label, similarity) where it wins, else None."""
+    def match(self, x: np.ndarray, korean: list[bool], refused: list[bool]) -> list[tuple[str, float] | None]:
+        """Per row of raw `teach_embedding` output (`korean`: whether its text is Korean; `refused`: whether
+        the bundle's own answer is out_of_scope): (taught label, similarity) where it wins, else None."""
         if not self.labels:
             return [None] * len(x)
-        x = unit(x)
+        x = self.teaching.vectors(x)
         sims = x @ self.vectors.T
         best_i = sims.argmax(axis=1)
         best = sims[np.arange(len(x)), best_i]
-        near = (x @ self.teaching.reference.vectors.T).max(axis=1)
-        if len(self.negatives):
-            near = np.maximum(near, (x @ self.negatives.T).max(axis=1))
-        return [
-            (self.labels[i], float(b)) if b >= self.teaching.threshold_for(k) and b > n else None
-            for i, b, n, k in zip(best_i, best, near, korean)
-        ]
+        against = x @ self.negatives.T if len(self.negatives) else np.zeros((len(x), 0), dtype=np.float32)
+        of = np.array(self.negative_labels)
+        out: list[tuple[str, float] | None] = []
+        for row, (i, b, k, free) in enumerate(zip(best_i, best, korean, refused)):
+            label = self.labels[i]
+            own = against[row, of == label] if len(of) else against[row]  # the label's negations and opposites
+            near = float(own.max()) if own.size else -np.inf
+            out.append((label, float(b)) if free and b >= self.teaching.threshold_for(k) and b > near else None)
+        return out
 
     @property
     def names(self) -> list[str]:
         return sorted(set(self.labels))
 
 
+def opposites(example: str) -> list[str]:
+    """The example with each word of OPPOSITES_EN / OPPOSITES_KO that it holds swapped for its opposite."""
+    text = " ".join(example.lower().split())
+    out = []
+    for word in dict.fromkeys(_EN_WORD.findall(text)):
+        if word in OPPOSITES_EN:
+            out.append(re.sub(rf"\b{word}\b", OPPOSITES_EN[word], text))
+    for stem, other in OPPOSITES_KO.items():
+        if stem in text:
+            out.append(text.replace(stem, other))
+    return out
+
+
 def negations(example: str) -> list[str]:
-    """English negations of a taught command (Korean ones are in the bundle's reference examples)."""
+    """English negations of a taught command (Korean negations the bundle's own head refuses)."""
     if any("\uac00" <= ch <= "\ud7a3" for ch in example):
         return []
     text = example.strip()
@@ -206,7 +240,10 @@ def build(embed, teaching: Teaching | None, labels: dict[str, dict[str, Any]]) -
         )
         return None
     rows = [(name, text) for name, entry in sorted(labels.items()) for text in entry["examples"]]
-    negated = [n for _, text in rows for n in negations(text)]
-    vectors = unit(embed([text for _, text in rows]))
-    negatives = unit(embed(negated)) if negated else np.zeros((0, vectors.shape[1]), dtype=np.float32)
-    return TaughtSet([name for name, _ in rows], vectors, negatives, teaching)
+    examples = {" ".join(text.lower().split()) for _, text in rows}  # never a negative: some label's own example
+    negated = [(name, n) for name, text in rows for n in negations(text) + opposites(text) if n not in examples]
+    vectors = teaching.vectors(embed([text for _, text in rows]))
+    negatives = (
+        teaching.vectors(embed([n for _, n in negated])) if negated else np.zeros((0, vectors.shape[1]), np.float32)
+    )
+    return TaughtSet([name for name, _ in rows], vectors, negatives, [name for name, _ in negated], teaching)

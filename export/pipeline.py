@@ -30,7 +30,7 @@ from edge_app.bundle import EVAL_SAMPLES_FILE, FP16_MODEL_FILE, MODEL_FILE, TOKE
 from edge_app.calibration import EMBEDDING_OUTPUT
 from edge_app.errors import ExportError
 from edge_app.session import DEVICES
-from edge_app.teaching import REFERENCE_FILE
+from edge_app.teaching import TEACHING_FILE
 
 from . import calibrate, teaching
 from .data import DEFAULT_TEST, Example, check_labels, has_slots, load_many, load_minimal_pairs
@@ -459,7 +459,7 @@ def _calibrate(opts: ExportOptions, config: Any, labels: list[str], served: Path
 
 
 def _fit_teaching(opts: ExportOptions, served: Path, fp32: Path, steps: Steps) -> None:
-    """Reference examples and the taught-label threshold (export/teaching.py), from the served model,
+    """The teaching space and the taught-label thresholds (export/teaching.py), from the served model,
     written into both candidate bundles; skipped without train and validation splits or the output."""
     if not (opts.train_file and opts.calibration_file) or "teach_embedding" not in _output_names(served):
         steps.skip("Teaching not offered (needs --train, --validation and a mean-pooled BERT encoder)")
@@ -468,7 +468,7 @@ def _fit_teaching(opts: ExportOptions, served: Path, fp32: Path, steps: Steps) -
     with steps.step(f"Fitting teaching on {len(train)} training and {len(val)} validation examples"):
         fields, arrays = teaching.fit(served, train, val)
         for stage in (served, fp32) if served != fp32 else (served,):
-            np.savez(stage / REFERENCE_FILE, **arrays)
+            np.savez(stage / TEACHING_FILE, **arrays)
             write_manifest(
                 stage,
                 {
@@ -662,8 +662,8 @@ def _write_bundle(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    for name in (MODEL_FILE, TOKENIZER_FILE, STATS_FILE, REFERENCE_FILE):
-        if name in (STATS_FILE, REFERENCE_FILE) and not (stage / name).is_file():
+    for name in (MODEL_FILE, TOKENIZER_FILE, STATS_FILE, TEACHING_FILE):
+        if name in (STATS_FILE, TEACHING_FILE) and not (stage / name).is_file():
             continue
         shutil.copyfile(stage / name, new / name)
     for name, src in (extra_models or {}).items():

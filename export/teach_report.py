@@ -74,9 +74,12 @@ def _unrelated() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.teach_report", description=__doc__.splitlines()[0])
     p.add_argument("--bundle", required=True, help="a bundle exported with teaching (teach_embedding)")
+    p.add_argument(
+        "--set", type=Path, default=HOLDOUT, help=f"the teaching set (default {HOLDOUT.name}; dev.json chose)"
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = p.parse_args(argv)
-    r = report(args.bundle)
+    r = report(args.bundle, args.set)
     print(f"threshold {r['threshold']}")
     print(f"before teaching, the new phrasings answered out_of_scope: {r['out_of_scope_before']}")
     print(f"after teaching: English {r['accuracy_en']}, Korean {r['accuracy_ko']} on new phrasings")

@@ -1,13 +1,11 @@
 """What a bundle carries so a board can be taught new labels from a few examples (edge_app/teaching.py).
 
 - `expose_teach_embedding`: a third graph output, `teach_embedding`: the mean of the real tokens'
-  vectors after a middle layer of the encoder. Fine-tuning for our labels gathers everything else
-  into one corner at the last layer; the middle layers still tell unknown commands apart
-  (docs/own-commands.md has the comparison).
-- `fit`: reference examples of the bundle's own labels (so a taught label never takes what the
-  bundle already knows) and a similarity threshold per language, chosen by teaching the bundle's
-  labels as if they were new, six at a time with 10 examples each, and counting the chatter they
-  would then take.
+  vectors after layer 4 of 6. Fine-tuning for our labels gathers everything else into one corner at
+  the last layer; the layers below still tell unknown commands apart (docs/teaching.md).
+- `fit`: the whitening the board compares in (mean and PCA projection of the bundle's own training
+  texts) and a similarity threshold per language, chosen by teaching the bundle's labels as if they
+  were new, six at a time with 10 examples each, and counting the out-of-scope texts they would take.
 """
 
 from __future__ import annotations
@@ -21,24 +19,26 @@ from typing import Any
 import numpy as np
 
 from edge_app.classifier import Classifier
-from edge_app.teaching import TEACH_OUTPUT
+from edge_app.teaching import TEACH_OUTPUT, Space, Teaching
 from edge_app.text import is_hangul
 
 from .data import Example
 
 log = logging.getLogger(__name__)
-REFERENCE_PER_LABEL = 40
+SPACE_PER_LABEL = 40  # training texts per in-scope label the whitening is fitted on
+SPACE_OUT_OF_SCOPE = 400  # ... and out-of-scope ones
+SPACE_DIMS = 256  # principal directions kept (of 384)
 SIMULATED_EN, SIMULATED_KO = 6, 4  # what a user teaches one label with
 GROUP_SIZE = 6  # labels taught at once: more taught examples, more chances to take chatter
 GROUPINGS = 3
-MAX_FALSE_ACCEPTS = 0.02  # of unseen out-of-scope texts, taken by a simulated taught label
-THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.025), 3)
+MAX_FALSE_ACCEPTS = 0.0125  # of unseen out-of-scope texts the bundle refuses, taken by a simulated taught label
+THRESHOLDS = np.round(np.arange(0.10, 0.96, 0.025), 3)
 SEED = 13
 
 
 def teach_layer(num_layers: int) -> int:
-    """The hidden state read: after the middle layer (3 of 6)."""
-    return max(1, num_layers // 2)
+    """The hidden state read: two thirds up (after layer 4 of 6)."""
+    return max(1, num_layers * 2 // 3)
 
 
 def expose_teach_embedding(onnx_path: Path, layer: int) -> bool:
@@ -86,17 +86,23 @@ def _by_label(examples: list[Example]) -> dict[str, list[str]]:
     return out
 
 
-def reference_texts(train: list[Example], rng: random.Random) -> tuple[list[str], list[str]]:
-    """A fixed sample of the training texts of each in-scope label. Not out_of_scope: what the bundle
-    refuses (blinds, door locks, chatter) is what users teach; the threshold keeps chatter out."""
-    texts, labels = [], []
+def space_texts(train: list[Example], rng: random.Random) -> list[str]:
+    """A fixed sample of the training texts: SPACE_PER_LABEL of each in-scope label and SPACE_OUT_OF_SCOPE
+    out-of-scope ones, so no one label's phrasing dominates the whitening."""
+    texts = []
     for label, items in sorted(_by_label(train).items()):
-        if label == "out_of_scope":
-            continue
-        chosen = rng.sample(items, min(REFERENCE_PER_LABEL, len(items)))
-        texts += chosen
-        labels += [label] * len(chosen)
-    return texts, labels
+        k = SPACE_OUT_OF_SCOPE if label == "out_of_scope" else SPACE_PER_LABEL
+        texts += rng.sample(items, min(k, len(items)))
+    return texts
+
+
+def whitening(vectors: np.ndarray, dims: int = SPACE_DIMS) -> Space:
+    """Mean and the top `dims` principal directions of unit `vectors`, each scaled to unit variance."""
+    mean = vectors.mean(axis=0)
+    values, directions = np.linalg.eigh(np.cov((vectors - mean).T))
+    top = np.argsort(values)[::-1][: min(dims, len(values))]
+    projection = directions[:, top] / np.sqrt(np.maximum(values[top], 1e-12))
+    return Space(mean.astype(np.float32), projection.astype(np.float32))
 
 
 def _examples(items: list[str], rng: random.Random) -> list[str]:
@@ -107,46 +113,51 @@ def _examples(items: list[str], rng: random.Random) -> list[str]:
 
 
 def _simulate(
-    clf: Classifier,
+    embed,
     groups: list[list[str]],
     train_by: dict[str, list[str]],
-    ref: np.ndarray,
-    ref_of: np.ndarray,
     val_vectors: np.ndarray,
     val_labels: np.ndarray,
+    refused: np.ndarray,
     rng: random.Random,
 ) -> np.ndarray:
-    """Per threshold: [taken right, positives, unseen taken, unseen] counts, each group of labels taught at once."""
+    """Per threshold: [taken right, positives, unseen taken, unseen] counts, each group of labels taught at once.
+    Positives are the group's validation texts as if the bundle did not know them; unseen are the
+    out-of-scope texts the bundle itself refuses (only those can a taught label take on the board)."""
     counts = np.zeros((len(THRESHOLDS), 4), dtype=np.int64)
-    unseen = val_labels == "out_of_scope"
+    unseen = (val_labels == "out_of_scope") & refused
     for group in groups:
         rows = [(label, text) for label in group for text in _examples(train_by[label], rng)]
-        taught, taught_of = clf.teach_embeddings([t for _, t in rows]), np.array([label for label, _ in rows])
+        taught, taught_of = embed([t for _, t in rows]), np.array([label for label, _ in rows])
         sims = val_vectors @ taught.T
         best, answer = sims.max(axis=1), taught_of[sims.argmax(axis=1)]
-        others = ref[~np.isin(ref_of, group)]  # empty when the group is every label the bundle has
-        near = (val_vectors @ others.T).max(axis=1) if len(others) else np.full(len(val_vectors), -1.0)
         positive = np.isin(val_labels, group)
         for i, th in enumerate(THRESHOLDS):
-            taken = (best >= th) & (best > near)
+            taken = best >= th
             counts[i] += [(taken & (answer == val_labels)).sum(), positive.sum(), (taken & unseen).sum(), unseen.sum()]
     return counts
 
 
 def fit(served: Path, train: list[Example], validation: list[Example]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The manifest's `teaching` fields and the reference arrays, from the served model's own outputs.
+    """The manifest's `teaching` fields and the whitening arrays, from the served model's own outputs.
 
     The bundle's labels are taught as if new, GROUP_SIZE at a time (6 English and 4 Korean training examples
-    each; their reference examples left out), in GROUPINGS random groupings; the validation split's
-    out-of-scope texts stand for chatter. Per language (of the text asked about), the threshold is the lowest
-    that lets at most MAX_FALSE_ACCEPTS of those texts be taken."""
+    each), in GROUPINGS random groupings; the validation split's out-of-scope texts that the bundle refuses
+    stand for chatter. Per language (of the text asked about), the threshold is the lowest that lets at most
+    MAX_FALSE_ACCEPTS of those texts be taken."""
     rng = random.Random(SEED)
     clf = Classifier.load(served, verify=False, latency_session=False)
-    ref_texts, ref_labels = reference_texts(train, rng)
-    ref, ref_of = clf.teach_embeddings(ref_texts), np.array(ref_labels)
+    fitted = space_texts(train, rng)
+    space = whitening(clf.teach_embeddings(fitted))
+    teaching = Teaching({"en": 1.0, "ko": 1.0}, space)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return teaching.vectors(clf.teach_embeddings(texts))
+
     val_texts = [e.text for e in validation]
     val_labels = np.array([e.label for e in validation])
-    val_vectors = clf.teach_embeddings(val_texts)
+    val_vectors = embed(val_texts)
+    refused = np.array([p.label == "out_of_scope" for p in clf.classify(val_texts, top_k=1)])
     train_by = _by_label(train)
     labels = sorted(set(val_labels) - {"out_of_scope"})
     groups = []
@@ -156,7 +167,9 @@ def fit(served: Path, train: list[Example], validation: list[Example]) -> tuple[
     korean = np.array([is_hangul(t) for t in val_texts])
     thresholds, simulated = {}, {}
     for language, mask in (("en", ~korean), ("ko", korean)):
-        counts = _simulate(clf, groups, train_by, ref, ref_of, val_vectors[mask], val_labels[mask], random.Random(SEED))
+        counts = _simulate(
+            embed, groups, train_by, val_vectors[mask], val_labels[mask], refused[mask], random.Random(SEED)
+        )
         if counts[0, 3] == 0:  # no out-of-scope text in this language to measure on: the other's threshold
             continue
         rates = counts[:, 2] / counts[:, 3]
@@ -171,7 +184,7 @@ def fit(served: Path, train: list[Example], validation: list[Example]) -> tuple[
     fields = {
         "output": TEACH_OUTPUT,
         "threshold": thresholds,
-        "reference": len(ref_texts),
+        "space": {"whitened_dims": int(space.projection.shape[1]), "fitted_on": len(fitted)},
         "simulated": {"labels_at_once": GROUP_SIZE, "examples": SIMULATED_EN + SIMULATED_KO, **simulated},
     }
-    return fields, {"vectors": ref.astype(np.float16), "labels": np.array(ref_labels)}
+    return fields, {"mean": space.mean, "projection": space.projection}

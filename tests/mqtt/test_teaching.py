@@ -20,7 +20,7 @@ from edge_app.classifier import Classifier
 from edge_app.errors import ConfigError
 from edge_app.signing import generate, load_signing_key, load_trusted_keys
 from edge_app.teach import Teacher, canonical, parse_command, sign_command, verify_command
-from edge_app.teaching import MAX_EXAMPLES, ReferenceSet, TaughtSet, TaughtStore, Teaching, negations
+from edge_app.teaching import MAX_EXAMPLES, Space, TaughtSet, TaughtStore, Teaching, negations
 from helpers.fakes import FakeClassifier
 from helpers.mqtt import Collector, Mosquitto, Serve
 
@@ -63,12 +63,23 @@ def unit_rows(*rows) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def test_a_taught_label_wins_only_above_the_threshold_and_nearer_than_the_bundles_own_examples():
-    teaching = Teaching({"en": 0.8, "ko": 0.999}, ReferenceSet(unit_rows([0, 1, 0]), ["lights_on"]))
-    taught = TaughtSet(["blinds_close"], unit_rows([1, 0, 0]), unit_rows([1, 0, 1]), teaching)
-    x = unit_rows([1, 0.1, 0], [0.1, 1, 0], [1, 1, 0], [1, 0, 0.9])
-    assert [m and m[0] for m in taught.match(x, [False] * 4)] == ["blinds_close", None, None, None]
-    assert taught.match(x[:1], [True]) == [None]  # Korean text: its own, higher threshold
+def test_a_taught_label_wins_only_where_the_bundle_refuses_above_the_threshold_and_nearer_than_its_negations():
+    teaching = Teaching({"en": 0.8, "ko": 0.999})
+    taught = TaughtSet(["blinds_close"], unit_rows([1, 0, 0]), unit_rows([1, 0, 1]), ["blinds_close"], teaching)
+    x = unit_rows([1, 0.1, 0], [0.1, 1, 0], [1, 0, 0.9], [1, 0.1, 0])
+    got = taught.match(x, [False] * 4, [True, True, True, False])
+    assert [m and m[0] for m in got] == ["blinds_close", None, None, None]  # the last: the bundle knew it
+    assert taught.match(x[:1], [True], [True]) == [None]  # Korean text: its own, higher threshold
+
+
+def test_the_space_whitens_before_comparing():
+    # Two texts alike only along the direction every text shares are told apart once it is whitened away.
+    space = Space(np.array([0, 0, 1], np.float32), np.diag([1, 1, 0.01]).astype(np.float32))
+    teaching = Teaching({"en": 0.5, "ko": 0.5}, space)
+    taught = TaughtSet(["a"], teaching.vectors(unit_rows([1, 0, 5])), np.zeros((0, 3), np.float32), [], teaching)
+    assert unit_rows([1, 0, 5]) @ unit_rows([0, 1, 5]).T > 0.9  # raw: nearly the same vector
+    assert taught.match(unit_rows([0, 1, 5]), [False], [True]) == [None]
+    assert taught.match(unit_rows([1, 0.1, 5]), [False], [True])[0][0] == "a"
 
 
 def test_english_examples_get_negations_korean_ones_rely_on_the_bundles():
@@ -136,18 +147,20 @@ def taught_model(default_bundle, tmp_path_factory):
 
 def test_a_taught_label_is_recognised_in_other_words_and_what_the_bundle_knows_stays(taught_model):
     texts = [
-        "pull the blinds down please",
+        "close the blinds in the kitchen",
         "거실 블라인드 좀 닫아줘",
         "turn on the kitchen lights",
         "set a timer for ten minutes",
         "don't close the blinds",
+        "raise the blinds",
+        "블라인드 올려줘",
     ]
     got = [(p.label, p.taught) for p in taught_model.classify(texts)]
     assert got[:2] == [("blinds_close", True)] * 2
     assert got[2:4] == [("lights_on", False), ("timer_set", False)]
-    assert got[4] == ("out_of_scope", False)
+    assert got[4:] == [("out_of_scope", False)] * 3  # its negation and its opposite action are not it
     assert "blinds_close" in taught_model.all_labels
-    assert taught_model.classify(["pull the blinds down please"])[0].to_dict()["taught"] is True
+    assert taught_model.classify(["close the blinds in the kitchen"])[0].to_dict()["taught"] is True
 
 
 def test_a_bundle_change_recomputes_the_labels_and_an_untaughtable_bundle_drops_them(
@@ -160,7 +173,7 @@ def test_a_bundle_change_recomputes_the_labels_and_an_untaughtable_bundle_drops_
     sign_bundle(bundle_copy, load_signing_key(keys / "signing.key"))  # another bundle (new sha256), same model
     other = Classifier.load(bundle_copy, verify=False)
     Teacher(tmp_path, lambda: other).apply(other)
-    assert other.classify(["pull the blinds down please"])[0].label == "blinds_close"
+    assert other.classify(["close the blinds in the kitchen"])[0].label == "blinds_close"
     assert "taught labels in effect" in caplog.text and other.bundle.sha256[:12] in caplog.text
     other.teaching = None  # a bundle exported before teaching existed
     Teacher(tmp_path, lambda: other).apply(other)
@@ -176,7 +189,7 @@ def test_the_cli_teaches_lists_classifies_with_and_forgets(default_bundle, tmp_p
     taught = run_cli("teach", "--bundle", str(default_bundle), "--state-dir", state, "--label", "blinds_close", *BLINDS)
     assert taught.returncode == 0, taught.stderr
     assert json.loads(taught.stdout)["taught"]["blinds_close"]["examples"] == len(BLINDS)
-    result = run_cli("classify", "--bundle", str(default_bundle), "--state-dir", state, "pull the blinds down please")
+    result = run_cli("classify", "--bundle", str(default_bundle), "--state-dir", state, "close the blinds in the kitchen")
     assert json.loads(result.stdout)["label"] == "blinds_close" and json.loads(result.stdout)["taught"] is True
     assert "blinds_close" in run_cli("teach", "--state-dir", state, "--list").stdout
     assert run_cli("teach", "--state-dir", state, "--forget", "blinds_close").returncode == 0
@@ -202,7 +215,7 @@ def test_teaching_over_mqtt_takes_effect_within_a_second_survives_sigkill_and_re
         assert bus.wait_for(lambda: bus.json("edge-app/teach/cmd/result"), 30), serve.output()
         answered = time.monotonic() - sent  # the label is in effect once the answer is sent
         assert bus.json("edge-app/teach/cmd/result")[0]["ok"] is True
-        bus.publish("edge-app/teach/classify", json.dumps({"id": "c1", "text": "pull the blinds down please"}))
+        bus.publish("edge-app/teach/classify", json.dumps({"id": "c1", "text": "close the blinds in the kitchen"}))
         assert bus.wait_for(lambda: bus.json("edge-app/teach/result"), 30)
         assert bus.json("edge-app/teach/result")[0]["label"] == "blinds_close"
         assert answered < 1.0, f"the teach command took {answered:.2f} s to take effect"
@@ -259,12 +272,13 @@ def test_with_trusted_keys_only_signed_teach_commands_are_obeyed(bundle_copy, tm
 
 
 def test_the_default_bundle_learns_the_hand_written_hold_out(default_bundle):
-    """A floor under what docs/teaching.md reports (18/36 recognised, 0/12 chatter taken, 0.92 of unrelated
-    texts still refused): the recipe must not lose it."""
+    """A floor under what docs/teaching.md reports (29/36 recognised, 2/12 chatter taken, 0.875 of the test
+    split's out-of-scope texts still refused, most of the rest commands for the taught devices): the recipe
+    must not lose it."""
     from export.teach_report import report
 
     r = report(default_bundle)
-    assert r["taught_recognised"] >= 16 and r["taught_wrong_label"] <= 2, r["misses"]
+    assert r["taught_recognised"] >= 27 and r["taught_wrong_label"] <= 2, r["misses"]
     assert r["known_kept"] == r["known_texts"], r["misses"]
-    assert r["chatter_taken"] <= 1, r["misses"]
-    assert r["out_of_scope_before"] >= 0.9 and r["unrelated_out_of_scope_after"] >= 0.9, r
+    assert r["chatter_taken"] <= 2, r["misses"]
+    assert r["out_of_scope_before"] >= 0.9 and r["unrelated_out_of_scope_after"] >= 0.85, r
