@@ -189,7 +189,9 @@ def test_the_cli_teaches_lists_classifies_with_and_forgets(default_bundle, tmp_p
     taught = run_cli("teach", "--bundle", str(default_bundle), "--state-dir", state, "--label", "blinds_close", *BLINDS)
     assert taught.returncode == 0, taught.stderr
     assert json.loads(taught.stdout)["taught"]["blinds_close"]["examples"] == len(BLINDS)
-    result = run_cli("classify", "--bundle", str(default_bundle), "--state-dir", state, "close the blinds in the kitchen")
+    result = run_cli(
+        "classify", "--bundle", str(default_bundle), "--state-dir", state, "close the blinds in the kitchen"
+    )
     assert json.loads(result.stdout)["label"] == "blinds_close" and json.loads(result.stdout)["taught"] is True
     assert "blinds_close" in run_cli("teach", "--state-dir", state, "--list").stdout
     assert run_cli("teach", "--state-dir", state, "--forget", "blinds_close").returncode == 0
