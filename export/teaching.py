@@ -100,7 +100,8 @@ def whitening(vectors: np.ndarray, dims: int = SPACE_DIMS) -> Space:
     """Mean and the top `dims` principal directions of unit `vectors`, each scaled to unit variance."""
     mean = vectors.mean(axis=0)
     values, directions = np.linalg.eigh(np.cov((vectors - mean).T))
-    top = np.argsort(values)[::-1][: min(dims, len(values))]
+    top = np.argsort(values)[::-1][: min(dims, len(values), len(vectors) - 1)]
+    top = top[values[top] > values[top[0]] * 1e-6]  # few texts: no direction they do not span
     projection = directions[:, top] / np.sqrt(np.maximum(values[top], 1e-12))
     return Space(mean.astype(np.float32), projection.astype(np.float32))
 

@@ -14,6 +14,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 
@@ -428,3 +429,15 @@ def test_quant_in_turns_times_two_bundles_through_the_classifier(default_bundle:
     for row in result.values():
         assert row["cycles"] == 4 and 0.2 < row["median"] < 5 and 0.2 < row["cpu_median"] < 5
     assert "| batch 32 |" in proc.stdout
+
+
+def test_whitening_keeps_only_the_directions_its_texts_span():
+    """A small `edge-app train` file fits the teaching space on few texts: no direction is scaled up from nothing."""
+    from export.teaching import whitening
+
+    rng = np.random.default_rng(0)
+    few = rng.normal(size=(20, 384))
+    space = whitening(few / np.linalg.norm(few, axis=1, keepdims=True))
+    assert space.projection.shape == (384, 19) and np.isfinite(space.projection).all()
+    many = rng.normal(size=(1000, 384))
+    assert whitening(many).projection.shape == (384, 256)
