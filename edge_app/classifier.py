@@ -19,7 +19,7 @@ from .errors import BundleError
 from .padding import split_by_length
 from .session import create_sessions
 from .slots.decode import SLOT_OUTPUT, Span, allowed, decode_spans, parse_tags, slot_values
-from .teaching import TEACH_OUTPUT, TaughtSet, Teaching, unit
+from .teaching import TEACH_OUTPUT, TaughtSet, Teaching, build, unit
 from .text import TextMap, is_hangul
 from .tokenize import Encoded, TextEncoder
 
@@ -108,8 +108,11 @@ class Classifier:
         self.slot_tags = bundle.slot_tags
         self._tags = parse_tags(self.slot_tags) if self.slot_tags else []
         self.teaching = Teaching.from_manifest(bundle.manifest, bundle.path)
-        self.taught: TaughtSet | None = None  # set by the owner of the taught labels (edge_app.teaching.build)
         self.output_names = self._output_names()
+        # The bundle's own examples (edge-app train); the owner of taught labels replaces it (edge_app.teach).
+        self.taught: TaughtSet | None = None
+        if self.teaching is not None and self.teaching.examples:
+            self.taught = build(self.teach_embeddings, self.teaching, {})
         # None or negative: the bundle's threshold (chosen on its validation split), if it has one.
         self.min_score = self.calibration.threshold if min_score is None or min_score < 0 else min_score
         log.info("loaded model %s (%s) with %d labels", bundle.name, bundle.sha256[:12], len(self.labels))
@@ -202,7 +205,7 @@ class Classifier:
                     learnt = taught.match(outputs[TEACH_OUTPUT], korean, [p.label == OUT_OF_SCOPE for p in preds])
                 for k, (row, pred) in enumerate(zip(rows, preds)):
                     if learnt[k] is not None:
-                        _take_taught(pred, *learnt[k])
+                        _take_taught(pred, *learnt[k], taught=learnt[k][0] not in self.labels)
                     elif tag_ids is not None:
                         self._add_slots(pred, enc.texts[row], tag_ids[k], enc.encodings[row])
                     results[idx[row]] = pred
@@ -232,7 +235,7 @@ class Classifier:
     def all_labels(self) -> list[str]:
         """The bundle's labels, then the taught ones in effect."""
         taught = self.taught
-        return self.labels + (taught.names if taught is not None else [])
+        return self.labels + [n for n in (taught.names if taught is not None else []) if n not in self.labels]
 
     def teach_embeddings(self, texts: Sequence[str]) -> np.ndarray:
         """Unit `teach_embedding` vectors of `texts`, rows in input order; `Teaching.vectors` maps them
@@ -291,8 +294,9 @@ class Classifier:
         return Prediction(OUT_OF_SCOPE if rejected else best, score, top, truncated, tokens, chosen, rejected)
 
 
-def _take_taught(pred: Prediction, label: str, similarity: float) -> None:
-    """A taught label wins: it carries no slots, and its score is the similarity to its nearest example."""
-    pred.label, pred.score, pred.rejected, pred.taught = label, similarity, False, True
+def _take_taught(pred: Prediction, label: str, similarity: float, taught: bool) -> None:
+    """A label matched by example wins: it carries no slots, and its score is the similarity to its nearest
+    example. `taught`: taught on this device, not one of the bundle's own labels."""
+    pred.label, pred.score, pred.rejected, pred.taught = label, similarity, False, taught
     pred.top_k = [(label, similarity)] + [c for c in pred.top_k if c[0] != label][: max(0, len(pred.top_k) - 1)]
     pred.slots, pred.spans = {}, []

@@ -86,12 +86,12 @@ class Teacher:
         labels = self.store.load()
         embed = classifier.teach_embeddings if classifier.teaching is not None else None
         classifier.taught = build(embed, classifier.teaching, labels)
-        if classifier.taught is not None:
+        if classifier.taught is not None and labels:
             log.info(
                 "taught labels in effect for %s (%s): %s",
                 classifier.bundle.name,
                 classifier.bundle.sha256[:12],
-                ", ".join(f"{n} ({len(labels[n]['examples'])} examples)" for n in classifier.taught.names),
+                ", ".join(f"{n} ({len(entry['examples'])} examples)" for n, entry in sorted(labels.items())),
             )
 
     def run(self, command: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import os
 import re
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ class Teaching:
 
     threshold: dict[str, float]  # "en", "ko": by the language of the text asked about
     space: Space | None = None  # None: plain cosine of the raw output (bundles exported before whitening)
+    examples: dict[str, list[str]] = field(default_factory=dict)  # the bundle's own, matched like taught ones
 
     def threshold_for(self, korean: bool) -> float:
         return self.threshold["ko" if korean else "en"]
@@ -85,7 +86,8 @@ class Teaching:
             space = Space(data["mean"], data["projection"]) if "projection" in data.files else None
         given = fields["threshold"]
         threshold = {k: float(v) for k, v in given.items()} if isinstance(given, dict) else {"en": given, "ko": given}
-        return cls({"en": float(threshold["en"]), "ko": float(threshold["ko"])}, space)
+        examples = {str(k): [str(t) for t in v] for k, v in (fields.get("examples") or {}).items()}
+        return cls({"en": float(threshold["en"]), "ko": float(threshold["ko"])}, space, examples)
 
 
 @dataclass
@@ -227,9 +229,10 @@ class TaughtStore:
 
 
 def build(embed, teaching: Teaching | None, labels: dict[str, dict[str, Any]]) -> TaughtSet | None:
-    """The taught set for a model (`embed`: texts -> vectors); None when nothing is taught or the
-    bundle cannot be taught (logged, the examples stay stored)."""
-    if not labels:
+    """The taught set for a model (`embed`: texts -> vectors): the stored labels and the examples the bundle
+    carries for its own (`edge-app train`); None when there are none or the bundle cannot be taught (logged,
+    the examples stay stored)."""
+    if not labels and not (teaching and teaching.examples):
         return None
     if teaching is None:
         log.warning(
@@ -239,7 +242,8 @@ def build(embed, teaching: Teaching | None, labels: dict[str, dict[str, Any]]) -
             TEACH_OUTPUT,
         )
         return None
-    rows = [(name, text) for name, entry in sorted(labels.items()) for text in entry["examples"]]
+    rows = [(name, text) for name, texts in sorted(teaching.examples.items()) for text in texts]
+    rows += [(name, text) for name, entry in sorted(labels.items()) for text in entry["examples"]]
     examples = {" ".join(text.lower().split()) for _, text in rows}  # never a negative: some label's own example
     negated = [(name, n) for name, text in rows for n in negations(text) + opposites(text) if n not in examples]
     vectors = teaching.vectors(embed([text for _, text in rows]))

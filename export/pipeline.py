@@ -86,6 +86,7 @@ class ExportOptions:
     train_file: Path | list[Path] | None = None  # the training split(s): class statistics for the distance detector
     gpu: bool = False  # also an fp16 model for --device cuda|tensorrt (the int8 one stays for CPUs)
     minimal_pairs: Path | None = None  # polarity pairs the model must never answer with the opposite action
+    examples: dict[str, list[str]] | None = None  # label -> examples the bundle also matches by similarity
 
 
 def _looks_local(model: str) -> bool:
@@ -467,6 +468,8 @@ def _fit_teaching(opts: ExportOptions, served: Path, fp32: Path, steps: Steps) -
     train, val = load_many(_paths(opts.train_file)), load_many(_paths(opts.calibration_file))
     with steps.step(f"Fitting teaching on {len(train)} training and {len(val)} validation examples"):
         fields, arrays = teaching.fit(served, train, val)
+        if opts.examples:
+            fields["examples"] = opts.examples
         for stage in (served, fp32) if served != fp32 else (served,):
             np.savez(stage / TEACHING_FILE, **arrays)
             write_manifest(
@@ -514,8 +517,8 @@ def _base_fields(
 
 
 def _validate(fp32: Path, served: Path, examples: list[Example], labelled: bool, quantized: bool, steps: Steps):
-    fp = evaluate(fp32, examples)
-    q = evaluate(served, examples) if quantized else fp
+    fp = evaluate(fp32, examples, by_example=False)
+    q = evaluate(served, examples, by_example=False) if quantized else fp
     figures: dict[str, Any] = {
         "examples": len(examples),
         "accuracy_fp32": round(fp.accuracy, 4) if labelled else None,
@@ -624,7 +627,7 @@ def _stage_fp16(fp32: Path, dest: Path, tokenizer_json: Path, base: dict[str, An
 
 def _validate_fp16(fp16: Path, examples: list[Example], labelled: bool, fp32_preds: list[str], steps: Steps):
     """fp16 against fp32 on the CPU (a GPU gives the same fp16 arithmetic up to rounding)."""
-    result = evaluate(fp16, examples)
+    result = evaluate(fp16, examples, by_example=False)
     figures = {
         "accuracy_fp16": round(result.accuracy, 4) if labelled else None,
         "agreement_fp16": round(agreement(fp32_preds, result.predictions), 4),

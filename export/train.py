@@ -24,6 +24,7 @@ from pathlib import Path
 from edge_app.bundle import Bundle
 from edge_app.errors import ExportError
 from edge_app.slots.schema import SLOT_NAMES, bio_tags
+from edge_app.teaching import MAX_EXAMPLES
 
 from .data import DEFAULT_TEST_FILES, DEFAULT_TRAIN_FILES, DEFAULT_VALIDATION_FILES, MINIMAL_PAIRS, Example, load_many
 from .holdout import check_counts, covered, shared_sentences, split
@@ -228,7 +229,7 @@ def train_sentences(opts: TrainOptions) -> tuple[Bundle, dict]:
         ):
             checkpoint = _fine_tune(data, opts, epochs, work, steps)
         with steps.step("Exporting through the export pipeline"):
-            bundle = _export(checkpoint, data, opts, work)
+            bundle = _export(checkpoint, data, opts, work, remembered(own.train + own.validation, opts.seed))
     with steps.step(f"Checking {len(own.held)} held-out sentences"):
         report = held_out_report(bundle.path, own.held, steps)
     report["warnings"] = own.warnings + report["warnings"]
@@ -307,7 +308,22 @@ def _default_checkpoint(given: Path | None, steps: Steps, quiet: bool) -> Path:
     return found.checkpoint
 
 
-def _export(checkpoint: Path, data: TrainingSet, opts: TrainOptions, work: Path) -> Bundle:
+def remembered(examples: list[Example], seed: int) -> dict[str, list[str]]:
+    """Up to MAX_EXAMPLES of the user's sentences (never the held-out ones) of each intent, which the bundle
+    also matches by similarity where its head refuses (edge_app/teaching.py): a few sentences train a head
+    poorly."""
+    rng = random.Random(seed)
+    by_label: dict[str, list[str]] = {}
+    for e in examples:
+        by_label.setdefault(e.label, []).append(e.text)
+    return {
+        label: sorted(rng.sample(texts, min(MAX_EXAMPLES, len(texts)))) for label, texts in sorted(by_label.items())
+    }
+
+
+def _export(
+    checkpoint: Path, data: TrainingSet, opts: TrainOptions, work: Path, examples: dict[str, list[str]]
+) -> Bundle:
     from .default_model import ENCODER, ENCODER_SOURCES, Recipe
     from .pipeline import ExportOptions, export_model
 
@@ -326,6 +342,7 @@ def _export(checkpoint: Path, data: TrainingSet, opts: TrainOptions, work: Path)
             name=opts.name or NAME,
             quiet=opts.quiet,
             minimal_pairs=data.minimal_pairs,
+            examples=examples,
             source=f"{start} fine-tuned on {files} (edge-app train --base {opts.base}; {Recipe().describe()}; "
             f"seed {opts.seed})",
         )

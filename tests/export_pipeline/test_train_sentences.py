@@ -334,6 +334,10 @@ def test_train_base_none_end_to_end(tmp_path: Path, capsys):
     assert set(clf.bundle.manifest["labels"]) == {"blinds_open", "door_lock", "coffee_make", "out_of_scope"}
     assert {"B-coffee", "B-door", "B-room"} <= set(clf.bundle.manifest["slot_tags"])
     assert clf.bundle.manifest["trained_from"]["base"] == "none"
+    # The bundle also matches its intents by example where its head refuses (edge_app/teaching.py).
+    assert set(clf.teaching.examples) == {"blinds_open", "door_lock", "coffee_make"}
+    assert all(1 <= len(v) <= 20 for v in clf.teaching.examples.values())
+    assert clf.taught is not None and clf.all_labels == clf.labels
     predictions = clf.classify(list(UNSEEN), top_k=1)
     got = {text: p.label for text, p in zip(UNSEEN, predictions)}
     assert got["open up the kitchen blinds please"] == "blinds_open", got

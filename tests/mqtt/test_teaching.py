@@ -20,7 +20,7 @@ from edge_app.classifier import Classifier
 from edge_app.errors import ConfigError
 from edge_app.signing import generate, load_signing_key, load_trusted_keys
 from edge_app.teach import Teacher, canonical, parse_command, sign_command, verify_command
-from edge_app.teaching import MAX_EXAMPLES, Space, TaughtSet, TaughtStore, Teaching, negations
+from edge_app.teaching import MAX_EXAMPLES, Space, TaughtSet, TaughtStore, Teaching, build, negations
 from helpers.fakes import FakeClassifier
 from helpers.mqtt import Collector, Mosquitto, Serve
 
@@ -80,6 +80,15 @@ def test_the_space_whitens_before_comparing():
     assert unit_rows([1, 0, 5]) @ unit_rows([0, 1, 5]).T > 0.9  # raw: nearly the same vector
     assert taught.match(unit_rows([0, 1, 5]), [False], [True]) == [None]
     assert taught.match(unit_rows([1, 0.1, 5]), [False], [True])[0][0] == "a"
+
+
+def test_a_bundles_own_examples_are_matched_like_taught_ones():
+    teaching = Teaching({"en": 0.8, "ko": 0.8}, examples={"coffee_make": ["make me a coffee"]})
+    embed = lambda texts: unit_rows(*[[1, 0, 0] if t == "make me a coffee" else [0, 0, 1] for t in texts])  # noqa: E731
+    taught = build(embed, teaching, {})
+    assert taught is not None and taught.names == ["coffee_make"]
+    assert taught.match(unit_rows([1, 0.1, 0]), [False], [True])[0][0] == "coffee_make"
+    assert build(lambda texts: unit_rows([1, 0, 0]), Teaching({"en": 0.8, "ko": 0.8}), {}) is None
 
 
 def test_english_examples_get_negations_korean_ones_rely_on_the_bundles():
