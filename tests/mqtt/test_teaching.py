@@ -20,7 +20,7 @@ from edge_app.classifier import Classifier
 from edge_app.errors import ConfigError
 from edge_app.signing import generate, load_signing_key, load_trusted_keys
 from edge_app.teach import Teacher, canonical, parse_command, sign_command, verify_command
-from edge_app.teaching import MAX_EXAMPLES, Space, TaughtSet, TaughtStore, Teaching, build, negations
+from edge_app.teaching import MAX_EXAMPLES, Space, TaughtSet, TaughtStore, Teaching, build, negations, opposites
 from helpers.fakes import FakeClassifier
 from helpers.mqtt import Collector, Mosquitto, Serve
 
@@ -89,6 +89,22 @@ def test_a_bundles_own_examples_are_matched_like_taught_ones():
     assert taught is not None and taught.names == ["coffee_make"]
     assert taught.match(unit_rows([1, 0.1, 0]), [False], [True])[0][0] == "coffee_make"
     assert build(lambda texts: unit_rows([1, 0, 0]), Teaching({"en": 0.8, "ko": 0.8}), {}) is None
+
+
+def test_opposites_swap_one_action_word_at_a_time_in_both_languages():
+    assert opposites("Lock the front door") == ["unlock the front door"]
+    assert opposites("turn on the fan and open the window") == [
+        "turn off the fan and open the window",
+        "turn on the fan and close the window",
+    ]
+    assert opposites("블라인드 내려줘") == ["블라인드 올려줘"] and opposites("현관문 잠가줘") == ["현관문 열어줘"]
+    assert opposites("make me a coffee") == [] and opposites("once upon a time") == []  # whole words only
+
+
+@given(st.lists(st.sampled_from(["the", "on", "off", "open", "blinds", "lock", "켜", "줘", "a"]), max_size=6))
+def test_an_opposite_is_never_the_example_itself(words):
+    text = " ".join(words)
+    assert all(o != " ".join(text.lower().split()) for o in opposites(text))
 
 
 def test_english_examples_get_negations_korean_ones_rely_on_the_bundles():
