@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from edge_app.calibration import OUT_OF_SCOPE
 from edge_app.classifier import Classifier
-from edge_app.teaching import TEACH_OUTPUT, Space, Teaching
+from edge_app.teaching import TEACH_OUTPUT, Space
 from edge_app.text import is_hangul
 
 from .data import Example
@@ -91,7 +92,7 @@ def space_texts(train: list[Example], rng: random.Random) -> list[str]:
     out-of-scope ones, so no one label's phrasing dominates the whitening."""
     texts = []
     for label, items in sorted(_by_label(train).items()):
-        k = SPACE_OUT_OF_SCOPE if label == "out_of_scope" else SPACE_PER_LABEL
+        k = SPACE_OUT_OF_SCOPE if label == OUT_OF_SCOPE else SPACE_PER_LABEL
         texts += rng.sample(items, min(k, len(items)))
     return texts
 
@@ -113,23 +114,22 @@ def _examples(items: list[str], rng: random.Random) -> list[str]:
     return rng.sample(en, min(SIMULATED_EN, len(en))) + rng.sample(ko, min(SIMULATED_KO, len(ko)))
 
 
-def _simulate(
-    embed,
-    groups: list[list[str]],
-    train_by: dict[str, list[str]],
-    val_vectors: np.ndarray,
-    val_labels: np.ndarray,
-    refused: np.ndarray,
-    rng: random.Random,
-) -> np.ndarray:
+def _draw(groups: list[list[str]], train_by: dict[str, list[str]], embed, rng: random.Random) -> list[tuple]:
+    """Per group of labels taught at once: the group, its examples' vectors and their labels."""
+    drawn = []
+    for group in groups:
+        rows = [(label, text) for label in group for text in _examples(train_by[label], rng)]
+        drawn.append((group, embed([t for _, t in rows]), np.array([label for label, _ in rows])))
+    return drawn
+
+
+def _simulate(drawn: list[tuple], val_vectors: np.ndarray, val_labels: np.ndarray, refused: np.ndarray) -> np.ndarray:
     """Per threshold: [taken right, positives, unseen taken, unseen] counts, each group of labels taught at once.
     Positives are the group's validation texts as if the bundle did not know them; unseen are the
     out-of-scope texts the bundle itself refuses (only those can a taught label take on the board)."""
     counts = np.zeros((len(THRESHOLDS), 4), dtype=np.int64)
-    unseen = (val_labels == "out_of_scope") & refused
-    for group in groups:
-        rows = [(label, text) for label in group for text in _examples(train_by[label], rng)]
-        taught, taught_of = embed([t for _, t in rows]), np.array([label for label, _ in rows])
+    unseen = (val_labels == OUT_OF_SCOPE) & refused
+    for group, taught, taught_of in drawn:
         sims = val_vectors @ taught.T
         best, answer = sims.max(axis=1), taught_of[sims.argmax(axis=1)]
         positive = np.isin(val_labels, group)
@@ -150,27 +150,25 @@ def fit(served: Path, train: list[Example], validation: list[Example]) -> tuple[
     clf = Classifier.load(served, verify=False, latency_session=False)
     fitted = space_texts(train, rng)
     space = whitening(clf.teach_embeddings(fitted))
-    teaching = Teaching({"en": 1.0, "ko": 1.0}, space)
 
     def embed(texts: list[str]) -> np.ndarray:
-        return teaching.vectors(clf.teach_embeddings(texts))
+        return space(clf.teach_embeddings(texts))
 
     val_texts = [e.text for e in validation]
     val_labels = np.array([e.label for e in validation])
     val_vectors = embed(val_texts)
-    refused = np.array([p.label == "out_of_scope" for p in clf.classify(val_texts, top_k=1)])
+    refused = np.array([p.label == OUT_OF_SCOPE for p in clf.classify(val_texts, top_k=1)])
     train_by = _by_label(train)
-    labels = sorted(set(val_labels) - {"out_of_scope"})
+    labels = sorted(set(val_labels) - {OUT_OF_SCOPE})
     groups = []
     for _ in range(GROUPINGS):
         order = rng.sample(labels, len(labels))
         groups += [order[i : i + GROUP_SIZE] for i in range(0, len(order), GROUP_SIZE)]
+    drawn = _draw(groups, train_by, embed, random.Random(SEED))
     korean = np.array([is_hangul(t) for t in val_texts])
     thresholds, simulated = {}, {}
     for language, mask in (("en", ~korean), ("ko", korean)):
-        counts = _simulate(
-            embed, groups, train_by, val_vectors[mask], val_labels[mask], refused[mask], random.Random(SEED)
-        )
+        counts = _simulate(drawn, val_vectors[mask], val_labels[mask], refused[mask])
         if counts[0, 3] == 0:  # no out-of-scope text in this language to measure on: the other's threshold
             continue
         rates = counts[:, 2] / counts[:, 3]
