@@ -110,15 +110,13 @@ class TaughtSet:
         sims = x @ self.vectors.T
         best_i = sims.argmax(axis=1)
         best = sims[np.arange(len(x)), best_i]
-        against = x @ self.negatives.T if len(self.negatives) else np.zeros((len(x), 0), dtype=np.float32)
-        of = np.array(self.negative_labels)
-        out: list[tuple[str, float] | None] = []
-        for row, (i, b, k, free) in enumerate(zip(best_i, best, korean, refused)):
-            label = self.labels[i]
-            own = against[row, of == label] if len(of) else against[row]  # the label's negations and opposites
-            near = float(own.max()) if own.size else -np.inf
-            out.append((label, float(b)) if free and b >= self.teaching.threshold_for(k) and b > near else None)
-        return out
+        label = np.array(self.labels)[best_i]
+        # Each row is kept from the negations and opposites of its own best label's examples only.
+        own = np.array(self.negative_labels, dtype=str)[None, :] == label[:, None]
+        near = np.where(own, x @ self.negatives.T, -np.inf).max(axis=1, initial=-np.inf)
+        threshold = np.array([self.teaching.threshold_for(k) for k in korean])
+        wins = np.asarray(refused, dtype=bool) & (best >= threshold) & (best > near)
+        return [(str(lb), float(b)) if w else None for lb, b, w in zip(label, best, wins)]
 
     @property
     def names(self) -> list[str]:
