@@ -84,6 +84,8 @@ class Teacher:
         """Give `classifier` the stored taught labels (vectors computed with its own bundle)."""
         self.applied = self.store.stamp()  # before reading: a write after it is applied again, not missed
         labels = self.store.load()
+        if not labels and set(classifier.all_labels) == set(classifier.labels):
+            return  # nothing taught, before or now: the bundle's own examples (Classifier) are in place already
         embed = classifier.teach_embeddings if classifier.teaching is not None else None
         classifier.taught = build(embed, classifier.teaching, labels)
         if classifier.taught is not None and labels:
