@@ -20,6 +20,9 @@ from edge_app.classifier import Classifier
 from edge_app.teach import Teacher
 from edge_app.text import is_hangul
 
+from .data import DEFAULT_TEST_FILES, load_many
+from .train import TrainOptions, train_sentences
+
 HOLDOUT = Path(__file__).resolve().parent / "data" / "teaching" / "holdout.json"
 
 
@@ -72,8 +75,6 @@ def report(bundle: str | Path, holdout: Path = HOLDOUT, unrelated: list[str] | N
 
 def train_bundle(holdout: Path, out: Path, checkpoint: Path | None = None) -> Path:
     """The set's teaching examples as plain sentence files (en, ko), trained into `out` on the default model."""
-    from .train import TrainOptions, train_sentences
-
     data = json.loads(holdout.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
         files = []
@@ -87,8 +88,6 @@ def train_bundle(holdout: Path, out: Path, checkpoint: Path | None = None) -> Pa
 
 def _unrelated() -> list[str]:
     """The default test split's out-of-scope texts: what the bundle refused before anything was taught."""
-    from .data import DEFAULT_TEST_FILES, load_many
-
     return [e.text for e in load_many(DEFAULT_TEST_FILES) if e.label == "out_of_scope"]
 
 
