@@ -68,3 +68,14 @@ def test_the_phrasing_holdout_is_independent_of_everything_trained_or_tuned_on(l
     seen = {_key(e.text) for path in TRAINED for e in load_examples(path)}
     shared = [e.text for e in holdout if _key(e.text) in seen]
     assert len(shared) <= 0.25 * len(holdout), shared
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_the_everyday_life_holdout_shares_no_sentence_with_the_data(lang: str) -> None:
+    """Out-of-scope chatter written before any model was measured on it: not one of its texts may be
+    trained on, or it measures memory instead of wrong actions."""
+    holdout = load_examples(DATA / "life_holdout" / f"{lang}.jsonl")
+    assert len(holdout) >= 40 and {e.label for e in holdout} == {"out_of_scope"}
+    assert all(e.lang == lang for e in holdout)
+    seen = {_key(e.text) for path in TRAINED for e in load_examples(path)}
+    assert not [e.text for e in holdout if _key(e.text) in seen]
